@@ -47,7 +47,7 @@ class GaitPart(nn.Module):
 
     def __init__(self, backbone_cfg: Mapping, SeparateFCs: Mapping, bin_num: Sequence[int]):  # noqa: N803
         super().__init__()
-        self.backbone = build_backbone(backbone_cfg, "model_cfg.backbone_cfg of GaitPart")
+        self.backbone = layers.use_channels_last(build_backbone(backbone_cfg, "model_cfg.backbone_cfg of GaitPart"))
         self.hpp = HorizontalPooling(bin_num)
         self.head = build_from_cfg(layers.SeparateFCs, SeparateFCs, "model_cfg.SeparateFCs of GaitPart")
         channels, parts = self.head.fc_bin.shape[1], self.head.parts_num

@@ -49,6 +49,8 @@ class GaitSet(nn.Module):
         self.set_block3 = _set_block(c2, c3, 3, pool=False)
         self.gl_block2 = _set_block(c1, c2, 3, pool=True)
         self.gl_block3 = _set_block(c2, c3, 3, pool=False)
+        for block in (self.set_block1, self.set_block2, self.set_block3, self.gl_block2, self.gl_block3):
+            layers.use_channels_last(block)
         self.hpp = HorizontalPooling(bin_num)
         self.head = build_from_cfg(layers.SeparateFCs, SeparateFCs, "model_cfg.SeparateFCs of GaitSet")
         require(self.head.fc_bin.shape[1] == c3,
