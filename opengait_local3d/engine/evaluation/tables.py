@@ -1,0 +1,111 @@
+"""Result tables: aligned text for the log, markdown, CSV, and atomic file writes.
+
+A :class:`Table` is a titled grid of percentages (rows x columns); NaN marks an undefined cell and
+prints as ``-`` (empty in CSV).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Table", "format_text", "format_markdown", "format_csv", "write_atomic"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A grid of numbers with labels.
+
+    Attributes:
+        name: short key of the table, the first CSV column when several tables share a file.
+        title: one line above the text and markdown forms.
+        corner: label of the row-name column, e.g. ``'Probe'``.
+        rows: row names.
+        columns: column names.
+        values: ``[len(rows), len(columns)]`` float; NaN = undefined.
+    """
+
+    name: str
+    title: str
+    corner: str
+    rows: Sequence[str]
+    columns: Sequence[str]
+    values: np.ndarray
+
+    def __post_init__(self):
+        if np.shape(self.values) != (len(self.rows), len(self.columns)):
+            raise ValueError(f"table {self.name!r}: values of shape {np.shape(self.values)} do not fit "
+                             f"{len(self.rows)} rows x {len(self.columns)} columns")
+
+
+def _cells(table: Table, decimals: int, undefined: str) -> list[list[str]]:
+    return [[undefined if not np.isfinite(v) else f"{v:.{decimals}f}" for v in row] for row in table.values]
+
+
+def format_text(table: Table, decimals: int = 2) -> str:
+    """The table as aligned plain text (title line, header line, one line per row).
+
+    Example:
+        >>> print(format_text(Table('t', 'Rank-1 (%)', 'Probe', ['NM'], ['000', 'Mean'],
+        ...                         np.array([[97.5, np.nan]]))))
+        Rank-1 (%)
+        Probe    000  Mean
+        NM     97.50     -
+    """
+    cells = _cells(table, decimals, "-")
+    label_width = max(len(table.corner), *(len(r) for r in table.rows))
+    widths = [max(len(col), *(len(row[k]) for row in cells)) for k, col in enumerate(table.columns)]
+    header = "  ".join([table.corner.ljust(label_width)] + [c.rjust(w) for c, w in zip(table.columns, widths)])
+    lines = ["  ".join([name.ljust(label_width)] + [v.rjust(w) for v, w in zip(row, widths)])
+             for name, row in zip(table.rows, cells)]
+    return "\n".join([table.title, header, *lines])
+
+
+def format_markdown(table: Table, decimals: int = 2) -> str:
+    """The table as a markdown section: a bold title line, then a pipe table."""
+    cells = _cells(table, decimals, "-")
+    lines = [f"**{table.title}**", "",
+             "| " + " | ".join([table.corner, *table.columns]) + " |",
+             "|" + "---|" + "---:|" * len(table.columns)]
+    lines += ["| " + " | ".join([name, *row]) + " |" for name, row in zip(table.rows, cells)]
+    return "\n".join(lines)
+
+
+def format_csv(tables: Sequence[Table], key: str, decimals: int = 4) -> str:
+    """Tables with the same columns stacked into one CSV: ``key, <corner>, <columns...>``.
+
+    Raises:
+        ValueError: when the tables' columns differ.
+    """
+    if any(list(t.columns) != list(tables[0].columns) for t in tables):
+        raise ValueError("format_csv: all tables must have the same columns")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([key, tables[0].corner, *tables[0].columns])
+    for table in tables:
+        writer.writerows([table.name, name, *row] for name, row in zip(table.rows, _cells(table, decimals, "")))
+    return buffer.getvalue()
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    A reader never sees a half-written file, and an interrupted write leaves the old one intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(temp, "x", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return path
