@@ -1,0 +1,409 @@
+"""The engine's host: OpenGait's ``BaseModel`` API, on CPU or GPU, in one process or under torchrun.
+
+Usage, as in OpenGait::
+
+    model = Model(cfgs, training=True)   # a subclass that builds its network
+    Model.run_train(model)               # or Model.run_test(model)
+
+What differs from OpenGait: no ``.cuda()`` (the device comes from
+:func:`~opengait_local3d.engine.distributed.get_context`); DDP wraps the model only for the training
+forward; the randomness of training batch ``b`` (its sequences, frames, flips, dropout) is a function of
+``(seed, b, rank)``, so a run resumed from a checkpoint continues exactly as the uninterrupted one; the test
+phase takes any batch size and number of processes and rank 0 gathers the features in dataset order;
+Ctrl-C (or torchrun's SIGTERM) during training saves a checkpoint before exiting.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import signal
+import threading
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+import torch
+import torch.utils.data
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from .config.paths import output_path
+from .data import SAMPLERS, Batch, CollateFn, GaitDataset, get_transform
+from .distributed import gather_to_main, get_context
+from .errors import CheckpointError, ConfigError, DataError
+from .evaluation import check_test_set, evaluate_indoor_dataset
+from .loss_aggregator import LossAggregator
+from .messages import get_msg_mgr
+from .optim import OPTIMIZERS, SCHEDULERS
+from .registry import Registry
+
+__all__ = ["BaseModel", "EVAL_FUNCTIONS"]
+
+#: ``evaluator_cfg.eval_func`` -> function(data, dataset, ..., output_dir)
+EVAL_FUNCTIONS = Registry("evaluation function", "eval_func",
+                          {"evaluate_indoor_dataset": evaluate_indoor_dataset}, opengait_section="evaluator_cfg")
+
+
+class BaseModel(nn.Module):
+    """OpenGait's ``BaseModel``: builds the network, data, losses, optimizer and scheduler from the config.
+
+    Subclasses implement :meth:`build_network` and :meth:`forward` (``forward(inputs)`` with OpenGait's
+    input tuple, returning ``training_feat`` / ``visual_summary`` / ``inference_feat``).
+
+    Args:
+        cfgs: the full config (see :func:`~opengait_local3d.engine.config.loading.load_config`).
+        training: build for training (``trainer_cfg``) or testing (``evaluator_cfg``).
+
+    Attributes:
+        iteration: optimizer steps taken. next_batch: the training batch to draw next.
+        save_path: ``<output_root>/<dataset_name>/<model>/<save_name>``.
+    """
+
+    def __init__(self, cfgs: Mapping[str, Any], training: bool):
+        super().__init__()
+        self.msg_mgr = get_msg_mgr()
+        self.cfgs = cfgs
+        self.context = get_context()
+        self.device = self.context.device
+        self.iteration = 0
+        self.next_batch = 0
+        self.engine_cfg = cfgs["trainer_cfg"] if training else cfgs["evaluator_cfg"]
+        self.save_path = output_path(cfgs, training)
+        self.seed = int(cfgs["engine_cfg"]["seed"])
+        self.enable_float16 = bool(self.engine_cfg.get("enable_float16")) and self.device.type == "cuda"
+        if self.engine_cfg.get("enable_float16") and not self.enable_float16:
+            self.msg_mgr.log_info("enable_float16 is ignored on CPU (mixed precision runs on CUDA only)")
+
+        torch.manual_seed(self.seed)  # the same initial parameters on every rank
+        self.build_network(cfgs["model_cfg"])
+        self.init_parameters()
+        if training:
+            self.trainer_trfs = get_transform(cfgs["trainer_cfg"].get("transform"), "trainer_cfg.transform")
+            self.train_loader = self.get_loader(cfgs["data_cfg"], train=True)
+        if not training or self.engine_cfg.get("with_test"):
+            self.evaluator_trfs = get_transform(cfgs["evaluator_cfg"].get("transform"), "evaluator_cfg.transform")
+            self.test_loader = self.get_loader(cfgs["data_cfg"], train=False)
+        if training:
+            self._convert_sync_bn()
+            self.loss_aggregator = LossAggregator(cfgs["loss_cfg"])
+        self.to(self.device)
+        if training:
+            self.optimizer = self.get_optimizer(cfgs["optimizer_cfg"])
+            self.scheduler = self.get_scheduler(cfgs["scheduler_cfg"])
+            self.scaler = torch.amp.GradScaler("cuda", enabled=self.enable_float16)
+        self.train(training)
+        restore_hint = self.engine_cfg.get("restore_hint", 0)
+        if restore_hint != 0:
+            self.resume_ckpt(restore_hint)
+        elif not training:
+            self.msg_mgr.log_warning("evaluator_cfg.restore_hint is 0: testing the untrained network")
+
+    # ---- building -------------------------------------------------------------------------------------
+
+    def build_network(self, model_cfg: Mapping[str, Any]) -> None:
+        """Build the network from ``model_cfg`` (subclasses)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement build_network")
+
+    def forward(self, inputs: tuple) -> dict[str, Any]:
+        """Run the network on OpenGait's input tuple (subclasses)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement forward")
+
+    def init_parameters(self) -> None:
+        """OpenGait's initialisation: Xavier-uniform convs and linears, zero biases, BN weights ~ N(1, 0.02)."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) and module.affine:
+                nn.init.normal_(module.weight, 1.0, 0.02)
+                nn.init.zeros_(module.bias)
+
+    def get_loader(self, data_cfg: Mapping[str, Any], train: bool = True) -> torch.utils.data.DataLoader:
+        """The training loader (endless triplet batches) or the test loader (every sequence once)."""
+        where = "trainer_cfg.sampler" if train else "evaluator_cfg.sampler"
+        sampler_cfg = self.cfgs["trainer_cfg" if train else "evaluator_cfg"].get("sampler")
+        if not isinstance(sampler_cfg, Mapping):
+            raise ConfigError(f"{where}: missing (a mapping with type, batch_size and sample_type)")
+        num_workers = data_cfg.get("num_workers", 1)
+        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
+            raise ConfigError(f"data_cfg.num_workers: expected an integer >= 0, got {num_workers!r}")
+        dataset = GaitDataset(data_cfg, train)
+        collate = CollateFn(dataset.label_set, sampler_cfg, where)
+        sampler = SAMPLERS.build(sampler_cfg, where, dataset=dataset, seed=self.seed, rank=self.context.rank,
+                                 world_size=self.context.world_size)
+        if train:
+            _check_clip_length(dataset, collate, where)
+        elif self.cfgs["evaluator_cfg"].get("eval_func", "evaluate_indoor_dataset") == "evaluate_indoor_dataset":
+            try:
+                check_test_set(self.test_dataset_name, dataset.types_list, dataset.views_list,
+                               bool(self.cfgs["evaluator_cfg"].get("cross_view_gallery", False)))
+            except ValueError as err:
+                raise DataError(f"{dataset.root}: {err}") from None
+        return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
+                                           num_workers=num_workers, pin_memory=self.device.type == "cuda")
+
+    @property
+    def test_dataset_name(self) -> str:
+        data_cfg = self.cfgs["data_cfg"]
+        return str(data_cfg.get("test_dataset_name") or data_cfg["dataset_name"])
+
+    def get_optimizer(self, optimizer_cfg: Mapping[str, Any]) -> torch.optim.Optimizer:
+        self.msg_mgr.log_info(f"optimizer_cfg: {dict(optimizer_cfg)}")
+        params = [p for p in self.parameters() if p.requires_grad]
+        return OPTIMIZERS.build(optimizer_cfg, "optimizer_cfg", params=params)
+
+    def get_scheduler(self, scheduler_cfg: Mapping[str, Any]) -> torch.optim.lr_scheduler.LRScheduler:
+        self.msg_mgr.log_info(f"scheduler_cfg: {dict(scheduler_cfg)}")
+        return SCHEDULERS.build(scheduler_cfg, "scheduler_cfg", optimizer=self.optimizer)
+
+    def _convert_sync_bn(self) -> None:
+        if not self.cfgs["trainer_cfg"].get("sync_BN"):
+            return
+        if self.context.distributed and self.device.type == "cuda":
+            nn.SyncBatchNorm.convert_sync_batchnorm(self)
+        else:
+            self.msg_mgr.log_info("sync_BN is ignored: it needs several CUDA processes")
+
+    def fix_BN(self) -> None:
+        """Keep every BatchNorm in eval mode (frozen statistics)."""
+        for module in self.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
+    # ---- checkpoints --------------------------------------------------------------------------------------
+
+    def save_ckpt(self, iteration: int) -> None:
+        """Rank 0 writes ``checkpoints/<save_name>-<iteration:05d>.pt`` atomically."""
+        if not self.context.is_main:
+            return
+        state = {
+            "model": self.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "iteration": iteration,
+            "sampler": {"next_batch": self.next_batch, "seed": self.seed, "world_size": self.context.world_size},
+            "scaler": self.scaler.state_dict(),
+        }
+        path = checkpoint_path(self.save_path, self.engine_cfg["save_name"], iteration)
+        save_checkpoint(state, path)
+        self.msg_mgr.log_info(f"Saved {path}")
+
+    def resume_ckpt(self, restore_hint: int | str) -> None:
+        """Restore from iteration ``restore_hint`` (int) of this run, or from a checkpoint path (str).
+
+        As in OpenGait, a path restores the weights (and optimizer/scheduler when training) and starts
+        counting iterations at 0; an iteration resumes the run, its sampling included.
+        """
+        if isinstance(restore_hint, bool) or not isinstance(restore_hint, (int, str)):
+            raise ConfigError(f"restore_hint: expected an iteration or a checkpoint path, got {restore_hint!r}")
+        if isinstance(restore_hint, int):
+            path = checkpoint_path(self.save_path, self.engine_cfg["save_name"], restore_hint)
+        else:
+            path = restore_hint
+        self._load_ckpt(path, resume=isinstance(restore_hint, int))
+
+    def _load_ckpt(self, path: Any, resume: bool) -> None:
+        checkpoint = load_checkpoint(path, map_location=self.device)
+        strict = bool(self.engine_cfg.get("restore_ckpt_strict", True))
+        try:
+            result = self.load_state_dict(checkpoint["model"], strict=strict)
+        except RuntimeError as err:
+            raise CheckpointError(f"{path}: does not fit {self.cfgs['model_cfg']['model']} as configured "
+                                  f"({str(err).splitlines()[0]}); set restore_ckpt_strict: false to load what "
+                                  f"fits") from None
+        if not strict:
+            self.msg_mgr.log_info(f"Restored with restore_ckpt_strict false; missing: {result.missing_keys}, "
+                                  f"unexpected: {result.unexpected_keys}")
+        if resume:
+            self.iteration = int(checkpoint.get("iteration", 0))
+        if self.training:
+            self._restore_training_state(checkpoint, path, resume)
+        self.msg_mgr.log_info(f"Restored parameters from {path}")
+
+    def _restore_training_state(self, checkpoint: Mapping[str, Any], path: Any, resume: bool) -> None:
+        for key, reset, target in (("optimizer", "optimizer_reset", self.optimizer),
+                                   ("scheduler", "scheduler_reset", self.scheduler)):
+            if not self.engine_cfg.get(reset) and key in checkpoint:
+                target.load_state_dict(checkpoint[key])
+            else:
+                self.msg_mgr.log_warning(f"{path}: {key} state not restored")
+        if checkpoint.get("scaler"):
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        if resume:
+            sampler = checkpoint.get("sampler", {})
+            self.next_batch = int(sampler.get("next_batch", self.iteration))
+            saved = (sampler.get("seed", self.seed), sampler.get("world_size", self.context.world_size))
+            if saved != (self.seed, self.context.world_size):
+                self.msg_mgr.log_warning(f"{path}: saved with seed {saved[0]} on {saved[1]} processes; resuming "
+                                         f"with seed {self.seed} on {self.context.world_size} samples differently")
+
+    # ---- steps ----------------------------------------------------------------------------------------------
+
+    def inputs_pretreament(self, inputs: Batch) -> tuple:
+        """A collated :class:`Batch` -> OpenGait's ``(ipts, labs, typs, vies, seqL)`` on the device.
+
+        Transforms run here on the whole batch; random ones draw from the batch's seed.
+        """
+        transforms = self.trainer_trfs if self.training else self.evaluator_trfs
+        if len(inputs.seqs) != len(transforms):
+            section = "trainer_cfg" if self.training else "evaluator_cfg"
+            raise ConfigError(f"{section}.transform: {len(transforms)} transform(s) for {len(inputs.seqs)} input(s) "
+                              f"(pkl files per sequence); give one transform per input")
+        transform_seed = int(np.random.SeedSequence([inputs.seed, 1]).generate_state(1)[0])
+        generator = torch.Generator().manual_seed(transform_seed)
+        seqL = None if inputs.seqL is None else torch.from_numpy(inputs.seqL).to(self.device).int()
+        non_blocking = self.device.type == "cuda"
+        ipts = [transform(torch.from_numpy(seqs).to(self.device, non_blocking=non_blocking).float(), seqL, generator)
+                for transform, seqs in zip(transforms, inputs.seqs)]
+        labs = torch.from_numpy(inputs.labels).to(self.device)
+        return ipts, labs, inputs.types, inputs.views, seqL
+
+    def train_step(self, loss_sum: torch.Tensor) -> bool:
+        """Backward, optimizer and scheduler step; ``False`` when AMP skipped the step (inf/NaN gradients)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        if loss_sum <= 1e-9:
+            self.msg_mgr.log_warning("Find the loss sum less than 1e-9 but the training process will continue!")
+        self.scaler.scale(loss_sum).backward()
+        self.scaler.step(self.optimizer)
+        scale = self.scaler.get_scale()
+        self.scaler.update()
+        if self.enable_float16 and scale != self.scaler.get_scale():
+            self.msg_mgr.log_debug(f"Training step skipped by the gradient scaler (scale {scale})")
+            return False
+        self.iteration += 1
+        self.scheduler.step()
+        return True
+
+    def inference(self, rank: int) -> dict[str, np.ndarray] | None:
+        """Every test sequence's ``inference_feat``, in dataset order, on rank 0 (``None`` elsewhere)."""
+        local: dict[str, list[np.ndarray]] = {}
+        indices = []
+        loader = self.test_loader
+        with self.msg_mgr.progress(len(loader.dataset), "Transforming") as bar:
+            for batch in loader:
+                ipts = self.inputs_pretreament(batch)
+                with torch.autocast(self.device.type, enabled=self.enable_float16):
+                    feat = self.forward(ipts)["inference_feat"]
+                for key, value in feat.items():
+                    local.setdefault(key, []).append(value.float().cpu().numpy())
+                indices.append(batch.indices)
+                bar.update(len(batch.indices))
+        shards = gather_to_main((np.concatenate(indices) if indices else np.zeros(0, np.int64),
+                                 {k: np.concatenate(v) for k, v in local.items()}))
+        if shards is None:
+            return None
+        order = np.argsort(np.concatenate([ind for ind, _ in shards]))
+        if len(order) != len(loader.dataset):
+            raise RuntimeError(f"gathered {len(order)} features for {len(loader.dataset)} test sequences")
+        keys = next(feats for _, feats in shards if feats).keys()
+        return {k: np.concatenate([feats[k] for _, feats in shards if feats])[order] for k in keys}
+
+    # ---- schedules ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def run_train(model: BaseModel) -> None:
+        """Train until ``total_iter``, saving (and testing if ``with_test``) every ``save_iter`` and at the end."""
+        cfg = model.engine_cfg
+        total_iter = int(cfg["total_iter"])
+        if model.iteration >= total_iter:
+            model.msg_mgr.log_info(f"Iteration {model.iteration} >= total_iter {total_iter}: nothing to train")
+            return
+        forward = model._training_forward()
+        model.train_loader.batch_sampler.start_batch = model.next_batch
+        repeated = sampled = 0
+        with model.msg_mgr.progress(total_iter, "Training", initial=model.iteration) as bar, \
+                _interrupts_save(model):
+            for batch in model.train_loader:
+                model.next_batch = batch.batch_index + 1
+                torch.manual_seed(int(np.random.SeedSequence([batch.seed, 2]).generate_state(1)[0]))
+                ipts = model.inputs_pretreament(batch)
+                with torch.autocast(model.device.type, enabled=model.enable_float16):
+                    retval = forward(ipts)
+                training_feat, visual_summary = retval["training_feat"], retval["visual_summary"]
+                loss_sum, loss_info = model.loss_aggregator(training_feat)
+                repeated, sampled = repeated + batch.short_count, sampled + len(batch.indices)
+                if not model.train_step(loss_sum):
+                    continue
+                bar.update(1)
+                visual_summary.update(loss_info)
+                visual_summary["scalar/learning_rate"] = model.optimizer.param_groups[0]["lr"]
+                model.msg_mgr.train_step(loss_info, visual_summary)
+                if model.iteration % cfg["log_iter"] == 0 and repeated:
+                    model.msg_mgr.log_warning(
+                        f"{repeated} of the {sampled} sequences sampled since the last report were shorter than "
+                        f"the clip and were repeated")
+                if model.iteration % cfg["log_iter"] == 0:
+                    repeated = sampled = 0
+                if model.iteration % cfg["save_iter"] == 0 or model.iteration >= total_iter:
+                    model.save_ckpt(model.iteration)
+                    if cfg.get("with_test"):
+                        model.msg_mgr.log_info("Running test...")
+                        result = BaseModel.run_test(model)
+                        model.msg_mgr.write_to_tensorboard(result or {})
+                        model.msg_mgr.reset_time()
+                if model.iteration >= total_iter:
+                    break
+
+    @staticmethod
+    def run_test(model: BaseModel) -> dict[str, Any]:
+        """Extract the test features and evaluate them on rank 0 (``{}`` on the other ranks)."""
+        evaluator_cfg = model.cfgs["evaluator_cfg"]
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                features = model.inference(model.context.rank)
+        finally:
+            model.train(was_training)
+            if was_training and model.cfgs["trainer_cfg"].get("fix_BN"):
+                model.fix_BN()
+        if features is None:
+            return {}
+        dataset = model.test_loader.dataset
+        data = {**features, "labels": dataset.label_list, "types": dataset.types_list,
+                "views": dataset.views_list}
+        eval_func = EVAL_FUNCTIONS.lookup(evaluator_cfg.get("eval_func", "evaluate_indoor_dataset"),
+                                          "evaluator_cfg.eval_func")
+        accepted = set(inspect.signature(eval_func).parameters) - {"data", "dataset", "output_dir"}
+        kwargs = {k: v for k, v in evaluator_cfg.items() if k in accepted}
+        return eval_func(data, model.test_dataset_name, output_dir=str(model.save_path), **kwargs)
+
+    def _training_forward(self) -> Callable[[tuple], dict[str, Any]]:
+        """The forward to train with: DDP around this model under torchrun, else the model itself."""
+        if self.cfgs["trainer_cfg"].get("fix_BN"):
+            self.fix_BN()
+        if not self.context.distributed:
+            return self
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(self, device_ids=device_ids, find_unused_parameters=bool(
+            self.cfgs["trainer_cfg"].get("find_unused_parameters", False)))
+
+
+def _check_clip_length(dataset: GaitDataset, collate: CollateFn, where: str) -> None:
+    """A clip longer than every sequence is a config error; shorter sequences are repeated."""
+    clip = collate.clip_length
+    if clip is None:
+        return
+    longest, path = dataset.longest_sequence()
+    if clip > longest:
+        key = "frames_num_fixed" if collate.frames == "fixed" else "frames_num_min"
+        raise ConfigError(f"{where}.{key}: clips of {clip} frames are longer than every training sequence "
+                          f"(the longest, {path}, has {longest})")
+
+
+@contextlib.contextmanager
+def _interrupts_save(model: BaseModel) -> Iterator[None]:
+    """On Ctrl-C (or SIGTERM, which torchrun sends its workers) save a checkpoint, then re-raise."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    except KeyboardInterrupt:
+        model.msg_mgr.log_warning(f"Interrupted at iteration {model.iteration}: saving a checkpoint")
+        model.save_ckpt(model.iteration)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

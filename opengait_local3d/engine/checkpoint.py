@@ -1,0 +1,69 @@
+"""Checkpoints at OpenGait's path, ``<save_path>/checkpoints/<save_name>-<iteration:05d>.pt``, written atomically.
+
+A checkpoint holds OpenGait's keys ``model``, ``optimizer``, ``scheduler``, ``iteration`` and the engine's
+``sampler`` (``next_batch``, ``seed``, ``world_size``: where sampling resumes) and ``scaler`` (AMP).
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import CheckpointError
+
+__all__ = ["checkpoint_path", "save_checkpoint", "load_checkpoint", "saved_iterations"]
+
+
+def checkpoint_path(save_path: str | Path, save_name: str, iteration: int) -> Path:
+    """OpenGait's checkpoint file of ``iteration``."""
+    return Path(save_path) / "checkpoints" / f"{save_name}-{iteration:05d}.pt"
+
+
+def saved_iterations(save_path: str | Path, save_name: str) -> list[int]:
+    """The iterations that have a checkpoint under ``save_path``, ascending."""
+    pattern = re.compile(rf"{re.escape(save_name)}-(\d+)\.pt")
+    folder = Path(save_path) / "checkpoints"
+    found = (pattern.fullmatch(p.name) for p in folder.glob("*.pt")) if folder.is_dir() else ()
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
+    """Write ``state`` to ``path`` through a temporary file and a rename: ``path`` is never half written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") -> dict[str, Any]:
+    """The checkpoint at ``path`` (tensors and plain values only: no code is unpickled).
+
+    Raises:
+        CheckpointError: if the file is missing (listing the iterations saved beside it), unreadable, or
+            holds no ``model`` state.
+    """
+    path = Path(path)
+    if not path.is_file():
+        folder = path.parent
+        saved = sorted(p.name for p in folder.glob("*.pt")) if folder.is_dir() else []
+        hint = f" (saved there: {', '.join(saved)})" if saved else f" (no checkpoints in {folder})"
+        raise CheckpointError(f"{path}: checkpoint not found{hint}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch.load raises many types on a truncated or foreign file
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({type(err).__name__}: {err})") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(f"{path}: not a checkpoint (expected a dict with a 'model' state)")
+    return state

@@ -1,0 +1,205 @@
+"""Gait sequences in OpenGait's pkl layout: ``root/<id>/<type>/<view>/*.pkl``, each a uint8 ``[T, H, W]``.
+
+A partition JSON ``{"TRAIN_SET": [ids], "TEST_SET": [ids]}`` chooses the ids of each phase. Every
+problem with the files is a :class:`~opengait_local3d.engine.errors.DataError` naming the file.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, NamedTuple, Sequence
+
+import numpy as np
+import torch.utils.data
+from tqdm import tqdm
+
+from ..config.paths import resolve_path
+from ..errors import ConfigError, DataError
+
+__all__ = ["GaitDataset", "SampleKey", "Sample", "SequenceInfo", "load_sequence"]
+
+logger = logging.getLogger(__name__)
+
+
+class SampleKey(NamedTuple):
+    """What a sampler asks of the dataset: a sequence, and the batch it belongs to (for its randomness)."""
+
+    index: int
+    batch_index: int = 0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SequenceInfo:
+    """One sequence: its id (label), type (condition) and view, and its pkl files (one per modality)."""
+
+    label: str
+    type: str
+    view: str
+    paths: tuple[str, ...]
+
+
+class Sample(NamedTuple):
+    """What the dataset returns: the frames of each modality, the sequence's info and the request."""
+
+    frames: list[np.ndarray]
+    info: SequenceInfo
+    key: SampleKey
+
+
+def load_sequence(path: str | os.PathLike) -> np.ndarray:
+    """The uint8 array ``[T, H, W]`` stored in the pkl ``path``.
+
+    Raises:
+        DataError: naming ``path``, if it is unreadable or corrupt, not an array, not uint8, not of rank 3,
+            or empty.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = pickle.load(handle)
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.strerror})") from None
+    except Exception as err:  # pickle raises many types on a truncated or foreign file
+        raise DataError(f"{path}: corrupt pkl ({type(err).__name__}: {err}); re-run the pretreatment") from None
+    if not isinstance(data, np.ndarray):
+        raise DataError(f"{path}: holds a {type(data).__name__}, expected a uint8 array [T, H, W]")
+    if data.dtype != np.uint8:
+        raise DataError(f"{path}: dtype {data.dtype}, expected uint8 silhouettes [T, H, W] (0..255)")
+    if data.ndim != 3:
+        raise DataError(f"{path}: shape {list(data.shape)} has rank {data.ndim}, expected [T, H, W]")
+    if len(data) == 0:
+        raise DataError(f"{path}: empty sequence (0 frames)")
+    return data
+
+
+class GaitDataset(torch.utils.data.Dataset):
+    """The sequences of the training or the test ids of a partition, in a stable order.
+
+    Order: ids as listed in the partition, then types, views and pkl files sorted by name (OpenGait's), so
+    the test features come out in this order. Attributes follow OpenGait's ``DataSet``: ``label_list``,
+    ``types_list``, ``views_list`` (one entry per sequence), ``label_set`` (sorted ids), ``indices_dict``
+    (id -> sequence indices).
+
+    Args:
+        data_cfg: OpenGait's ``data_cfg`` (``dataset_root``, ``dataset_partition``, ``cache``, ``data_in_use``).
+        training: use ``TRAIN_SET`` (else ``TEST_SET``).
+
+    Raises:
+        DataError: missing root, unreadable partition, partition ids absent from the root, no sequences.
+        ConfigError: missing ``data_cfg`` keys.
+    """
+
+    def __init__(self, data_cfg: Mapping[str, Any], training: bool):
+        for key in ("dataset_root", "dataset_partition"):
+            if key not in data_cfg:
+                raise ConfigError(f"data_cfg.{key} is missing")
+        self.dataset_name = str(data_cfg.get("dataset_name", ""))
+        self.root = Path(data_cfg["dataset_root"]).expanduser()
+        if not self.root.is_dir():
+            raise DataError(f"data_cfg.dataset_root: {self.root} is not a directory "
+                            f"(expected OpenGait's pkl layout root/<id>/<type>/<view>/*.pkl)")
+        self.data_in_use = data_cfg.get("data_in_use")
+        set_name = "TRAIN_SET" if training else "TEST_SET"
+        ids = _partition_ids(resolve_path(data_cfg["dataset_partition"], "data_cfg.dataset_partition"), set_name,
+                             self.root)
+        self.seqs_info = self._scan(ids)
+        if not self.seqs_info:
+            raise DataError(f"{self.root}: no .pkl sequences for the {len(ids)} ids of {set_name}")
+        self.label_list = [info.label for info in self.seqs_info]
+        self.types_list = [info.type for info in self.seqs_info]
+        self.views_list = [info.view for info in self.seqs_info]
+        self.label_set = sorted(set(self.label_list))
+        self.indices_dict: dict[str, list[int]] = {label: [] for label in self.label_set}
+        for index, label in enumerate(self.label_list):
+            self.indices_dict[label].append(index)
+        self.cache = bool(data_cfg.get("cache", False))
+        self.seqs_data: list[list[np.ndarray] | None] = [None] * len(self)
+        logger.info("%s: %d sequences of %d ids (%s)", self.root, len(self), len(self.label_set), set_name)
+        if self.cache:
+            for index in tqdm(range(len(self)), desc="Caching", unit="seq", leave=False):
+                self.seqs_data[index] = self._load(index)
+
+    def __len__(self) -> int:
+        return len(self.seqs_info)
+
+    def __getitem__(self, key: SampleKey | int) -> Sample:
+        key = SampleKey(key) if isinstance(key, int) else key
+        frames = self.seqs_data[key.index] or self._load(key.index)
+        return Sample(frames, self.seqs_info[key.index], key)
+
+    def _load(self, index: int) -> list[np.ndarray]:
+        info = self.seqs_info[index]
+        frames = [load_sequence(path) for path in info.paths]
+        if len({len(f) for f in frames}) > 1:
+            lengths = ", ".join(f"{p}: {len(f)}" for p, f in zip(info.paths, frames))
+            raise DataError(f"the pkl files of one sequence must have the same number of frames ({lengths})")
+        return frames
+
+    def longest_sequence(self) -> tuple[int, str]:
+        """(frames, path) of the longest sequence.
+
+        Without the cache, the largest first-modality file is loaded: the files of a dataset share the
+        frame size and pickle header, so file size grows with the frame count, and one stat per file
+        is far cheaper than loading them all.
+        """
+        if self.cache:
+            index = max(range(len(self)), key=lambda i: len(self.seqs_data[i][0]))
+        else:
+            index = max(range(len(self)), key=lambda i: os.path.getsize(self.seqs_info[i].paths[0]))
+        return len(self[index].frames[0]), self.seqs_info[index].paths[0]
+
+    def _scan(self, ids: Sequence[str]) -> list[SequenceInfo]:
+        infos = []
+        for label in ids:
+            for typ in _subdirs(self.root / label):
+                for view in _subdirs(self.root / label / typ):
+                    folder = self.root / label / typ / view
+                    files = sorted(entry.name for entry in os.scandir(folder)
+                                   if entry.is_file() and entry.name.endswith(".pkl"))
+                    files = self._select(files, folder)
+                    if files:
+                        infos.append(SequenceInfo(label, typ, view, tuple(str(folder / f) for f in files)))
+                    else:
+                        logger.debug("%s: no .pkl file", folder)
+        return infos
+
+    def _select(self, files: list[str], folder: Path) -> list[str]:
+        """The pkl files ``data_in_use`` keeps: a bool mask or a list of indices over the sorted files."""
+        use = self.data_in_use
+        if use is None:
+            return files
+        if isinstance(use, list) and all(isinstance(u, bool) for u in use):
+            if len(use) != len(files):
+                raise DataError(f"{folder}: {len(files)} pkl files but data_cfg.data_in_use has {len(use)} flags")
+            return [f for f, keep in zip(files, use) if keep]
+        if isinstance(use, list) and all(isinstance(u, int) for u in use):
+            return [files[i] for i in use if i < len(files)]
+        raise ConfigError(f"data_cfg.data_in_use: expected a list of bools or of indices, got {use!r}")
+
+
+def _subdirs(path: Path) -> list[str]:
+    return sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
+
+
+def _partition_ids(path: Path, set_name: str, root: Path) -> list[str]:
+    """The ids of ``set_name`` in the partition JSON ``path``, all present under ``root``."""
+    try:
+        partition = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: cannot read the partition JSON ({err})") from None
+    if not isinstance(partition, dict) or not isinstance(partition.get(set_name), list):
+        raise DataError(f"{path}: expected {{\"TRAIN_SET\": [ids], \"TEST_SET\": [ids]}}, no list {set_name}")
+    ids = [str(i) for i in partition[set_name]]
+    if not ids:
+        raise DataError(f"{path}: {set_name} is empty")
+    present = {entry.name for entry in os.scandir(root) if entry.is_dir()}
+    missing = [i for i in ids if i not in present]
+    if missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise DataError(f"{path}: {len(missing)} of the {len(ids)} {set_name} ids are absent from "
+                        f"data_cfg.dataset_root {root}: {shown}")
+    return ids

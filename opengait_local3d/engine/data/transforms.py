@@ -1,0 +1,126 @@
+"""Transforms by OpenGait's names, applied to whole batches on the device.
+
+OpenGait calls each transform once per sequence (``[s, h, w]`` numpy). Here a transform maps a batch
+``x [n, s, h, w]`` float (or packed ``[1, sum(s), h, w]`` with ``seqL [1, n]``) at once, with the same
+meaning per sequence; random ones draw one decision per sequence from ``generator``.
+
+A transform config is OpenGait's: one entry per input modality (a dict counts as a list of one), each a
+``type`` with its arguments; ``Compose`` chains a ``trf_cfg`` list. ``Resize`` is engine-only (OpenGait has
+no such transform): configs meant for OpenGait must not use it.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import ConfigError
+from ..registry import Registry
+
+__all__ = ["TRANSFORMS", "ENGINE_ONLY_TRANSFORMS", "get_transform", "Compose", "NoOperation", "BaseSilTransform",
+           "BaseSilCuttingTransform", "RandomHorizontalFlip", "Resize"]
+
+Transform = Callable[..., Tensor]
+
+
+class NoOperation:
+    """Identity."""
+
+    def __call__(self, x: Tensor, seqL: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        return x
+
+
+class BaseSilTransform:
+    """Divide by ``divsor`` (255 maps uint8 silhouettes to [0, 1]); optionally reshape frames to ``img_shape``."""
+
+    def __init__(self, divsor: float = 255.0, img_shape: Sequence[int] | None = None):
+        self.divsor = divsor
+        self.img_shape = img_shape
+
+    def __call__(self, x: Tensor, seqL: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        if self.img_shape is not None:
+            x = x.reshape(*x.shape[:2], *self.img_shape)
+        return x / self.divsor
+
+
+class BaseSilCuttingTransform:
+    """Cut ``cutting`` columns from each side (default ``int(w // 64) * 10``: 64 -> 44), divide by ``divsor``."""
+
+    def __init__(self, divsor: float = 255.0, cutting: int | None = None):
+        self.divsor = divsor
+        self.cutting = cutting
+
+    def __call__(self, x: Tensor, seqL: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        cutting = int(x.shape[-1] // 64) * 10 if self.cutting is None else self.cutting
+        if cutting:
+            x = x[..., cutting:-cutting]
+        return x / self.divsor
+
+
+class RandomHorizontalFlip:
+    """Mirror whole sequences left-right, each with probability ``prob``."""
+
+    def __init__(self, prob: float = 0.5):
+        self.prob = prob
+
+    def __call__(self, x: Tensor, seqL: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        n_sequences = x.shape[0] if seqL is None else seqL.shape[-1]
+        flip = torch.rand(n_sequences, generator=generator) < self.prob
+        if seqL is not None:  # packed: one decision per sequence, spread over its frames
+            flip = flip.repeat_interleave(seqL.reshape(-1).cpu())[None]
+        else:
+            flip = flip[:, None]
+        flip = flip.to(x.device)[..., None, None]
+        return torch.where(flip, x.flip(-1), x)
+
+
+class Resize:
+    """Engine-only: resize every frame to ``size = [h, w]`` (bilinear, antialiased).
+
+    For quick runs on small frames; OpenGait has no such transform.
+    """
+
+    def __init__(self, size: Sequence[int]):
+        if len(size) != 2:
+            raise ValueError(f"size must be [h, w], got {size!r}")
+        self.size = (int(size[0]), int(size[1]))
+
+    def __call__(self, x: Tensor, seqL: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        if tuple(x.shape[-2:]) == self.size:
+            return x
+        # frames as channels: one interpolate call for the whole batch
+        return F.interpolate(x, size=self.size, mode="bilinear", antialias=True, align_corners=False)
+
+
+class Compose:
+    """Apply the transforms of ``trf_cfg`` in order."""
+
+    def __init__(self, trf_cfg: Sequence[dict[str, Any]]):
+        if not isinstance(trf_cfg, list):
+            raise ValueError(f"trf_cfg must be a list of transforms, got {trf_cfg!r}")
+        self.transforms = [TRANSFORMS.build(cfg, f"trf_cfg[{i}]") for i, cfg in enumerate(trf_cfg)]
+
+    def __call__(self, x: Tensor, seqL: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        for transform in self.transforms:
+            x = transform(x, seqL, generator)
+        return x
+
+
+#: ``transform.type`` -> class
+TRANSFORMS = Registry("transform", "type", {cls.__name__: cls for cls in (
+    NoOperation, BaseSilTransform, BaseSilCuttingTransform, RandomHorizontalFlip, Resize, Compose)},
+    opengait_section="transform")
+#: transforms OpenGait does not define
+ENGINE_ONLY_TRANSFORMS = frozenset({"Resize"})
+
+
+def get_transform(trf_cfg: Any, where: str) -> list[Transform]:
+    """One transform per input modality from OpenGait's transform config (``None`` -> identity)."""
+    if trf_cfg is None:
+        return [NoOperation()]
+    entries = [trf_cfg] if isinstance(trf_cfg, dict) else trf_cfg
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{where}: expected a transform or a list of them (one per input), got {trf_cfg!r}")
+    return [TRANSFORMS.build(cfg, f"{where}[{i}]") for i, cfg in enumerate(entries)]

@@ -1,0 +1,127 @@
+"""One process by default, or one of several under ``torchrun`` (gloo on CPU, nccl on CUDA).
+
+``torchrun`` sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and the rendezvous variables; multi-node runs
+use torchrun's own options (``--nnodes``, ``--rdzv-endpoint``...). Without them the engine runs as a single
+process with no process group at all.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from .errors import ConfigError
+
+__all__ = ["DistributedContext", "setup", "teardown", "get_context", "resolve_device", "launched_by_torchrun",
+           "all_gather_keep_grad", "gather_to_main"]
+
+
+@dataclass(frozen=True)
+class DistributedContext:
+    """Where this process runs: its rank among ``world_size`` processes and its device."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+    owns_process_group: bool = False
+
+    @property
+    def distributed(self) -> bool:
+        """Whether a process group joins several processes."""
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 logs, writes checkpoints and evaluates."""
+        return self.rank == 0
+
+
+_context = DistributedContext()
+
+
+def launched_by_torchrun() -> bool:
+    """Whether the environment holds torchrun's rank variables."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
+    """The device for ``spec``: ``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+
+    ``auto`` and ``cuda`` pick GPU ``local_rank`` so that each torchrun process gets its own GPU.
+    """
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise ConfigError(f"--device: {spec!r} is not a device (use auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device: {spec!r} requested but CUDA is not available here")
+        index = local_rank if device.index is None else device.index
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"--device: GPU {index} requested but only {torch.cuda.device_count()} are visible")
+        device = torch.device("cuda", index)
+    elif device.type != "cpu":
+        raise ConfigError(f"--device: {spec!r} is not supported (use auto, cpu, cuda or cuda:N)")
+    return device
+
+
+def setup(device: str = "auto") -> DistributedContext:
+    """Make the context of this process current; join torchrun's process group if launched by it."""
+    global _context
+    if not launched_by_torchrun():
+        _context = DistributedContext(device=resolve_device(device))
+        return _context
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    torch_device = resolve_device(device, local_rank)
+    owns = not dist.is_initialized()
+    if owns:
+        if torch_device.type == "cuda":
+            torch.cuda.set_device(torch_device)
+        dist.init_process_group("nccl" if torch_device.type == "cuda" else "gloo")
+    _context = DistributedContext(rank=dist.get_rank(), world_size=dist.get_world_size(),
+                                  local_rank=local_rank, device=torch_device, owns_process_group=owns)
+    return _context
+
+
+def teardown() -> None:
+    """Leave the process group this module joined, and forget the context."""
+    global _context
+    if _context.owns_process_group and dist.is_initialized():
+        dist.destroy_process_group()
+    _context = DistributedContext()
+
+
+def get_context() -> DistributedContext:
+    """The current context (one CPU process until :func:`setup` says otherwise)."""
+    return _context
+
+
+def all_gather_keep_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``tensor [n, ...]`` of every rank along dim 0, keeping this rank's slice's gradient.
+
+    The other ranks' slices are constants here; their gradients flow on their own ranks, and DDP averages
+    the parameter gradients, hence the loss aggregator's scaling by the world size.
+    """
+    context = get_context()
+    if not context.distributed:
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(context.world_size)]
+    dist.all_gather(parts, tensor.contiguous())
+    parts[context.rank] = tensor
+    return torch.cat(parts, dim=0)
+
+
+def gather_to_main(obj: Any) -> list[Any] | None:
+    """Every rank's ``obj`` (picklable) on rank 0, in rank order; ``None`` on the other ranks."""
+    context = get_context()
+    if not context.distributed:
+        return [obj]
+    gathered: list[Any] | None = [None] * context.world_size if context.is_main else None
+    dist.gather_object(obj, gathered, dst=0)
+    return gathered

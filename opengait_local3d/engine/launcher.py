@@ -1,0 +1,111 @@
+"""Run a training or test phase from a config: the function behind ``python -m opengait_local3d.main``."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import yaml
+
+from . import distributed
+from .base_model import EVAL_FUNCTIONS
+from .config.loading import config_source, load_config
+from .config.paths import output_path
+from .data import SAMPLERS, CollateFn, get_transform
+from .errors import ConfigError
+from .loss_aggregator import LossAggregator
+from .messages import get_msg_mgr
+from .models import get_model_class
+from .optim import OPTIMIZERS, SCHEDULERS
+
+__all__ = ["run", "RunResult", "check_config"]
+
+
+@dataclass
+class RunResult:
+    """What a phase leaves: the iteration reached, the run's folder and the test metrics (rank 0)."""
+
+    phase: str
+    iteration: int
+    save_path: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def run(cfgs: str | Path | Mapping[str, Any], phase: str = "train", *, iteration: int = 0,
+        log_to_file: bool = False, device: str = "auto") -> RunResult:
+    """Train or test as ``python -m opengait_local3d.main`` does, in this process.
+
+    Args:
+        cfgs: a yaml config path or a config dict (merged over ``configs/default.yaml``).
+        phase: ``'train'`` or ``'test'``.
+        iteration: restore this iteration (overrides both ``restore_hint`` keys, like ``--iter``).
+        log_to_file: also log to ``<save_path>/logs/<datetime>.txt``.
+        device: ``'auto'`` (CUDA if present, else CPU), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+
+    Under torchrun (its environment variables set) this process joins the process group.
+
+    Raises:
+        ConfigError, DataError, CheckpointError: bad input, with a message naming the file or key.
+    """
+    if phase not in ("train", "test"):
+        raise ConfigError(f"phase: expected 'train' or 'test', got {phase!r}")
+    training = phase == "train"
+    source = config_source(cfgs)
+    cfgs = load_config(cfgs, restore_iteration=iteration)
+    with _named_by(source):
+        check_config(cfgs, training)
+        save_path = output_path(cfgs, training)
+    context = distributed.setup(device)
+    msg_mgr = get_msg_mgr()
+    try:
+        engine_cfg = cfgs["trainer_cfg"] if training else cfgs["evaluator_cfg"]
+        if training:
+            hint = engine_cfg.get("restore_hint", 0)
+            msg_mgr.init_manager(save_path, log_to_file, int(engine_cfg["log_iter"]),
+                                 hint if isinstance(hint, int) else 0, is_main=context.is_main)
+        else:
+            msg_mgr.init_logger(save_path, log_to_file, is_main=context.is_main)
+        msg_mgr.log_info(f"Config {source} on {context.device} ({context.world_size} process"
+                         f"{'es' if context.distributed else ''}):\n" + yaml.safe_dump(cfgs, sort_keys=False))
+        with _named_by(source):
+            Model = get_model_class(cfgs["model_cfg"].get("model"))
+            model = Model(cfgs, training)
+        n_params = sum(p.numel() for p in model.parameters())
+        msg_mgr.log_info(f"{Model.__name__}: {n_params / 1e6:.5f}M parameters ({n_params})")
+        if training:
+            Model.run_train(model)
+            return RunResult(phase, model.iteration, save_path)
+        return RunResult(phase, model.iteration, save_path, Model.run_test(model))
+    finally:
+        msg_mgr.close()
+        distributed.teardown()
+
+
+def check_config(cfgs: Mapping[str, Any], training: bool) -> None:
+    """Resolve every named part of the phase (losses, optimizer, scheduler, samplers, transforms, eval
+    function) before any data is read, so a misspelt name or argument fails at once."""
+    sections = ["evaluator_cfg"] if not training else ["trainer_cfg"]
+    if training and cfgs["trainer_cfg"].get("with_test"):
+        sections.append("evaluator_cfg")
+    if training:
+        LossAggregator(cfgs["loss_cfg"])
+        OPTIMIZERS.resolve(cfgs["optimizer_cfg"], "optimizer_cfg")
+        SCHEDULERS.resolve(cfgs["scheduler_cfg"], "scheduler_cfg")
+    for section in sections:
+        sampler_cfg = cfgs[section].get("sampler")
+        SAMPLERS.resolve(sampler_cfg, f"{section}.sampler")
+        CollateFn([], sampler_cfg, f"{section}.sampler")
+        get_transform(cfgs[section].get("transform"), f"{section}.transform")
+    if "evaluator_cfg" in sections:
+        EVAL_FUNCTIONS.lookup(cfgs["evaluator_cfg"].get("eval_func", "evaluate_indoor_dataset"),
+                              "evaluator_cfg.eval_func")
+
+
+@contextlib.contextmanager
+def _named_by(source: str) -> Iterator[None]:
+    """Prefix config errors raised inside with the config's file."""
+    try:
+        yield
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None

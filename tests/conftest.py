@@ -1,0 +1,109 @@
+"""Shared fixtures: tiny datasets in OpenGait's pkl layout (``root/<id>/<type>/<view>/<name>.pkl``)."""
+from __future__ import annotations
+
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pytest
+
+CASIA_B_TYPES = ("nm-01", "nm-02", "nm-03", "nm-04", "nm-05", "nm-06", "bg-01", "bg-02", "cl-01", "cl-02")
+
+
+def make_silhouettes(rng: np.random.Generator, frames: int, height: int, width: int, subject: int) -> np.ndarray:
+    """A uint8 ``[frames, height, width]`` sequence (0/255): an ellipse whose width depends on ``subject``
+    and whose centre sways over time, plus a few flipped pixels of noise."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    t = np.arange(frames)[:, None, None]
+    cx = width / 2 + 0.15 * width * np.sin(2 * np.pi * t / 6 + rng.uniform(0, 2 * np.pi))
+    rx, ry = width * (0.12 + 0.04 * (subject % 5)), height * 0.4
+    inside = ((xx - cx) / rx) ** 2 + ((yy - height / 2) / ry) ** 2 <= 1
+    noise = rng.random(inside.shape) < 0.02
+    return ((inside ^ noise) * 255).astype(np.uint8)
+
+
+def write_pkl(path: Path, array: object) -> Path:
+    """Pickle ``array`` to ``path`` (creating folders), as OpenGait's pretreatment does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        pickle.dump(array, handle)
+    return path
+
+
+def write_pkl_dataset(root: Path, ids: Sequence[str], types: Sequence[str] = CASIA_B_TYPES,
+                      views: Sequence[str] = ("000", "090"), frames: tuple[int, int] = (8, 12),
+                      size: tuple[int, int] = (16, 16), seed: int = 0) -> Path:
+    """Write one sequence per (id, type, view) with a random length in ``frames`` (inclusive)."""
+    rng = np.random.default_rng(seed)
+    for subject, label in enumerate(ids):
+        for typ in types:
+            for view in views:
+                length = int(rng.integers(frames[0], frames[1] + 1))
+                sils = make_silhouettes(rng, length, size[0], size[1], subject)
+                write_pkl(root / label / typ / view / f"{view}.pkl", sils)
+    return root
+
+
+def write_partition(path: Path, train_ids: Sequence[str], test_ids: Sequence[str]) -> Path:
+    """Write OpenGait's partition JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"TRAIN_SET": list(train_ids), "TEST_SET": list(test_ids)}))
+    return path
+
+
+@dataclass(frozen=True)
+class TinyDataset:
+    root: Path
+    partition: Path
+    train_ids: tuple[str, ...]
+    test_ids: tuple[str, ...]
+
+
+@pytest.fixture(scope="session")
+def tiny_casiab(tmp_path_factory: pytest.TempPathFactory) -> TinyDataset:
+    """CASIA-B's structure in miniature: 4 training and 3 test ids, all 10 types, 2 views, 8-12 frames of
+    16 x 16. Read-only: tests that damage data make their own copy."""
+    base = tmp_path_factory.mktemp("tiny_casiab")
+    train_ids, test_ids = ("001", "002", "003", "004"), ("005", "006", "007")
+    root = write_pkl_dataset(base / "data", train_ids + test_ids)
+    partition = write_partition(base / "partition.json", train_ids, test_ids)
+    return TinyDataset(root, partition, train_ids, test_ids)
+
+
+#: tiny ``model_cfg`` of each network for 16 x 16 frames (two 2x2 poolings leave 4 x 4) and 4 training ids
+TINY_MODEL_CFGS = {
+    "GaitSet": {"model": "GaitSet", "in_channels": [1, 4, 4, 8], "bin_num": [4, 2, 1],
+                "SeparateFCs": {"in_channels": 8, "out_channels": 4, "parts_num": 14}},
+    "GaitPart": {"model": "GaitPart", "bin_num": [4],
+                 "backbone_cfg": {"type": "Plain", "in_channels": 1,
+                                  "layers_cfg": ["BC-4", "BC-4", "M", "FC-4-1", "FC-4-1", "M", "FC-8-1", "FC-8-1"]},
+                 "SeparateFCs": {"in_channels": 8, "out_channels": 4, "parts_num": 4}},
+    "Local3DCNN": {"model": "Local3DCNN", "channels": [2, 2, 4, 4, 4, 4], "bin_num": [4], "part_dim": 4,
+                   "compact_dim": 8, "dropout": 0.5, "class_num": 4},
+}
+TRIPLET_LOSS = {"type": "TripletLoss", "margin": 0.2, "log_prefix": "triplet"}
+
+
+def tiny_engine_config(dataset: TinyDataset, model: str, output_root: Path, **sections: dict) -> dict:
+    """An engine config for a few fast iterations of ``model`` on ``dataset``; ``sections`` are merged over
+    it (a section's dict merges key by key)."""
+    cfg = {
+        "data_cfg": {"dataset_name": "CASIA-B", "dataset_root": str(dataset.root),
+                     "dataset_partition": str(dataset.partition), "num_workers": 0},
+        "model_cfg": TINY_MODEL_CFGS[model],
+        "trainer_cfg": {"total_iter": 4, "save_iter": 2, "log_iter": 1, "save_name": "tiny",
+                        "sampler": {"batch_size": [2, 2], "frames_num_fixed": 6, "frames_skip_num": 2,
+                                    "sample_type": "fixed_ordered", "type": "TripletSampler"},
+                        "transform": [{"type": "Compose", "trf_cfg": [{"type": "BaseSilCuttingTransform"},
+                                                                       {"type": "RandomHorizontalFlip"}]}]},
+        "evaluator_cfg": {"save_name": "tiny", "sampler": {"batch_size": 3}},
+        "engine_cfg": {"output_root": str(output_root)},
+    }
+    if model != "Local3DCNN":  # GaitSet and GaitPart have no classifier
+        cfg["loss_cfg"] = TRIPLET_LOSS
+    for section, value in sections.items():
+        cfg[section] = {**cfg.get(section, {}), **value} if isinstance(value, dict) else value
+    return cfg
