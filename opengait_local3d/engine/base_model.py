@@ -276,11 +276,15 @@ class BaseModel(nn.Module):
         return True
 
     def inference(self, rank: int) -> dict[str, np.ndarray] | None:
-        """Every test sequence's ``inference_feat``, in dataset order, on rank 0 (``None`` elsewhere)."""
+        """Every test sequence's ``inference_feat``, in dataset order, on rank 0 (``None`` elsewhere).
+
+        Each rank runs its share of the test loader without gradients (no collective per batch, so ranks may
+        hold different numbers of batches); rank 0 gathers the shares and orders them by dataset index.
+        """
         local: dict[str, list[np.ndarray]] = {}
         indices = []
         loader = self.test_loader
-        with self.msg_mgr.progress(len(loader.dataset), "Transforming") as bar:
+        with self.msg_mgr.progress(len(loader.dataset), "Transforming") as bar, torch.no_grad():
             for batch in loader:
                 ipts = self.inputs_pretreament(batch)
                 with torch.autocast(self.device.type, enabled=self.enable_float16):
@@ -352,8 +356,7 @@ class BaseModel(nn.Module):
         was_training = model.training
         model.eval()
         try:
-            with torch.no_grad():
-                features = model.inference(model.context.rank)
+            features = model.inference(model.context.rank)
         finally:
             model.train(was_training)
             if was_training and model.cfgs["trainer_cfg"].get("fix_BN"):

@@ -5,17 +5,15 @@ A checkpoint holds OpenGait's keys ``model``, ``optimizer``, ``scheduler``, ``it
 """
 from __future__ import annotations
 
-import os
-import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .atomic import atomic_write
 from .errors import CheckpointError
 
-__all__ = ["checkpoint_path", "save_checkpoint", "load_checkpoint", "saved_iterations"]
+__all__ = ["checkpoint_path", "save_checkpoint", "load_checkpoint"]
 
 
 def checkpoint_path(save_path: str | Path, save_name: str, iteration: int) -> Path:
@@ -23,28 +21,10 @@ def checkpoint_path(save_path: str | Path, save_name: str, iteration: int) -> Pa
     return Path(save_path) / "checkpoints" / f"{save_name}-{iteration:05d}.pt"
 
 
-def saved_iterations(save_path: str | Path, save_name: str) -> list[int]:
-    """The iterations that have a checkpoint under ``save_path``, ascending."""
-    pattern = re.compile(rf"{re.escape(save_name)}-(\d+)\.pt")
-    folder = Path(save_path) / "checkpoints"
-    found = (pattern.fullmatch(p.name) for p in folder.glob("*.pt")) if folder.is_dir() else ()
-    return sorted(int(m.group(1)) for m in found if m)
-
-
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     """Write ``state`` to ``path`` through a temporary file and a rename: ``path`` is never half written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        torch.save(state, handle)
 
 
 def load_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") -> dict[str, Any]:

@@ -6,16 +6,17 @@ process with no process group at all.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as dist
 
 from .errors import ConfigError
 
-__all__ = ["DistributedContext", "setup", "teardown", "get_context", "resolve_device", "launched_by_torchrun",
+__all__ = ["DistributedContext", "session", "get_context", "resolve_device", "launched_by_torchrun",
            "all_gather_keep_grad", "gather_to_main"]
 
 
@@ -71,12 +72,27 @@ def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
     return device
 
 
-def setup(device: str = "auto") -> DistributedContext:
-    """Make the context of this process current; join torchrun's process group if launched by it."""
+@contextlib.contextmanager
+def session(device: str = "auto") -> Iterator[DistributedContext]:
+    """Make this process's context current for the block; join torchrun's process group if launched by it.
+
+    The group is left at the end only if this session joined it (a caller that already joined keeps it),
+    and the previous context comes back, so sessions nest (e.g. a test phase run inside a torchrun script).
+    """
     global _context
+    previous = _context
+    _context = _start(device)
+    try:
+        yield _context
+    finally:
+        if _context.owns_process_group and dist.is_initialized():
+            dist.destroy_process_group()
+        _context = previous
+
+
+def _start(device: str) -> DistributedContext:
     if not launched_by_torchrun():
-        _context = DistributedContext(device=resolve_device(device))
-        return _context
+        return DistributedContext(device=resolve_device(device))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     torch_device = resolve_device(device, local_rank)
     owns = not dist.is_initialized()
@@ -84,21 +100,12 @@ def setup(device: str = "auto") -> DistributedContext:
         if torch_device.type == "cuda":
             torch.cuda.set_device(torch_device)
         dist.init_process_group("nccl" if torch_device.type == "cuda" else "gloo")
-    _context = DistributedContext(rank=dist.get_rank(), world_size=dist.get_world_size(),
-                                  local_rank=local_rank, device=torch_device, owns_process_group=owns)
-    return _context
-
-
-def teardown() -> None:
-    """Leave the process group this module joined, and forget the context."""
-    global _context
-    if _context.owns_process_group and dist.is_initialized():
-        dist.destroy_process_group()
-    _context = DistributedContext()
+    return DistributedContext(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank,
+                              device=torch_device, owns_process_group=owns)
 
 
 def get_context() -> DistributedContext:
-    """The current context (one CPU process until :func:`setup` says otherwise)."""
+    """The current context (one CPU process outside a :func:`session`)."""
     return _context
 
 

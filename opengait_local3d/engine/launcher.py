@@ -56,30 +56,38 @@ def run(cfgs: str | Path | Mapping[str, Any], phase: str = "train", *, iteration
     with _named_by(source):
         check_config(cfgs, training)
         save_path = output_path(cfgs, training)
-    context = distributed.setup(device)
-    msg_mgr = get_msg_mgr()
-    try:
-        engine_cfg = cfgs["trainer_cfg"] if training else cfgs["evaluator_cfg"]
-        if training:
-            hint = engine_cfg.get("restore_hint", 0)
-            msg_mgr.init_manager(save_path, log_to_file, int(engine_cfg["log_iter"]),
-                                 hint if isinstance(hint, int) else 0, is_main=context.is_main)
-        else:
-            msg_mgr.init_logger(save_path, log_to_file, is_main=context.is_main)
-        msg_mgr.log_info(f"Config {source} on {context.device} ({context.world_size} process"
-                         f"{'es' if context.distributed else ''}):\n" + yaml.safe_dump(cfgs, sort_keys=False))
+    with distributed.session(device) as context, _messages(cfgs, source, training, log_to_file, context):
         with _named_by(source):
             Model = get_model_class(cfgs["model_cfg"].get("model"))
             model = Model(cfgs, training)
         n_params = sum(p.numel() for p in model.parameters())
-        msg_mgr.log_info(f"{Model.__name__}: {n_params / 1e6:.5f}M parameters ({n_params})")
+        get_msg_mgr().log_info(f"{Model.__name__}: {n_params / 1e6:.5f}M parameters ({n_params})")
         if training:
             Model.run_train(model)
             return RunResult(phase, model.iteration, save_path)
         return RunResult(phase, model.iteration, save_path, Model.run_test(model))
+
+
+@contextlib.contextmanager
+def _messages(cfgs: Mapping[str, Any], source: str, training: bool, log_to_file: bool,
+              context: distributed.DistributedContext) -> Iterator[None]:
+    """Logging (and tensorboard when training) for the block; the config is logged first."""
+    msg_mgr = get_msg_mgr()
+    save_path = output_path(cfgs, training)
+    engine_cfg = cfgs["trainer_cfg"] if training else cfgs["evaluator_cfg"]
+    if training:
+        hint = engine_cfg.get("restore_hint", 0)
+        msg_mgr.init_manager(save_path, log_to_file, int(engine_cfg["log_iter"]), hint if isinstance(hint, int) else 0,
+                             is_main=context.is_main)
+    else:
+        msg_mgr.init_logger(save_path, log_to_file, is_main=context.is_main)
+    try:
+        processes = f"{context.world_size} process{'es' if context.distributed else ''}"
+        msg_mgr.log_info(f"Config {source} on {context.device} ({processes}):\n"
+                         + yaml.safe_dump(dict(cfgs), sort_keys=False))
+        yield
     finally:
         msg_mgr.close()
-        distributed.teardown()
 
 
 def check_config(cfgs: Mapping[str, Any], training: bool) -> None:

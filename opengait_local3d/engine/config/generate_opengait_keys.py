@@ -11,15 +11,15 @@ Files without a ``model_cfg`` (e.g. pretreatment settings) are not engine config
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
+
+from ..atomic import atomic_write
 
 OUTPUT = Path(__file__).with_name("opengait_keys.py")
 #: Sections whose own keys are recorded; the sampler and transform keys are recorded apart.
@@ -106,18 +106,6 @@ def render_module(keys: Mapping[str, set[str]], commit: str, n_files: int, skipp
     return "\n".join(lines) + "\n"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--opengait", type=Path, required=True, help="OpenGait git checkout or bare mirror")
@@ -126,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     commit, configs, skipped = read_configs(args.opengait, args.commit)
     keys = collect_keys(cfg for _, cfg in configs)
-    write_atomically(args.output, render_module(keys, commit, len(configs), skipped))
+    with atomic_write(args.output, "w") as handle:
+        handle.write(render_module(keys, commit, len(configs), skipped))
     print(f"{args.output}: keys of {len(configs)} configs at {commit}")
     return 0
 
