@@ -1,0 +1,42 @@
+"""The 3D local operation (Huang et al., ICCV 2021, Sec. 3), framework-free: torch only.
+
+Public API:
+
+* :class:`Local3DBlock` wraps any block ``[n, c_in, T, H, W] -> [n, c_out, T, H', W']`` with local
+  paths (localization, sampling, feature extraction, fusion); :class:`FrameWise` turns a 2D block into
+  such a block.
+* Part priors: :data:`PART_NAMES`, :class:`PartPrior`, :data:`DEFAULT_PRIORS`, :func:`resolve_priors`.
+* The functional core: :func:`grid_centres`, :func:`gaussian_filterbank`, :func:`linear_filterbank`
+  (Eqs. 4-9), :func:`sample_volume` (Eq. 10), :func:`write_volume` (DRAW's write).
+* :class:`Localization` and its :class:`PartParameters`.
+"""
+from .block import FrameWise, Local3DBlock
+from .extraction import FeatureExtraction
+from .filterbanks import gaussian_filterbank, grid_centres, linear_filterbank
+from .fusion import Fusion
+from .localization import Localization, PartParameters, smooth_centres
+from .alignment import ALIGNMENTS
+from .parts import DEFAULT_PRIORS, PART_NAMES, PartPrior, resolve_priors
+from .sampling import MODES, sample_volume
+from .writing import write_volume
+
+__all__ = [
+    "ALIGNMENTS",
+    "DEFAULT_PRIORS",
+    "FeatureExtraction",
+    "FrameWise",
+    "Fusion",
+    "Local3DBlock",
+    "Localization",
+    "MODES",
+    "PART_NAMES",
+    "PartParameters",
+    "PartPrior",
+    "gaussian_filterbank",
+    "grid_centres",
+    "linear_filterbank",
+    "resolve_priors",
+    "sample_volume",
+    "smooth_centres",
+    "write_volume",
+]

@@ -1,0 +1,192 @@
+"""The 3D local block (Fig. 2): a global path plus local paths that localize, sample, extract, fuse."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .alignment import check_alignment, sampling_grid, write_filterbanks, write_layout, zoom_layout
+from .extraction import FeatureExtraction
+from .fusion import Fusion
+from .localization import Localization
+from .parts import PriorOverride, resolve_priors
+from .sampling import MODES, sample_volume
+from .writing import write_volume
+
+
+class FrameWise(nn.Module):
+    """Apply a 2D module to every frame: ``[n, c, s, h, w] -> [n, c', s, h', w']``.
+
+    The result is a view over ``[n, s, c', h', w']`` memory, which the next :class:`FrameWise` (and the
+    localization) reads without a copy.
+
+    Example:
+        >>> block = FrameWise(nn.Conv2d(1, 4, 3, padding=1))
+        >>> block(torch.randn(2, 1, 5, 8, 6)).shape
+        torch.Size([2, 4, 5, 8, 6])
+    """
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 5:
+            raise ValueError(f"FrameWise expects [n, c, s, h, w], got shape {tuple(x.shape)}")
+        n, c, s, h, w = x.shape
+        frames = self.module(x.transpose(1, 2).reshape(n * s, c, h, w))
+        return frames.reshape(n, s, *frames.shape[1:]).transpose(1, 2)
+
+
+class Local3DBlock(nn.Module):
+    """A block with a global path and adaptive 3D local paths (Sec. 3.2).
+
+    For an input ``x [n, c_in, T, H, W]``: the global block gives ``g [n, c_out, T, H', W']``; the
+    localization reads ``g`` *detached* and places one volume per part (per-frame centre, stride, sigma,
+    gamma; per-sequence temporal centre and stride); the volumes are sampled from ``x`` in one batched
+    call, each goes through its own conv3d 3x3x3 + ReLU (``c_out // 2`` channels; skipped when
+    ``feature_extraction`` is off, then the ``c_in``-channel volume itself is fused), and the global and
+    local features are fused by a 1x1x1 conv + ReLU back to ``c_out`` channels.
+
+    Args:
+        global_block: maps ``[n, c_in, T, H, W] -> [n, c_out, T, H', W']`` (e.g. a :class:`FrameWise`
+            2D block or a 3D block); it must keep the number of frames.
+        in_channels, out_channels: ``c_in`` and ``c_out`` of the global block.
+        parts: part names (default all six of :data:`~opengait_local3d.local3d.parts.PART_NAMES`).
+        priors: per-part overrides of the priors, a :class:`PartPrior` or a dict of its fields.
+        mode: sampling filters, ``'mixture'`` (default), ``'gaussian'`` or ``'trilinear'``.
+        alignment: ``'zoom'`` (default, the authors') or ``'write'`` (DRAW's write), see
+            :mod:`~opengait_local3d.local3d.alignment`.
+        feature_extraction: per-part conv3d + ReLU (Table 5 row f); off fuses the raw volumes.
+        localization_width: channels of the localization's convs.
+        smoothing: smooth each part's centre over the two previous frames (Sec. 4.2).
+        write_size: ``write`` only: ``(L, N, M)`` resolution of every part (default: its prior extent).
+
+    After each forward (detached, for logging and visualisation):
+
+    * ``last_parameters``: ``centre``, ``stride``, ``extent`` ``[n, P, T, 2]`` as (x, y) in input pixels
+      (``extent`` = stride x used grid points: the attended box), ``sigma`` and ``gamma`` ``[n, P, T]``,
+      ``temporal_centre``, ``temporal_stride``, ``temporal_extent`` ``[n, P]`` in input frames.
+    * ``last_volumes``: sample 0's sampled volumes ``[P, c_in, L, N, M]`` (a copy, so the batch's buffer
+      is freed; in ``write`` alignment, padded to the largest part with zeros).
+
+    Example:
+        >>> conv = FrameWise(nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.LeakyReLU()))
+        >>> block = Local3DBlock(conv, 4, 8, parts=["head", "left_leg"])
+        >>> block(torch.randn(2, 4, 6, 16, 11)).shape
+        torch.Size([2, 8, 6, 16, 11])
+        >>> block.last_volumes.shape, sorted(block.fusion_weights())
+        (torch.Size([2, 4, 6, 16, 11]), ['global', 'head', 'left_leg'])
+    """
+
+    def __init__(
+        self,
+        global_block: nn.Module,
+        in_channels: int,
+        out_channels: int,
+        *,
+        parts: Sequence[str] | None = None,
+        priors: Mapping[str, PriorOverride] | None = None,
+        mode: str = "mixture",
+        alignment: str = "zoom",
+        feature_extraction: bool = True,
+        localization_width: int = 32,
+        smoothing: bool = True,
+        write_size: Sequence[int] | None = None,
+    ):
+        super().__init__()
+        for name, value, least in (("in_channels", in_channels, 1), ("out_channels", out_channels, 2)):
+            if not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        self.alignment = check_alignment(alignment)
+        if write_size is not None:
+            if alignment != "write":
+                raise ValueError("write_size is only used with alignment='write'")
+            if len(write_size) != 3 or not all(isinstance(s, int) and s >= 1 for s in write_size):
+                raise ValueError(f"write_size must be three positive ints (L, N, M), got {write_size!r}")
+            write_size = tuple(write_size)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.mode, self.write_size = mode, write_size
+        self.part_names, self.priors = resolve_priors(parts, priors)
+        self.global_block = global_block
+        self.localization = Localization(
+            out_channels, [p.gamma for p in self.priors], width=localization_width, smoothing=smoothing
+        )
+        local_channels = out_channels // 2 if feature_extraction else in_channels
+        self.extraction = (
+            FeatureExtraction(in_channels, local_channels, len(self.priors)) if feature_extraction else None
+        )
+        self.fusion = Fusion(out_channels, local_channels, self.part_names)
+        self.last_parameters: dict[str, Tensor] = {}
+        self.last_volumes: Tensor | None = None
+
+    def reset_to_prior(self) -> None:
+        """Put every part back at its prior (call after a host re-initialises all Linear layers)."""
+        self.localization.reset_to_prior()
+
+    def fusion_weights(self) -> dict[str, float]:
+        """Mean |weight| of the fusion conv per path: ``'global'`` and each part name."""
+        return self.fusion.weights_per_path()
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 5 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"Local3DBlock expects x [n, {self.in_channels}, T, H, W], got shape {tuple(x.shape)}"
+            )
+        features = self.global_block(x)
+        self._check_global_output(x, features)
+        in_size, canvas = tuple(x.shape[2:]), tuple(features.shape[2:])
+        if self.alignment == "zoom":
+            layout = zoom_layout(self.priors, in_size, canvas)
+        else:
+            layout = write_layout(self.priors, in_size, self.write_size)
+        grid = sampling_grid(layout, self.priors, self.localization(features.detach()), in_size)
+        volumes = sample_volume(
+            x,
+            grid.mu_x,
+            grid.mu_y,
+            grid.mu_t,
+            grid.sigma2,
+            grid.gamma,
+            self.mode,
+            temporal_sigma2=grid.temporal_sigma2 if self.mode == "gaussian" else None,
+            mask_x=grid.mask_x,
+            mask_y=grid.mask_y,
+            mask_t=grid.mask_t,
+        )
+        local = self.extraction(volumes) if self.extraction is not None else volumes.unbind(1)
+        if self.alignment == "write":
+            banks = write_filterbanks(grid, self.mode, in_size, canvas)
+            local = write_volume(torch.stack(local, 1), *banks).unbind(1)
+        self._record(grid, volumes)
+        return self.fusion(features, local)
+
+    def _check_global_output(self, x: Tensor, features: Tensor) -> None:
+        n, _, T = x.shape[:3]
+        if features.dim() != 5 or tuple(features.shape[:3]) != (n, self.out_channels, T):
+            raise ValueError(
+                f"global_block must map [n, {self.in_channels}, T, H, W] to [n, {self.out_channels}, T, H', W'] "
+                f"(same n and T); it mapped {tuple(x.shape)} to {tuple(features.shape)}"
+            )
+
+    def _record(self, grid, volumes: Tensor) -> None:
+        self.last_parameters = {
+            "centre": grid.centre.detach(),
+            "stride": grid.stride.detach(),
+            "extent": grid.extent.detach(),
+            "sigma": grid.sigma2.detach().sqrt(),
+            "gamma": grid.gamma.detach(),
+            "temporal_centre": grid.temporal_centre.detach(),
+            "temporal_stride": grid.temporal_stride.detach(),
+            "temporal_extent": grid.temporal_extent.detach(),
+        }
+        self.last_volumes = volumes[0].detach().clone()
+
+    def extra_repr(self) -> str:
+        return (
+            f"parts={list(self.part_names)}, mode={self.mode!r}, alignment={self.alignment!r}, "
+            f"feature_extraction={self.extraction is not None}"
+        )

@@ -1,0 +1,26 @@
+"""Feature extraction of the local paths (Sec. 3.2.3): one conv3d 3x3x3 + ReLU per part."""
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+class FeatureExtraction(nn.Module):
+    """Per-part ``conv3d 3x3x3 + ReLU`` keeping the volume's size.
+
+    Args:
+        in_channels: channels of the sampled volumes.
+        out_channels: channels of each part's features (half the global path's, Sec. 3.2.3).
+        num_parts: number of parts ``P``.
+
+    Shape:
+        - Input: volumes ``[n, P, c_in, L, N, M]``.
+        - Output: ``P`` tensors ``[n, c_out, L, N, M]``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, num_parts: int):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv3d(in_channels, out_channels, 3, padding=1) for _ in range(num_parts))
+        self.activation = nn.ReLU()
+
+    def forward(self, volumes: Tensor) -> list[Tensor]:
+        return [self.activation(conv(volumes[:, p])) for p, conv in enumerate(self.convs)]

@@ -1,0 +1,50 @@
+"""Feature fusion (Sec. 3.2.4): concatenate global and local features, conv 1x1x1 + ReLU."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class Fusion(nn.Module):
+    """``ReLU(conv1x1x1(cat[global, local_1, ..., local_P]))`` back to the global width.
+
+    The concatenation is never built: the 1x1x1 conv over the concatenated channels equals the sum of
+    1x1x1 convs of each path with its slice of the weight (DESIGN 3.5), which saves a copy of every
+    path's features.
+
+    Args:
+        global_channels: channels of the global path, and of the output.
+        local_channels: channels of each local path.
+        path_names: names of the local paths, in order (used by :meth:`weights_per_path`).
+
+    Shape:
+        - Input: global ``[n, c_g, T, H, W]`` and ``P`` local tensors ``[n, c_l, T, H, W]``.
+        - Output: ``[n, c_g, T, H, W]``.
+    """
+
+    def __init__(self, global_channels: int, local_channels: int, path_names: Sequence[str]):
+        super().__init__()
+        self.path_names = ("global", *path_names)
+        self.widths = (global_channels,) + (local_channels,) * len(path_names)
+        self.conv = nn.Conv3d(sum(self.widths), global_channels, 1)
+
+    def _slices(self) -> list[slice]:
+        ends = [sum(self.widths[: k + 1]) for k in range(len(self.widths))]
+        return [slice(end - width, end) for end, width in zip(ends, self.widths)]
+
+    def forward(self, global_features: Tensor, local_features: Sequence[Tensor]) -> Tensor:
+        if len(local_features) != len(self.widths) - 1:
+            raise ValueError(f"Fusion expects {len(self.widths) - 1} local tensors, got {len(local_features)}")
+        paths = (global_features, *local_features)
+        slices = self._slices()
+        fused = F.conv3d(global_features, self.conv.weight[:, slices[0]], self.conv.bias)
+        for features, channels in zip(paths[1:], slices[1:]):
+            fused.add_(F.conv3d(features, self.conv.weight[:, channels]))  # in place: add saves nothing
+        return F.relu(fused)
+
+    def weights_per_path(self) -> dict[str, float]:
+        """Mean absolute fusion weight over each path's input channels (the paper's Fig. 4b)."""
+        weight = self.conv.weight.detach()
+        return {name: float(weight[:, s].abs().mean()) for name, s in zip(self.path_names, self._slices())}

@@ -1,0 +1,222 @@
+"""Differentiable sampling of local 3D volumes (Eq. 10): ``V = gamma G_X G_Y T_T I``.
+
+Convention (DESIGN 3.4):
+    Spatial parameters are per *input* frame: frame ``t`` is filtered with its own grid and multiplied
+    by its ``gamma``; the temporal filter then maps the ``T`` filtered frames to ``L`` output frames.
+    Coordinates put the centre of index ``p`` at ``p + 0.5`` (``align_corners=False``), in input
+    pixels and frames. Modes: ``gaussian`` (Gaussian in x, y, t), ``trilinear`` (linear in x, y, t; the
+    spatial part is ``grid_sample``), ``mixture`` (Gaussian in x, y, linear in t; the paper's choice).
+
+All parts are sampled from the same input in one batched computation: the y filter of every part is a
+single batched matmul over frames (parts stacked as rows), the x filter one batched matmul over
+(frame, sample, part), and the temporal filter one batched matmul over (sample, part) that reads the
+frames in place.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .filterbanks import gaussian_filterbank, linear_filterbank
+
+MODES = ("gaussian", "trilinear", "mixture")
+
+#: A normalised grid_sample coordinate whose two interpolation taps both fall off the map.
+_OFF_MAP = -3.0
+
+
+def sample_volume(
+    x: Tensor,
+    mu_x: Tensor,
+    mu_y: Tensor,
+    mu_t: Tensor,
+    sigma2: Tensor,
+    gamma: Tensor | float,
+    mode: str = "mixture",
+    *,
+    temporal_sigma2: Tensor | float | None = None,
+    mask_x: Tensor | None = None,
+    mask_y: Tensor | None = None,
+    mask_t: Tensor | None = None,
+) -> Tensor:
+    r"""Sample ``L x N x M`` volumes from a clip with per-frame spatial grids (Eq. 10).
+
+    .. math:: V[c, l, i, j] = \sum_t \mathcal{T}[l, t]\,\gamma_t \sum_{h, w}
+              \mathcal{G}^t_Y[i, h]\,\mathcal{G}^t_X[j, w]\, I[c, t, h, w]
+
+    Convention:
+        Positions are in input pixels/frames with index ``p`` centred at ``p + 0.5``. With a parts
+        dimension ``P`` every argument below gains it after ``n`` and the result is
+        ``[n, P, c, L, N, M]``; all parts are sampled in one batched computation.
+
+    Args:
+        x: input clip ``[n, c, T, H, W]``.
+        mu_x: column positions per input frame ``[n, (P,) T, M]``.
+        mu_y: row positions per input frame ``[n, (P,) T, N]``.
+        mu_t: output frame positions ``[n, (P,) L]``.
+        sigma2: spatial variance per input frame ``[n, (P,) T]`` (unused in ``trilinear``).
+        gamma: confidence, broadcastable to ``[n, (P,) T]``.
+        mode: ``'gaussian'``, ``'trilinear'`` or ``'mixture'``.
+        temporal_sigma2: ``gaussian`` only: temporal variance in frames squared, broadcastable to
+            ``[n, (P,)]``; default ``(0.5 x grid spacing)^2`` (1 frame spacing when ``L = 1``), not
+            differentiated.
+        mask_x, mask_y, mask_t: optional 0/1 masks broadcastable to ``[n, (P,) M]``, ``[n, (P,) N]``,
+            ``[n, (P,) L]``: masked columns/rows/frames of the output are exactly zero.
+
+    Returns:
+        volumes ``[n, (P,) c, L, N, M]`` (a non-contiguous view: each part's volume is
+        ``[n, c, L, N, M]`` with strides over a ``[n, P, L, N, c, M]`` buffer).
+
+    Raises:
+        ValueError: an argument has the wrong rank or a size that does not match ``x`` or the others,
+            ``mode`` is unknown, or ``temporal_sigma2`` is given outside ``gaussian`` mode.
+
+    Example:
+        >>> x = torch.arange(16.0).view(1, 1, 1, 4, 4)
+        >>> mu = torch.tensor([[[1.0, 3.0]]])             # [n=1, T=1, 2]
+        >>> v = sample_volume(x, mu, mu, torch.tensor([[0.5]]), torch.ones(1, 1), 1.0, "trilinear")
+        >>> v.shape, v[0, 0, 0]
+        (torch.Size([1, 1, 1, 2, 2]), tensor([[ 2.5000,  4.5000],
+                [10.5000, 12.5000]]))
+    """
+    has_parts = _check_arguments(x, mu_x, mu_y, mu_t, sigma2, mode, temporal_sigma2)
+    if not has_parts:
+        mu_x, mu_y, mu_t, sigma2 = (v.unsqueeze(1) for v in (mu_x, mu_y, mu_t, sigma2))
+    n, c, T, H, W = x.shape
+    P, L, N, M = mu_x.shape[1], mu_t.shape[-1], mu_y.shape[-1], mu_x.shape[-1]
+    gamma = _broadcast("gamma", gamma, (n, T), (n, P, T), has_parts, x)
+    masks = [
+        None if mask is None else _broadcast(name, mask, (n, size), (n, P, size), has_parts, x)
+        for name, mask, size in (("mask_x", mask_x, M), ("mask_y", mask_y, N), ("mask_t", mask_t, L))
+    ]
+    mask_x, mask_y, mask_t = masks
+    if temporal_sigma2 is not None:
+        temporal_sigma2 = _broadcast("temporal_sigma2", temporal_sigma2, (n,), (n, P), has_parts, x)
+
+    temporal = temporal_filterbank(mu_t, T, mode, temporal_sigma2) * gamma.unsqueeze(-2)
+    if mask_t is not None:
+        temporal = temporal * mask_t.unsqueeze(-1)
+    if mode == "trilinear":
+        frames = _bilinear_frames(x, mu_x, mu_y, mask_x, mask_y)
+    else:
+        frames = _gaussian_frames(x, mu_x, mu_y, sigma2, mask_x, mask_y)
+    # frames [T, n P, N c M] is read in place as n P matrices [T, N c M] (row stride n P N c M).
+    volumes = torch.bmm(temporal.reshape(n * P, L, T), frames.transpose(0, 1))
+    volumes = volumes.view(n, P, L, N, c, M).permute(0, 1, 4, 2, 3, 5)
+    return volumes if has_parts else volumes.squeeze(1)
+
+
+def temporal_filterbank(
+    mu_t: Tensor, size: int, mode: str, temporal_sigma2: Tensor | float | None = None
+) -> Tensor:
+    """The temporal filter of ``mode``: ``mu_t [..., L] -> [..., L, size]``.
+
+    Linear in ``mixture`` and ``trilinear``; Gaussian in ``gaussian``, with ``temporal_sigma2``
+    (broadcastable to ``mu_t.shape[:-1]``) or, if ``None``, half the grid spacing as sigma.
+    """
+    if mode != "gaussian":
+        return linear_filterbank(mu_t, size)
+    if temporal_sigma2 is None:
+        spacing = (mu_t[..., 1] - mu_t[..., 0]).abs() if mu_t.shape[-1] > 1 else mu_t.new_ones(())
+        temporal_sigma2 = (0.5 * spacing.detach()).square()
+    sigma2 = torch.as_tensor(temporal_sigma2, dtype=mu_t.dtype, device=mu_t.device)
+    return gaussian_filterbank(mu_t, sigma2.unsqueeze(-1), size)
+
+
+def _gaussian_frames(
+    x: Tensor, mu_x: Tensor, mu_y: Tensor, sigma2: Tensor, mask_x: Tensor | None, mask_y: Tensor | None
+) -> Tensor:
+    """Gaussian-filter every frame for every part: ``x [n, c, T, H, W] -> [T, n P, N c M]``."""
+    n, c, T, H, W = x.shape
+    P, N, M = mu_x.shape[1], mu_y.shape[-1], mu_x.shape[-1]
+    variance = sigma2.unsqueeze(-1)
+    g_x, g_y = gaussian_filterbank(mu_x, variance, W), gaussian_filterbank(mu_y, variance, H)
+    if mask_x is not None:
+        g_x = g_x * mask_x[:, :, None, :, None]
+    if mask_y is not None:
+        g_y = g_y * mask_y[:, :, None, :, None]
+    # y filter: one matmul per (frame, sample) with the parts' rows stacked: [P N, H] @ [H, c W].
+    rows = x.permute(2, 0, 3, 1, 4).reshape(T * n, H, c * W)
+    stacked_y = g_y.permute(2, 0, 1, 3, 4).reshape(T * n, P * N, H)
+    filtered = torch.bmm(stacked_y, rows)
+    # x filter: one matmul per (frame, sample, part): [N c, W] @ [W, M].
+    columns = g_x.permute(2, 0, 1, 4, 3).reshape(T * n * P, W, M)
+    filtered = torch.bmm(filtered.view(T * n * P, N * c, W), columns)
+    return filtered.view(T, n * P, N * c * M)
+
+
+def _bilinear_frames(
+    x: Tensor, mu_x: Tensor, mu_y: Tensor, mask_x: Tensor | None, mask_y: Tensor | None
+) -> Tensor:
+    """Bilinearly sample every frame for every part with ``grid_sample``: ``-> [T, n P, N c M]``."""
+    n, c, T, H, W = x.shape
+    P, N, M = mu_x.shape[1], mu_y.shape[-1], mu_x.shape[-1]
+    grid_x = mu_x * (2.0 / W) - 1.0
+    grid_y = mu_y * (2.0 / H) - 1.0
+    # Masked columns/rows read from off the map, where zeros padding makes them exactly 0.
+    if mask_x is not None:
+        grid_x = torch.where(mask_x[:, :, None, :] > 0, grid_x, _OFF_MAP)
+    if mask_y is not None:
+        grid_y = torch.where(mask_y[:, :, None, :] > 0, grid_y, _OFF_MAP)
+    grid = torch.stack(torch.broadcast_tensors(grid_x.unsqueeze(-2), grid_y.unsqueeze(-1)), dim=-1)
+    grid = grid.permute(2, 0, 1, 3, 4, 5).reshape(T * n, P * N, M, 2)
+    frames = x.permute(2, 0, 1, 3, 4).reshape(T * n, c, H, W)
+    sampled = F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    sampled = sampled.view(T, n, c, P, N, M).permute(0, 1, 3, 4, 2, 5)
+    return sampled.reshape(T, n * P, N * c * M)
+
+
+def _check_arguments(
+    x: Tensor, mu_x: Tensor, mu_y: Tensor, mu_t: Tensor, sigma2: Tensor, mode: str, temporal_sigma2: object
+) -> bool:
+    """Validate ranks and sizes; return whether the arguments carry a parts dimension."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    if temporal_sigma2 is not None and mode != "gaussian":
+        raise ValueError(f"temporal_sigma2 is only used in 'gaussian' mode, not {mode!r}")
+    if not isinstance(x, Tensor) or x.dim() != 5 or not x.is_floating_point():
+        raise ValueError(f"x must be a float tensor [n, c, T, H, W], got {_describe(x)}")
+    for name, value in (("mu_x", mu_x), ("mu_y", mu_y), ("mu_t", mu_t), ("sigma2", sigma2)):
+        if not isinstance(value, Tensor):
+            raise ValueError(f"{name} must be a tensor, got {type(value).__name__}")
+    if mu_x.dim() not in (3, 4):
+        raise ValueError(f"mu_x must be [n, T, M] or [n, P, T, M], got {_describe(mu_x)}")
+    has_parts = mu_x.dim() == 4
+    n, _, T = x.shape[:3]
+    lead = (n, mu_x.shape[1]) if has_parts else (n,)
+    expected = {
+        "mu_x": (mu_x, (*lead, T, None), "[n, (P,) T, M]"),
+        "mu_y": (mu_y, (*lead, T, None), "[n, (P,) T, N]"),
+        "mu_t": (mu_t, (*lead, None), "[n, (P,) L]"),
+        "sigma2": (sigma2, (*lead, T), "[n, (P,) T]"),
+    }
+    for name, (value, shape, text) in expected.items():
+        matches = value.dim() == len(shape) and all(s is None or s == v for s, v in zip(shape, value.shape))
+        if not matches:
+            raise ValueError(
+                f"{name} must be {text} with n={n}, T={T}"
+                + (f", P={lead[1]}" if has_parts else "")
+                + f" (from x {tuple(x.shape)} and mu_x {tuple(mu_x.shape)}), got {tuple(value.shape)}"
+            )
+    return has_parts
+
+
+def _broadcast(
+    name: str, value: Tensor | float, plain: tuple[int, ...], parted: tuple[int, ...], has_parts: bool, like: Tensor
+) -> Tensor:
+    """``value`` broadcast to ``parted`` (or to ``plain`` with a unit parts dim), in ``like``'s dtype."""
+    value = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    try:
+        if has_parts:
+            return torch.broadcast_to(value, parted)
+        return torch.broadcast_to(value, plain).unsqueeze(1)
+    except RuntimeError:
+        shape = parted if has_parts else plain
+        raise ValueError(f"{name} of shape {tuple(value.shape)} does not broadcast to {shape}") from None
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Tensor):
+        return f"{value.dtype} tensor of shape {tuple(value.shape)}"
+    return type(value).__name__

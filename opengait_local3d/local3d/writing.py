@@ -1,0 +1,58 @@
+"""DRAW's write operation: put features of sampled volumes back where they were sampled from."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def coverage_normalised(bank: Tensor) -> Tensor:
+    """Transpose of a filterbank ``[..., K, S] -> [..., S, K]``, each input position's column divided
+    by ``max(coverage, 1)`` with ``coverage[p] = sum_i bank[i, p]``."""
+    coverage = bank.sum(-2, keepdim=True).clamp_min(1.0)
+    return (bank / coverage).transpose(-1, -2)
+
+
+def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor) -> Tensor:
+    """Write volumes back with the transposed filterbanks, normalised by coverage (DESIGN 3.5).
+
+    Each axis's transposed filterbank is divided by ``max(coverage, 1)``: a constant volume writes back
+    that constant inside the attended region and fades to 0 outside it, with no gain of 1/stride.
+    The temporal write comes first, then each canvas frame ``t`` is written with its own spatial grid
+    (the adjoint order of :func:`~opengait_local3d.local3d.sampling.sample_volume`, without gamma).
+
+    Args:
+        volumes: ``[n, P, c, L, N, M]``.
+        g_t: temporal filterbank ``[n, P, L, T]``.
+        g_y: row filterbanks per canvas frame ``[n, P, T, N, H]``.
+        g_x: column filterbanks per canvas frame ``[n, P, T, M, W]``.
+
+    Returns:
+        ``[n, P, c, T, H, W]``.
+
+    Raises:
+        ValueError: the filterbank sizes do not match ``volumes`` or each other.
+
+    Example:
+        >>> one_frame = torch.ones(1, 1, 1, 1)                      # g_t: L = T = 1
+        >>> first_pixel = torch.tensor([1.0, 0.0, 0.0]).view(1, 1, 1, 1, 3)
+        >>> out = write_volume(torch.full((1, 1, 1, 1, 1, 1), 2.0), one_frame, first_pixel, first_pixel)
+        >>> out[0, 0, 0, 0]
+        tensor([[2., 0., 0.],
+                [0., 0., 0.],
+                [0., 0., 0.]])
+    """
+    if volumes.dim() != 6:
+        raise ValueError(f"volumes must be [n, P, c, L, N, M], got shape {tuple(volumes.shape)}")
+    n, P, _, L, N, M = volumes.shape
+    T = g_t.shape[-1]
+    expected = {
+        "g_t": (g_t, (n, P, L, T)),
+        "g_y": (g_y, (n, P, T, N, g_y.shape[-1])),
+        "g_x": (g_x, (n, P, T, M, g_x.shape[-1])),
+    }
+    for name, (bank, shape) in expected.items():
+        if tuple(bank.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape} for volumes {tuple(volumes.shape)}, got {tuple(bank.shape)}")
+    frames = torch.einsum("nptl,npclyx->npctyx", coverage_normalised(g_t), volumes)
+    frames = torch.einsum("npthy,npctyx->npcthx", coverage_normalised(g_y), frames)
+    return torch.einsum("nptwx,npcthx->npcthw", coverage_normalised(g_x), frames)
