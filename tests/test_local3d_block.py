@@ -1,0 +1,175 @@
+"""Local3DBlock: shapes, priors, alignments, fusion, gradient isolation, batch independence, errors."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from opengait_local3d.local3d import ALIGNMENTS, DEFAULT_PRIORS, MODES, PART_NAMES, FrameWise, Local3DBlock, sample_volume
+
+
+def conv_block(c_in, c_out, stride=1):
+    return FrameWise(nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.LeakyReLU()))
+
+
+def make_block(c_in=3, c_out=8, **options):
+    torch.manual_seed(0)
+    return Local3DBlock(conv_block(c_in, c_out), c_in, c_out, **options)
+
+
+def test_framewise_applies_the_2d_module_to_every_frame():
+    conv = nn.Conv2d(2, 5, 3, padding=1)
+    x = torch.randn(3, 2, 4, 6, 5)
+    got = FrameWise(conv)(x)
+    expected = torch.stack([conv(x[:, :, t]) for t in range(4)], dim=2)
+    assert got.shape == (3, 5, 4, 6, 5) and torch.allclose(got, expected, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\[n, c, s, h, w\]"):
+        FrameWise(conv)(x[0])
+
+
+@pytest.mark.parametrize("alignment", ALIGNMENTS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("feature_extraction", [True, False])
+def test_output_has_the_global_shape_and_gradients_flow(mode, alignment, feature_extraction):
+    block = make_block(mode=mode, alignment=alignment, feature_extraction=feature_extraction)
+    x = torch.randn(2, 3, 5, 16, 11, requires_grad=True)
+    out = block(x)
+    assert out.shape == (2, 8, 5, 16, 11) and (out >= 0).all()
+    out.sum().backward()
+    assert torch.isfinite(x.grad).all()
+    assert block.localization.frame_head.weight.grad.abs().sum() > 0  # it learns through the sampler
+    assert set(block.last_parameters) == {
+        "centre", "stride", "extent", "sigma", "gamma", "temporal_centre", "temporal_stride", "temporal_extent"
+    }
+    assert block.last_volumes.shape[:2] == (6, 3) and not block.last_volumes.requires_grad
+    assert block.fusion.conv.in_channels == 8 + 6 * (4 if feature_extraction else 3)
+
+
+def test_every_part_starts_at_its_prior_at_block3_size():
+    """Block3 of the CASIA-B model: 16 x 11 maps; zoom: M = 11 columns cover the part's width."""
+    block = make_block()
+    for module in block.modules():  # a host's Xavier pass, then the block's own reset
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+    block.reset_to_prior()
+    T, H, W = 10, 16, 11
+    block(torch.randn(2, 3, T, H, W))
+    got = block.last_parameters
+    # round(M * part height / part width) in pixels: head 11 * 2 / 4 = 5.5 -> 6, torso 11 * 8 / 10 -> 9, ...
+    used_rows = {"head": 6, "torso": 9, "left_arm": 11, "right_arm": 11, "left_leg": 13, "right_leg": 13}
+    for p, (name, prior) in enumerate(DEFAULT_PRIORS.items()):  # the DESIGN table (test_local3d_parts)
+        cx, cy, width = prior.cx, prior.cy, prior.width
+        stride = width * W / W  # part width in pixels over the M = W columns
+        centre, strides, extent = got["centre"][:, p], got["stride"][:, p], got["extent"][:, p]
+        assert torch.allclose(centre, torch.tensor([cx * W, cy * H]).expand(2, T, 2)), name
+        assert torch.allclose(strides, torch.tensor([stride, stride]).expand(2, T, 2)), name
+        assert torch.allclose(extent, torch.tensor([W * stride, used_rows[name] * stride]).expand(2, T, 2)), name
+        assert torch.allclose(got["sigma"][:, p], torch.full((2, T), 0.5 * stride)), name
+        assert torch.allclose(got["gamma"][:, p], torch.full((2, T), 0.5)), name
+        assert torch.allclose(got["temporal_centre"][:, p], torch.full((2,), 0.5 * T)), name
+        assert torch.allclose(got["temporal_stride"][:, p], torch.full((2,), 0.4 * T / T)), name
+        assert torch.allclose(got["temporal_extent"][:, p], torch.full((2,), 0.4 * T)), name
+
+
+def test_zoom_samples_the_central_rows_and_zeros_the_rest_extra_row_below():
+    block = make_block(parts=["head", "torso"])
+    block(torch.rand(1, 3, 4, 16, 11) + 1.0)  # positive input: every used row is non-zero
+    rows_used = block.last_volumes.abs().sum(dim=(1, 2, 4)) > 0  # [P, N]
+    # head: round(11 * 2 / 4) = 6 rows -> 5 zero rows above, 5 below; torso: 9 rows -> 3 above, 4 below.
+    assert rows_used[0].nonzero().flatten().tolist() == list(range(5, 11))
+    assert rows_used[1].nonzero().flatten().tolist() == list(range(3, 12))
+
+
+def test_last_volumes_are_the_sampled_volumes_of_sample_zero():
+    block = make_block(parts=["left_leg"], feature_extraction=False)
+    x = torch.randn(2, 3, 6, 16, 11)
+    block(x)
+    p = block.last_parameters
+    # Rebuild the left leg's mixture volume at its prior from Eqs. 4-6 written out here.
+    stride, rows = 5 / 11 * 11 / 11, 13
+    cols = 0.3 * 11 + (torch.arange(11) - 11 / 2 + 0.5) * stride
+    used = 0.8 * 16 + (torch.arange(rows) - rows / 2 + 0.5) * stride
+    mu_y = torch.cat([used[:1] - stride * torch.arange(1, 2).flip(0), used, used[-1:] + stride * torch.arange(1, 3)])
+    frames = 0.5 * 6 + (torch.arange(6) - 3 + 0.5) * 0.4
+    mask_y = torch.tensor([0.0] + [1.0] * rows + [0.0] * 2)
+    expected = sample_volume(
+        x[:1], cols.expand(1, 6, 11), mu_y.expand(1, 6, 16), frames.view(1, 6), torch.full((1, 6), (0.5 * stride) ** 2),
+        0.5, "mixture", mask_y=mask_y,
+    )
+    assert torch.allclose(block.last_volumes[0], expected[0], atol=1e-5)
+    assert torch.allclose(p["centre"][0, 0, 0], torch.tensor([3.3, 12.8]))
+
+
+def test_fusion_equals_concatenation_then_1x1x1_conv_and_relu():
+    block = make_block()
+    g = torch.randn(2, 8, 3, 4, 5)
+    local = [torch.randn(2, 4, 3, 4, 5) for _ in range(6)]
+    expected = F.relu(block.fusion.conv(torch.cat([g, *local], dim=1)))
+    assert torch.allclose(block.fusion(g, local), expected, atol=1e-5)
+    weights = block.fusion_weights()
+    assert list(weights) == ["global", *PART_NAMES]
+    assert weights["global"] == pytest.approx(block.fusion.conv.weight[:, :8].abs().mean().item())
+    assert weights["torso"] == pytest.approx(block.fusion.conv.weight[:, 12:16].abs().mean().item())
+
+
+def test_localization_sends_no_gradient_into_the_global_block():
+    block = make_block()
+    captured = {}
+    block.localization.register_forward_hook(lambda module, inputs, output: captured.update(i=inputs[0], o=output))
+    block(torch.randn(2, 3, 4, 16, 11))
+    assert not captured["i"].requires_grad
+    loc_loss = sum(getattr(captured["o"], name).sum() for name in captured["o"].__dataclass_fields__)
+    global_params = list(block.global_block.parameters())
+    assert all(g is None for g in torch.autograd.grad(loc_loss, global_params, allow_unused=True, retain_graph=True))
+    assert any(g is not None for g in torch.autograd.grad(loc_loss, list(block.localization.parameters()), allow_unused=True))
+
+
+@pytest.mark.parametrize("alignment", ALIGNMENTS)
+def test_each_sample_depends_only_on_itself_in_eval_mode(alignment):
+    block = make_block(alignment=alignment).eval()
+    nn.init.normal_(block.localization.frame_head.weight, std=0.5)  # parts move per sample
+    nn.init.normal_(block.localization.sequence_head.weight, std=0.5)
+    x = torch.randn(3, 3, 5, 16, 11)
+    before = block(x)[0]
+    x[1:] = torch.randn(2, 3, 5, 16, 11) * 4
+    assert torch.allclose(block(x)[0], before, atol=1e-5)
+
+
+def test_a_3d_global_block_and_a_strided_global_block_work():
+    block = Local3DBlock(nn.Conv3d(3, 8, 3, padding=1), 3, 8, parts=["torso"])
+    assert block(torch.randn(2, 3, 4, 8, 6)).shape == (2, 8, 4, 8, 6)
+    for alignment in ALIGNMENTS:
+        block = Local3DBlock(conv_block(3, 8, stride=2), 3, 8, alignment=alignment)
+        assert block(torch.randn(2, 3, 4, 16, 12)).shape == (2, 8, 4, 8, 6)
+
+
+def test_write_alignment_samples_each_part_at_its_prior_extent():
+    block = make_block(alignment="write", parts=["torso", "left_arm"])
+    block(torch.randn(1, 3, 10, 16, 11))
+    # torso: 8 x 10 px over 0.4 * 10 frames; arm 3 x 3 px; padded to the torso's (4, 8, 10).
+    assert block.last_volumes.shape == (2, 3, 4, 8, 10)
+    assert block.last_volumes[1, :, :, 3:].abs().sum() == 0 and block.last_volumes[1, :, :, :, 3:].abs().sum() == 0
+    assert torch.allclose(block.last_parameters["stride"][0, :, 0], torch.tensor([[1.0, 1.0], [1.0, 1.0]]))
+    fixed = make_block(alignment="write", write_size=(2, 5, 4))
+    fixed(torch.randn(1, 3, 10, 16, 11))
+    assert fixed.last_volumes.shape == (6, 3, 2, 5, 4)
+
+
+def test_bad_arguments_are_value_errors_naming_them():
+    with pytest.raises(ValueError, match="mode"):
+        make_block(mode="nearest")
+    with pytest.raises(ValueError, match="alignment"):
+        make_block(alignment="crop")
+    with pytest.raises(ValueError, match="did you mean 'left_arm'"):
+        make_block(parts=["left_amr"])
+    with pytest.raises(ValueError, match="write_size is only used"):
+        make_block(write_size=(3, 3, 3))
+    with pytest.raises(ValueError, match="write_size must be"):
+        make_block(alignment="write", write_size=(3, 3))
+    with pytest.raises(ValueError, match="out_channels"):
+        make_block(c_out=1)
+    block = make_block()
+    with pytest.raises(ValueError, match=r"expects x \[n, 3, T, H, W\]"):
+        block(torch.randn(2, 4, 5, 16, 11))
+    wrong = Local3DBlock(conv_block(3, 6), 3, 8)
+    with pytest.raises(ValueError, match="global_block must map"):
+        wrong(torch.randn(2, 3, 5, 16, 11))

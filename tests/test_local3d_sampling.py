@@ -1,0 +1,231 @@
+"""sample_volume (Eq. 10) and write_volume against references written out here."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from opengait_local3d.local3d import sample_volume, write_volume
+
+N_, C_, T_, H_, W_ = 2, 3, 5, 7, 6  # clip
+P_, L_, NR_, MC_ = 3, 4, 3, 5  # parts, output frames, rows, columns
+F64 = torch.float64
+
+
+def plain_gaussian(mu, sigma2, size):
+    """Eqs. 7-8 with pixel centres at p + 0.5, written with a loop-free broadcast."""
+    p = torch.arange(size, dtype=mu.dtype) + 0.5
+    g = torch.exp(-((mu[..., None] - p) ** 2) / (2 * sigma2[..., None, None]))
+    return g / g.sum(-1, keepdim=True)
+
+
+def plain_linear(mu, size):
+    """Tent weights max(0, 1 - |u - p|) with u = mu - 0.5: linear interpolation, zeros outside."""
+    p = torch.arange(size, dtype=mu.dtype)
+    return torch.clamp(1 - (mu[..., None] - 0.5 - p).abs(), min=0)
+
+
+def random_arguments(seed=0, dtype=F64, parts=True):
+    g = torch.Generator().manual_seed(seed)
+    lead = (N_, P_) if parts else (N_,)
+
+    def rand(*shape, low=0.0, high=1.0):
+        return torch.rand(*shape, generator=g, dtype=dtype) * (high - low) + low
+
+    return dict(
+        x=torch.randn(N_, C_, T_, H_, W_, generator=g, dtype=dtype),
+        mu_x=rand(*lead, T_, MC_, low=-1, high=W_ + 1),
+        mu_y=rand(*lead, T_, NR_, low=-1, high=H_ + 1),
+        mu_t=rand(*lead, L_, low=-0.5, high=T_ + 0.5),
+        sigma2=rand(*lead, T_, low=0.2, high=2.0),
+        gamma=rand(*lead, T_),
+    )
+
+
+def eq10(args, spatial, temporal):
+    """V[n,p,c,l,i,j] = sum_t T[l,t] gamma_t sum_{h,w} G_Y^t[i,h] G_X^t[j,w] x[c,t,h,w]."""
+    gy, gx = spatial(args["mu_y"], H_), spatial(args["mu_x"], W_)
+    return torch.einsum("nplt,npt,nptiy,nptjx,nctyx->npclij", temporal, args["gamma"], gy, gx, args["x"])
+
+
+def test_mixture_is_eq10_gaussian_space_linear_time():
+    args = random_arguments()
+    expected = eq10(args, lambda mu, s: plain_gaussian(mu, args["sigma2"], s), plain_linear(args["mu_t"], T_))
+    got = sample_volume(**args, mode="mixture")
+    assert got.shape == (N_, P_, C_, L_, NR_, MC_)
+    assert torch.allclose(got, expected, atol=1e-12)
+
+
+def test_gaussian_mode_uses_the_given_temporal_variance():
+    args = random_arguments(1)
+    temporal_sigma2 = torch.rand(N_, P_, dtype=F64) + 0.5
+    temporal = plain_gaussian(args["mu_t"], temporal_sigma2, T_)
+    expected = eq10(args, lambda mu, s: plain_gaussian(mu, args["sigma2"], s), temporal)
+    got = sample_volume(**args, mode="gaussian", temporal_sigma2=temporal_sigma2)
+    assert torch.allclose(got, expected, atol=1e-12)
+
+
+def test_gaussian_mode_default_temporal_sigma_is_half_the_grid_spacing():
+    args = random_arguments(2)
+    args["mu_t"] = 1.0 + 0.8 * torch.arange(L_, dtype=F64).expand(N_, P_, L_)
+    expected = sample_volume(**args, mode="gaussian", temporal_sigma2=0.4**2)
+    assert torch.allclose(sample_volume(**args, mode="gaussian"), expected, atol=1e-12)
+
+
+def test_trilinear_equals_linear_filterbanks():
+    args = random_arguments(3)
+    expected = eq10(args, plain_linear, plain_linear(args["mu_t"], T_))
+    assert torch.allclose(sample_volume(**args, mode="trilinear"), expected, atol=1e-12)
+
+
+def test_trilinear_equals_torch_grid_sample_3d_for_frame_constant_grids():
+    """With the same spatial grid in every frame and gamma = 1, Eq. 10 is trilinear interpolation."""
+    args = random_arguments(4, parts=False)
+    args["mu_x"] = args["mu_x"][:, :1].expand(-1, T_, -1)
+    args["mu_y"] = args["mu_y"][:, :1].expand(-1, T_, -1)
+    gx = args["mu_x"][:, 0] * 2 / W_ - 1  # [n, M]
+    gy = args["mu_y"][:, 0] * 2 / H_ - 1  # [n, N]
+    gt = args["mu_t"] * 2 / T_ - 1  # [n, L]
+    grid = torch.stack(
+        torch.broadcast_tensors(gx[:, None, None, :], gy[:, None, :, None], gt[:, :, None, None]), -1
+    )
+    expected = F.grid_sample(args["x"], grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    args["gamma"] = torch.ones(N_, T_, dtype=F64)
+    got = sample_volume(**args, mode="trilinear")
+    assert got.shape == (N_, C_, L_, NR_, MC_)
+    assert torch.allclose(got, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["mixture", "gaussian", "trilinear"])
+def test_parts_batch_equals_one_part_at_a_time(mode):
+    args = random_arguments(5)
+    together = sample_volume(**args, mode=mode)
+    for p in range(P_):
+        alone = {k: (v if k == "x" else v[:, p]) for k, v in args.items()}
+        assert torch.allclose(together[:, p], sample_volume(**alone, mode=mode), atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["mixture", "trilinear"])
+def test_each_sample_depends_only_on_itself(mode):
+    args = random_arguments(6, dtype=torch.float32)
+    before = sample_volume(**args, mode=mode)[0]
+    changed = {k: v.clone() for k, v in args.items()}
+    for value in changed.values():
+        value[1:] = value[1:] * 3 + 1
+    assert torch.allclose(sample_volume(**changed, mode=mode)[0], before, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["mixture", "gaussian", "trilinear"])
+def test_masks_zero_exactly_the_masked_rows_columns_frames(mode):
+    args = random_arguments(7)
+    mask_y = torch.tensor([[0, 1, 1], [1, 1, 0], [1, 1, 1]], dtype=F64)  # [P, N]
+    mask_x = torch.tensor([1, 1, 0, 1, 1], dtype=F64)  # [M], all parts
+    mask_t = torch.tensor([1, 0, 1, 1], dtype=F64)
+    plain = sample_volume(**args, mode=mode)
+    got = sample_volume(**args, mode=mode, mask_x=mask_x, mask_y=mask_y, mask_t=mask_t)
+    keep = mask_y[None, :, None, None, :, None] * mask_x * mask_t[:, None, None]
+    assert torch.equal(got, plain * keep)
+
+
+@pytest.mark.parametrize("mode", ["mixture", "gaussian", "trilinear"])
+def test_gradcheck_float64(mode):
+    shapes = dict(n=1, P=2, T=3, H=4, W=3, L=2, N=2, M=2)
+    g = torch.Generator().manual_seed(8)
+    s = shapes
+    inputs = (
+        torch.randn(s["n"], 2, s["T"], s["H"], s["W"], generator=g, dtype=F64),
+        torch.rand(s["n"], s["P"], s["T"], s["M"], generator=g, dtype=F64) * s["W"],
+        torch.rand(s["n"], s["P"], s["T"], s["N"], generator=g, dtype=F64) * s["H"],
+        torch.rand(s["n"], s["P"], s["L"], generator=g, dtype=F64) * s["T"],
+        torch.rand(s["n"], s["P"], s["T"], generator=g, dtype=F64) + 0.3,
+        torch.rand(s["n"], s["P"], s["T"], generator=g, dtype=F64),
+    )
+    inputs = tuple(v.requires_grad_() for v in inputs)
+    # A fixed temporal variance: the default one follows mu_t's spacing without being differentiated.
+    extra = {"temporal_sigma2": 0.6} if mode == "gaussian" else {}
+    assert torch.autograd.gradcheck(lambda *a: sample_volume(*a, mode, **extra), inputs)
+
+
+@pytest.mark.parametrize("mode", ["mixture", "gaussian", "trilinear"])
+def test_extreme_parameters_stay_finite(mode):
+    args = random_arguments(9, dtype=torch.float32)
+    args["mu_x"] = args["mu_x"] * torch.tensor([0.0, 1e6, -1e6]).view(1, 3, 1, 1)  # collapsed, far off the map
+    args["mu_y"] = args["mu_y"] * 1e-6
+    args["mu_t"] = args["mu_t"] * torch.tensor([1e7, -1e7, 0.0]).view(1, 3, 1)
+    args["sigma2"] = torch.tensor([0.0, 1e-12, 1e12]).view(1, 3, 1).expand(N_, P_, T_).clone()
+    args["gamma"] = torch.tensor([0.0, 1.0, 0.5]).view(1, 3, 1).expand(N_, P_, T_).clone()
+    leaves = {k: v.requires_grad_() for k, v in args.items()}
+    out = sample_volume(**leaves, mode=mode)
+    out.square().sum().backward()
+    assert torch.isfinite(out).all()
+    unused = {"sigma2"} if mode == "trilinear" else set()
+    assert all(torch.isfinite(v.grad).all() for k, v in leaves.items() if k not in unused)
+
+
+def test_bad_arguments_name_the_argument():
+    args = random_arguments(10)
+    cases = [
+        (dict(mode="bilinear"), "mode"),
+        (dict(x=args["x"][0]), "x must be"),
+        (dict(mu_x=args["mu_x"][0, 0]), "mu_x must be"),
+        (dict(mu_y=args["mu_y"][:, :2]), "mu_y must be"),
+        (dict(mu_y=args["mu_y"][:, :, :2]), "mu_y must be"),
+        (dict(mu_t=args["mu_t"][..., None]), "mu_t must be"),
+        (dict(sigma2=args["sigma2"][..., :2]), "sigma2 must be"),
+        (dict(gamma=torch.ones(4)), "gamma of shape"),
+        (dict(mask_y=torch.ones(P_, NR_ + 1)), "mask_y of shape"),
+        (dict(temporal_sigma2=1.0), "temporal_sigma2 is only used in 'gaussian'"),
+    ]
+    for change, message in cases:
+        with pytest.raises(ValueError, match=message):
+            sample_volume(**{**args, "mode": "mixture", **change})
+
+
+def plain_write(volumes, g_t, g_y, g_x):
+    """Transposed filterbanks, each input position's column divided by max(sum over the rows, 1)."""
+    def back(bank):
+        return bank / bank.sum(-2, keepdim=True).clamp(min=1)
+
+    return torch.einsum("npclyx,nplt,nptyh,nptxw->npcthw", volumes, back(g_t), back(g_y), back(g_x))
+
+
+def test_write_volume_is_the_normalised_transpose():
+    g = torch.Generator().manual_seed(11)
+    volumes = torch.randn(2, 3, 4, 5, 3, 2, generator=g, dtype=F64)
+    g_t = torch.rand(2, 3, 5, 6, generator=g, dtype=F64)
+    g_y = torch.rand(2, 3, 6, 3, 7, generator=g, dtype=F64) * 0.5  # coverage below and above 1
+    g_x = torch.rand(2, 3, 6, 2, 4, generator=g, dtype=F64)
+    got = write_volume(volumes, g_t, g_y, g_x)
+    assert got.shape == (2, 3, 4, 6, 7, 4)
+    assert torch.allclose(got, plain_write(volumes, g_t, g_y, g_x), atol=1e-12)
+
+
+def test_write_of_a_constant_is_that_constant_where_covered_and_fades_outside():
+    """A part sampled at stride 0.5 px (upsampling): no 1/stride gain inside, 0 far away."""
+    size, points = 16, 9
+    mu = 8.0 + 0.5 * (torch.arange(points, dtype=F64) - points / 2 + 0.5)  # covers pixels ~6..10
+    bank = plain_gaussian(mu, torch.tensor(0.25, dtype=F64), size)  # [K, S]
+    g_t = plain_linear(torch.tensor([0.5], dtype=F64), 1).view(1, 1, 1, 1)
+    g_s = bank.view(1, 1, 1, points, size)
+    out = write_volume(torch.full((1, 1, 1, 1, points, points), 3.0, dtype=F64), g_t, g_s, g_s)[0, 0, 0, 0]
+    assert torch.allclose(out[7:10, 7:10], torch.full((3, 3), 3.0, dtype=F64), atol=1e-6)
+    assert out.max().item() <= 3.0 + 1e-9
+    assert out[0, 0].item() == pytest.approx(0.0, abs=1e-12) and out[15, 8].item() < 1e-6
+
+
+def test_write_volume_rejects_mismatched_filterbanks():
+    volumes = torch.zeros(1, 2, 3, 4, 5, 6)
+    with pytest.raises(ValueError, match="g_t must have shape"):
+        write_volume(volumes, torch.zeros(1, 2, 3, 7), torch.zeros(1, 2, 7, 5, 8), torch.zeros(1, 2, 7, 6, 9))
+    with pytest.raises(ValueError, match="g_x must have shape"):
+        write_volume(volumes, torch.zeros(1, 2, 4, 7), torch.zeros(1, 2, 7, 5, 8), torch.zeros(1, 2, 7, 5, 9))
+    with pytest.raises(ValueError, match="volumes must be"):
+        write_volume(volumes[0], None, None, None)
+
+
+def test_plain_references_agree_with_each_other():
+    """The test's own references: Gaussian rows sum to 1; the tent is linear interpolation."""
+    mu = torch.tensor([1.25, 2.5], dtype=F64)
+    assert torch.allclose(plain_gaussian(mu, torch.tensor(0.3, dtype=F64), 4).sum(-1), torch.ones(2, dtype=F64))
+    assert plain_linear(mu, 4).tolist() == [[0.25, 0.75, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]
+    assert math.isclose(float(plain_linear(torch.tensor([3.9], dtype=F64), 4)[0, 3]), 0.6, rel_tol=1e-12)
