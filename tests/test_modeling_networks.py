@@ -9,6 +9,17 @@ from opengait_local3d.modeling import NETWORKS, build_network
 H, W = 16, 12
 
 TINY_CFGS = {
+    "Local3DCNN": {
+        "model": "Local3DCNN",
+        "channels": [4, 4, 6, 6, 8, 8],
+        "local_blocks": [1, 2, 3],
+        "local3d": {"localization_width": 4},
+        "bin_num": [4],
+        "part_dim": 5,
+        "compact_dim": 6,
+        "dropout": 0.5,
+        "class_num": 3,
+    },
     "GaitSet": {
         "model": "GaitSet",
         "in_channels": [1, 4, 6, 8],
@@ -22,6 +33,13 @@ TINY_CFGS = {
         "SeparateFCs": {"in_channels": 8, "out_channels": 5, "parts_num": 4},
         "bin_num": [4],
     },
+}
+
+# a nested section of each tiny config, one of its keys, and a misspelling of it
+NESTED_KEYS = {
+    "Local3DCNN": ("local3d", "localization_width", "localisation_width"),
+    "GaitSet": ("SeparateFCs", "parts_num", "part_num"),
+    "GaitPart": ("SeparateFCs", "parts_num", "part_num"),
 }
 
 # model_cfg of OpenGait's configs/gaitset/gaitset.yaml and configs/gaitpart/gaitpart.yaml (CASIA-B, 64x44)
@@ -78,7 +96,11 @@ def test_forward_contract(name):
     assert triplet["embeddings"].dim() == 3 and triplet["embeddings"].shape[0] == 4
     assert torch.equal(triplet["labels"], torch.arange(4))
     assert out["visual_summary"]["image/sils"].shape == (4 * 6, 1, H, W)
-    triplet["embeddings"].sum().backward()
+    if "softmax" in out["training_feat"]:
+        softmax = out["training_feat"]["softmax"]
+        assert softmax["logits"].shape[:1] == (4,) and softmax["logits"].dim() == 3
+        assert torch.equal(softmax["labels"], torch.arange(4))
+    sum(feat[key].sum() for feat in out["training_feat"].values() for key in ("embeddings", "logits") if key in feat).backward()
     assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
 
 
@@ -101,9 +123,10 @@ def test_unknown_keys_are_named(name):
     cfg["bin_nun"] = cfg.pop("bin_num")
     with pytest.raises(ValueError, match=rf"unknown key 'bin_nun' in model_cfg of {name}; did you mean 'bin_num'"):
         build_network(cfg)
+    section, key, typo = NESTED_KEYS[name]
     cfg = copy.deepcopy(TINY_CFGS[name])
-    cfg["SeparateFCs"]["part_num"] = cfg["SeparateFCs"].pop("parts_num")
-    with pytest.raises(ValueError, match=r"'part_num' in model_cfg.SeparateFCs.*did you mean 'parts_num'"):
+    cfg[section][typo] = cfg[section].pop(key)
+    with pytest.raises(ValueError, match=rf"'{typo}' in model_cfg.{section} of {name}; did you mean '{key}'"):
         build_network(cfg)
 
 
@@ -121,7 +144,7 @@ def test_unknown_model_and_inconsistent_config():
 
 
 def test_registry_lists_the_models():
-    assert {"GaitSet", "GaitPart"} <= set(NETWORKS)
+    assert set(NETWORKS) == {"Local3DCNN", "GaitSet", "GaitPart"}
 
 
 def test_parameter_counts_at_casiab_settings(capsys):

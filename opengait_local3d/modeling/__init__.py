@@ -18,10 +18,11 @@ from torch import nn
 from .config import build_from_cfg
 from .gaitpart import GaitPart
 from .gaitset import GaitSet
+from .local3dcnn import Local3DCNN
 from .losses import LOSSES, CrossEntropyLoss, TripletLoss
 
 #: model name (``model_cfg['model']``) -> network class
-NETWORKS: dict[str, type[nn.Module]] = {"GaitSet": GaitSet, "GaitPart": GaitPart}
+NETWORKS: dict[str, type[nn.Module]] = {"Local3DCNN": Local3DCNN, "GaitSet": GaitSet, "GaitPart": GaitPart}
 
 
 def build_network(model_cfg: Mapping[str, Any]) -> nn.Module:
@@ -42,4 +43,4 @@ def build_network(model_cfg: Mapping[str, Any]) -> nn.Module:
     return build_from_cfg(NETWORKS[name], kwargs, f"model_cfg of {name}")
 
 
-__all__ = ["NETWORKS", "build_network", "GaitSet", "GaitPart", "TripletLoss", "CrossEntropyLoss", "LOSSES"]
+__all__ = ["NETWORKS", "build_network", "Local3DCNN", "GaitSet", "GaitPart", "TripletLoss", "CrossEntropyLoss", "LOSSES"]

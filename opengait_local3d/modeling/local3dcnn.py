@@ -1,0 +1,151 @@
+"""Local3DCNN (Huang et al., ICCV 2021): GaitPart's backbone with 3D local blocks, GLN's compact head."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from torch import Tensor, nn
+
+from ..local3d import FrameWise, Local3DBlock
+from .backbones import make_layers
+from .compact import CompactBlock
+from .config import accepted_keys, check_keys, require
+from .init import opengait_init
+from .layers import SeparateFCs, use_channels_last
+from .outputs import network_outputs
+from .pooling import HorizontalPooling
+from .sequences import encode_sequences, unpack_inputs
+from .temporal import MicroMotionCapture
+from .visuals import local_block_summary
+
+_BLOCK_ARGS = ("global_block", "in_channels", "out_channels")
+_LOCAL3D_WHERE = "model_cfg.local3d of Local3DCNN"
+
+
+def _global_path(in_channels: int, mid_channels: int, out_channels: int, first_kernel_size: int, halving: int) -> nn.Module:
+    """Per-frame ``conv -> LeakyReLU -> conv -> LeakyReLU`` (focal convs if ``halving > 0``), ``[n, c, s, h, w]``."""
+    specs = [f"FC-{c}-{halving}" for c in (mid_channels, out_channels)]
+    layers, _ = make_layers(specs, in_channels, first_kernel_size, "Local3DCNN block")
+    return FrameWise(use_channels_last(nn.Sequential(*layers)))
+
+
+def _local_block_options(local3d: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``model_cfg.local3d`` against :class:`Local3DBlock`'s options (those the network does not set)."""
+    required, optional = accepted_keys(Local3DBlock)
+    check_keys(local3d, [key for key in required + optional if key not in _BLOCK_ARGS], _LOCAL3D_WHERE)
+    return dict(local3d)
+
+
+def _local_block(global_path: nn.Module, in_channels: int, out_channels: int, options: Mapping[str, Any]) -> nn.Module:
+    try:
+        return Local3DBlock(global_path, in_channels, out_channels, **options)
+    except ValueError as err:
+        raise ValueError(f"{_LOCAL3D_WHERE}: {err}") from err
+
+
+class Local3DCNN(nn.Module):
+    """The 3D Local CNN gait model.
+
+    Three per-frame blocks of two 2-D convs with LeakyReLU (GaitPart's backbone, no BN; 2x2 max pooling between
+    blocks); any subset of the blocks gets six (or fewer) 3D local paths around it (:class:`Local3DBlock`).
+    Then GaitPart's horizontal pooling (``bin_num`` strips, mean + max) and micro-motion capture over time,
+    one FC per strip (part features ``[n, part_dim, p]``), GLN's compact block (compact embedding
+    ``[n, compact_dim, 1]``) and a linear classifier (logits ``[n, class_num, 1]``).
+
+    ``model_cfg`` (defaults: the paper's CASIA-B 64x44 model; comments name the paper's tables)::
+
+        model: Local3DCNN
+        channels: [32, 32, 64, 64, 128, 128]  # C1..C6, two convs per block (OU-MVLP: doubled)
+        local_blocks: [1, 2, 3]               # blocks with 3D local paths, 1-based (Table 3; [] = none)
+        focal_halving: [0, 0, 0]              # GaitPart's focal conv per block's global path (0: plain conv)
+        local3d:                              # keyword options of every Local3DBlock
+          parts: [head, torso, left_arm, right_arm, left_leg, right_leg]   # Table 5
+          mode: mixture                       # gaussian | trilinear | mixture (Table 4)
+          alignment: zoom                     # zoom | write
+          feature_extraction: true            # Table 5, row f vs e
+          priors: {head: {cy: 0.07}}          # per-part overrides of the prior volumes
+        bin_num: [16]                         # horizontal strips
+        part_dim: 128                         # output channels of the separate FCs
+        compact_dim: 256                      # GLN's compact embedding size
+        dropout: 0.9                          # GLN's compact-block dropout
+        class_num: 74                         # training identities (CASIA-B 74, OU-MVLP 5153)
+        embedding: compact                    # what triplet loss and inference use: compact | parts
+
+    Forward: ``inputs = (ipts, labs, typs, vies, seqL)`` with silhouettes ``[n, s, h, w]`` (h divisible by 4
+    and, after the two poolings, by every ``bin_num``) or packed ``[1, sum(s), h, w]`` with ``seqL``.
+    In training mode ``visual_summary`` also holds, for every local block, sample 0's sampled part volumes
+    and per-part localization scalars (see :func:`local_block_summary`).
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[int] = (32, 32, 64, 64, 128, 128),
+        local_blocks: Sequence[int] = (1, 2, 3),
+        focal_halving: Sequence[int] = (0, 0, 0),
+        local3d: Mapping[str, Any] | None = None,
+        bin_num: Sequence[int] = (16,),
+        part_dim: int = 128,
+        compact_dim: int = 256,
+        dropout: float = 0.9,
+        class_num: int = 74,
+        embedding: str = "compact",
+    ):
+        super().__init__()
+        require(len(channels) == 6 and all(int(c) > 0 for c in channels),
+                f"Local3DCNN: channels must list 6 positive channel counts (C1..C6), got {list(channels)!r}")
+        require(set(local_blocks) <= {1, 2, 3}, f"Local3DCNN: local_blocks must be a subset of [1, 2, 3], got {list(local_blocks)!r}")
+        require(len(focal_halving) == 3 and min(focal_halving) >= 0,
+                f"Local3DCNN: focal_halving must list 3 values >= 0, got {list(focal_halving)!r}")
+        require(embedding in ("compact", "parts"), f"Local3DCNN: embedding must be 'compact' or 'parts', got {embedding!r}")
+        options = _local_block_options(local3d or {})
+        self.local_blocks = sorted(set(local_blocks))
+        self.embedding = embedding
+
+        blocks, c_in = [], 1
+        for index in range(3):
+            c_mid, c_out = channels[2 * index], channels[2 * index + 1]
+            block = _global_path(c_in, c_mid, c_out, 5 if index == 0 else 3, focal_halving[index])
+            if index + 1 in self.local_blocks:
+                block = _local_block(block, c_in, c_out, options)
+            blocks.append(block)
+            c_in = c_out
+        self.blocks = nn.ModuleList(blocks)
+        self.pool = nn.MaxPool3d(kernel_size=(1, 2, 2))
+        self.hpp = HorizontalPooling(bin_num)
+        parts = self.hpp.parts_num
+        self.mcm = MicroMotionCapture(c_in, parts)
+        self.head = SeparateFCs(parts, c_in, part_dim)
+        self.compact = CompactBlock(parts * part_dim, compact_dim, dropout)
+        self.classifier = nn.Linear(compact_dim, class_num, bias=False)
+
+    def init_parameters(self) -> None:
+        """OpenGait's Xavier scheme, then every local block's localization heads back at their priors."""
+        opengait_init(self)
+        for block in self.blocks:
+            if isinstance(block, Local3DBlock):
+                block.reset_to_prior()
+
+    def encode(self, sils: Tensor) -> Tensor:
+        """Part features of fixed-length clips: ``[n, s, h, w] -> [n, C6, p]``."""
+        x = sils.unsqueeze(1)
+        for index, block in enumerate(self.blocks):
+            x = block(self.pool(x) if index else x)
+        return self.mcm(self.hpp(x))
+
+    def forward(self, inputs) -> dict:
+        sils, labels, lengths = unpack_inputs(inputs, "Local3DCNN")
+        parts = self.head(encode_sequences(self.encode, sils, lengths))  # [n, part_dim, p]
+        compact = self.compact(parts)  # [n, compact_dim]
+        logits = self.classifier(compact).unsqueeze(-1)
+        embeddings = compact.unsqueeze(-1) if self.embedding == "compact" else parts
+        summary = self._local_summary(sils.shape[1:]) if self.training else {}
+        return network_outputs(sils, labels, embeddings, logits=logits, summary=summary)
+
+    def _local_summary(self, clip_size: tuple[int, int, int]) -> dict[str, Tensor]:
+        """:func:`local_block_summary` of every local block; block ``b``'s input is pooled ``b - 1`` times."""
+        frames, height, width = clip_size
+        summary: dict[str, Tensor] = {}
+        for index in self.local_blocks:
+            in_size = (frames, height >> (index - 1), width >> (index - 1))
+            summary.update(local_block_summary(self.blocks[index - 1], f"block{index}", in_size))
+        return summary
+

@@ -1,0 +1,52 @@
+"""Tensorboard entries that show what a :class:`Local3DBlock` attends to, so a collapsing part is visible."""
+from __future__ import annotations
+
+from torch import Tensor
+
+from ..local3d import Local3DBlock
+
+
+def normalise_per_image(volume: Tensor, eps: float = 1e-12) -> Tensor:
+    """Min-max scale all of ``volume`` to [0, 1] (a constant volume gives zeros)."""
+    low, high = volume.amin(), volume.amax()
+    return (volume - low) / (high - low).clamp(min=eps)
+
+
+def local_block_summary(block: Local3DBlock, name: str, in_size: tuple[int, int, int]) -> dict[str, Tensor]:
+    """Sample 0's part volumes and the batch's mean localization per part, from the block's last forward.
+
+    Args:
+        block: a block that has run a forward pass.
+        name: prefix for the keys, e.g. ``'block2'``.
+        in_size: the block input's ``(T, H, W)``.
+
+    Returns:
+        ``'image/local3d/<name>/<part>'``: the channel-mean sampled volume ``[L, 1, N, M]``, scaled to [0, 1]
+        per part; ``'scalar/local3d/<name>/<part>/<what>'`` (0-d tensors, no device sync): ``offset_x``,
+        ``offset_y``, ``offset_t`` (centre minus prior centre, as fractions of the map width, height and the
+        sequence length), ``stride_x``, ``stride_y``, ``sigma`` (input pixels), ``gamma``, and ``window``
+        (attended frames as a fraction of the sequence).
+    """
+    frames, height, width = in_size
+    params = block.last_parameters
+    centre = params["centre"].mean((0, 2))  # [P, 2]
+    stride = params["stride"].mean((0, 2))
+    sigma, gamma = params["sigma"].mean((0, 2)), params["gamma"].mean((0, 2))
+    temporal_centre = params["temporal_centre"].mean(0) / frames
+    window = params["temporal_extent"].mean(0) / frames
+    volumes = block.last_volumes.mean(1, keepdim=True)  # [P, 1, L, N, M]
+    summary: dict[str, Tensor] = {}
+    for index, (part, prior) in enumerate(zip(block.part_names, block.priors)):
+        summary[f"image/local3d/{name}/{part}"] = normalise_per_image(volumes[index]).transpose(0, 1)
+        scalars = {
+            "offset_x": centre[index, 0] / width - prior.cx,
+            "offset_y": centre[index, 1] / height - prior.cy,
+            "offset_t": temporal_centre[index] - prior.ct,
+            "stride_x": stride[index, 0],
+            "stride_y": stride[index, 1],
+            "sigma": sigma[index],
+            "gamma": gamma[index],
+            "window": window[index],
+        }
+        summary.update({f"scalar/local3d/{name}/{part}/{key}": value for key, value in scalars.items()})
+    return summary
