@@ -10,15 +10,12 @@ What differs from OpenGait: no ``.cuda()`` (the device comes from
 forward; the randomness of training batch ``b`` (its sequences, frames, flips, dropout) is a function of
 ``(seed, b, rank)``, so a run resumed from a checkpoint continues exactly as the uninterrupted one; the test
 phase takes any batch size and number of processes and rank 0 gathers the features in dataset order;
-Ctrl-C (or torchrun's SIGTERM) during training saves a checkpoint before exiting.
+Ctrl-C (or torchrun's SIGTERM) during training finishes the step and saves a checkpoint before exiting.
 """
 from __future__ import annotations
 
-import contextlib
 import inspect
-import signal
-import threading
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -32,6 +29,7 @@ from .data import SAMPLERS, Batch, CollateFn, GaitDataset, get_transform
 from .distributed import gather_to_main, get_context
 from .errors import CheckpointError, ConfigError, DataError
 from .evaluation import check_test_set, evaluate_indoor_dataset
+from .interrupts import StopRequest, ignore_interrupts
 from .loss_aggregator import LossAggregator
 from .messages import get_msg_mgr
 from .optim import OPTIMIZERS, SCHEDULERS
@@ -67,6 +65,7 @@ class BaseModel(nn.Module):
         self.device = self.context.device
         self.iteration = 0
         self.next_batch = 0
+        self._repeated = self._sampled = 0  # sequences shorter than the clip, of those sampled, since the last log
         self.engine_cfg = cfgs["trainer_cfg"] if training else cfgs["evaluator_cfg"]
         self.save_path = output_path(cfgs, training)
         self.seed = int(cfgs["engine_cfg"]["seed"])
@@ -140,8 +139,8 @@ class BaseModel(nn.Module):
                                bool(self.cfgs["evaluator_cfg"].get("cross_view_gallery", False)))
             except ValueError as err:
                 raise DataError(f"{dataset.root}: {err}") from None
-        return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
-                                           num_workers=num_workers, pin_memory=self.device.type == "cuda")
+        return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers,
+                                           pin_memory=self.device.type == "cuda", worker_init_fn=ignore_interrupts)
 
     @property
     def test_dataset_name(self) -> str:
@@ -307,47 +306,61 @@ class BaseModel(nn.Module):
 
     @staticmethod
     def run_train(model: BaseModel) -> None:
-        """Train until ``total_iter``, saving (and testing if ``with_test``) every ``save_iter`` and at the end."""
-        cfg = model.engine_cfg
-        total_iter = int(cfg["total_iter"])
+        """Train until ``total_iter``, saving (and testing if ``with_test``) every ``save_iter`` and at the end.
+
+        Ctrl-C or SIGTERM: the current step finishes, a checkpoint is saved, then ``KeyboardInterrupt``.
+        """
+        total_iter = int(model.engine_cfg["total_iter"])
         if model.iteration >= total_iter:
             model.msg_mgr.log_info(f"Iteration {model.iteration} >= total_iter {total_iter}: nothing to train")
             return
         forward = model._training_forward()
         model.train_loader.batch_sampler.start_batch = model.next_batch
-        repeated = sampled = 0
-        with model.msg_mgr.progress(total_iter, "Training", initial=model.iteration) as bar, \
-                _interrupts_save(model):
+        with model.msg_mgr.progress(total_iter, "Training", initial=model.iteration) as bar, StopRequest() as stop:
             for batch in model.train_loader:
-                model.next_batch = batch.batch_index + 1
-                torch.manual_seed(int(np.random.SeedSequence([batch.seed, 2]).generate_state(1)[0]))
-                ipts = model.inputs_pretreament(batch)
-                with torch.autocast(model.device.type, enabled=model.enable_float16):
-                    retval = forward(ipts)
-                training_feat, visual_summary = retval["training_feat"], retval["visual_summary"]
-                loss_sum, loss_info = model.loss_aggregator(training_feat)
-                repeated, sampled = repeated + batch.short_count, sampled + len(batch.indices)
-                if not model.train_step(loss_sum):
+                if not model._train_on(batch, forward):
                     continue
                 bar.update(1)
-                visual_summary.update(loss_info)
-                visual_summary["scalar/learning_rate"] = model.optimizer.param_groups[0]["lr"]
-                model.msg_mgr.train_step(loss_info, visual_summary)
-                if model.iteration % cfg["log_iter"] == 0 and repeated:
-                    model.msg_mgr.log_warning(
-                        f"{repeated} of the {sampled} sequences sampled since the last report were shorter than "
-                        f"the clip and were repeated")
-                if model.iteration % cfg["log_iter"] == 0:
-                    repeated = sampled = 0
-                if model.iteration % cfg["save_iter"] == 0 or model.iteration >= total_iter:
-                    model.save_ckpt(model.iteration)
-                    if cfg.get("with_test"):
-                        model.msg_mgr.log_info("Running test...")
-                        result = BaseModel.run_test(model)
-                        model.msg_mgr.write_to_tensorboard(result or {})
-                        model.msg_mgr.reset_time()
+                saving = model.iteration % model.engine_cfg["save_iter"] == 0 or model.iteration >= total_iter
+                if saving:
+                    model._save_and_test()
+                if stop.agreed(model.context):
+                    model.msg_mgr.log_warning(f"Interrupted at iteration {model.iteration}")
+                    if not saving:
+                        model.save_ckpt(model.iteration)
+                    raise KeyboardInterrupt
                 if model.iteration >= total_iter:
                     break
+
+    def _train_on(self, batch: Batch, forward: Callable[[tuple], dict[str, Any]]) -> bool:
+        """One training step on ``batch`` with its own seed; ``False`` if AMP skipped it."""
+        self.next_batch = batch.batch_index + 1
+        torch.manual_seed(int(np.random.SeedSequence([batch.seed, 2]).generate_state(1)[0]))  # e.g. dropout
+        ipts = self.inputs_pretreament(batch)
+        with torch.autocast(self.device.type, enabled=self.enable_float16):
+            retval = forward(ipts)
+        training_feat, visual_summary = retval["training_feat"], retval["visual_summary"]
+        loss_sum, loss_info = self.loss_aggregator(training_feat)
+        self._repeated += batch.short_count
+        self._sampled += len(batch.indices)
+        if not self.train_step(loss_sum):
+            return False
+        visual_summary.update(loss_info)
+        visual_summary["scalar/learning_rate"] = self.optimizer.param_groups[0]["lr"]
+        self.msg_mgr.train_step(loss_info, visual_summary)
+        if self.iteration % self.engine_cfg["log_iter"] == 0:
+            if self._repeated:
+                self.msg_mgr.log_warning(f"{self._repeated} of the {self._sampled} sequences sampled since the last "
+                                         f"report were shorter than the clip and were repeated")
+            self._repeated = self._sampled = 0
+        return True
+
+    def _save_and_test(self) -> None:
+        self.save_ckpt(self.iteration)
+        if self.engine_cfg.get("with_test"):
+            self.msg_mgr.log_info("Running test...")
+            self.msg_mgr.write_to_tensorboard(BaseModel.run_test(self))
+            self.msg_mgr.reset_time()
 
     @staticmethod
     def run_test(model: BaseModel) -> dict[str, Any]:
@@ -393,20 +406,3 @@ def _check_clip_length(dataset: GaitDataset, collate: CollateFn, where: str) -> 
         key = "frames_num_fixed" if collate.frames == "fixed" else "frames_num_min"
         raise ConfigError(f"{where}.{key}: clips of {clip} frames are longer than every training sequence "
                           f"(the longest, {path}, has {longest})")
-
-
-@contextlib.contextmanager
-def _interrupts_save(model: BaseModel) -> Iterator[None]:
-    """On Ctrl-C (or SIGTERM, which torchrun sends its workers) save a checkpoint, then re-raise."""
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        yield
-    except KeyboardInterrupt:
-        model.msg_mgr.log_warning(f"Interrupted at iteration {model.iteration}: saving a checkpoint")
-        model.save_ckpt(model.iteration)
-        raise
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)

@@ -17,7 +17,7 @@ import torch.distributed as dist
 from .errors import ConfigError
 
 __all__ = ["DistributedContext", "session", "get_context", "resolve_device", "launched_by_torchrun",
-           "all_gather_keep_grad", "gather_to_main"]
+           "all_gather_keep_grad", "gather_to_main", "any_rank"]
 
 
 @dataclass(frozen=True)
@@ -132,3 +132,12 @@ def gather_to_main(obj: Any) -> list[Any] | None:
     gathered: list[Any] | None = [None] * context.world_size if context.is_main else None
     dist.gather_object(obj, gathered, dst=0)
     return gathered
+
+
+def any_rank(flag: bool, context: DistributedContext) -> bool:
+    """Whether ``flag`` is true on any rank (a collective: every rank calls it)."""
+    if not context.distributed:
+        return flag
+    value = torch.tensor([float(flag)], device=context.device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
