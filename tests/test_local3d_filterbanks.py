@@ -45,6 +45,15 @@ def test_gaussian_filterbank_rows_off_the_map_stay_zero_not_renormalised():
     assert torch.isfinite(got).all() and got[1].sum().item() == pytest.approx(1.0)
 
 
+def test_gaussian_filterbank_has_no_subnormal_weights():
+    """exp(-d^2 / 2 sigma^2) is subnormal in float32 for d ~ 13 sigma; such weights are zeroed."""
+    got = gaussian_filterbank(torch.tensor([0.5]), 0.0225, size=8)  # sigma 0.15 px
+    tiny = torch.finfo(torch.float32).tiny
+    assert not ((got != 0) & (got.abs() < tiny)).any()
+    assert got[0, 0] == 1.0 and (got[0, 2:] == 0).all()
+    assert torch.exp(torch.tensor(-(2.0**2) / (2 * 0.0225))) < tiny  # the plain formula would be subnormal
+
+
 def test_gaussian_filterbank_per_row_variance_broadcasts():
     mu = torch.tensor([[1.5, 1.5], [1.5, 1.5]])
     got = gaussian_filterbank(mu, torch.tensor([[0.1], [10.0]]), size=3)

@@ -23,4 +23,5 @@ class FeatureExtraction(nn.Module):
         self.activation = nn.ReLU()
 
     def forward(self, volumes: Tensor) -> list[Tensor]:
-        return [self.activation(conv(volumes[:, p])) for p, conv in enumerate(self.convs)]
+        # unbind, not volumes[:, p]: its backward stacks the P gradients once instead of P zero-filled copies.
+        return [self.activation(conv(part)) for part, conv in zip(volumes.unbind(1), self.convs)]

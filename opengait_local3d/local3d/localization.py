@@ -1,7 +1,8 @@
 """The localization module (Sec. 3.2.1): per-part volume parameters from the global features.
 
-Architecture (DESIGN 3.2): per frame, BN + ReLU on the input, two conv-BN-ReLU layers with a 2x2 max
-pooling between them, global max pooling, and a linear head giving per part and frame
+Architecture (DESIGN 3.2): per frame, BN + ReLU on the input, then twice a 2x2 max pooling and a
+conv3x3-BN-ReLU (pooling first, as in the authors' code, keeps it cheap on large maps), global max
+pooling, and a linear head giving per part and frame
 ``tanh^-1(dx), tanh^-1(dy), log sx, log sy, log sigma^2, sigmoid^-1(gamma)``; the per-frame features
 max-pooled over time feed a second linear head giving per part ``tanh^-1(dt), log st``.
 
@@ -106,6 +107,7 @@ class Localization(nn.Module):
         self.frame_features = nn.Sequential(
             nn.BatchNorm2d(in_channels),
             nn.ReLU(),
+            nn.MaxPool2d(2, ceil_mode=True),
             nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(),
