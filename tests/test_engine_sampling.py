@@ -23,7 +23,9 @@ def collate(sample_type, lengths, seed=42, **keys):
     samples = frame_numbered(lengths)
     samples = [s._replace(key=s.key._replace(seed=seed)) for s in samples]
     fn = CollateFn([f"{i:03d}" for i in range(len(lengths))], {"sample_type": sample_type, **keys})
-    return fn(samples)
+    batch = fn(samples)
+    assert all(s.dtype == torch.uint8 for s in batch.seqs)
+    return batch._replace(seqs=[s.numpy() for s in batch.seqs])
 
 
 def test_random_positions_distinct_when_possible_with_replacement_otherwise():

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
+import torch
 
 from ..errors import ConfigError, DataError
 from .dataset import Sample
@@ -33,11 +34,12 @@ COLLATE_KEYS = frozenset({"sample_type", "frames_num_fixed", "frames_num_min", "
 class Batch(NamedTuple):
     """A collated batch, before transforms.
 
-    ``seqs`` holds one uint8 array per modality: ``[n, s, h, w]`` (fixed) or ``[1, sum(s), h, w]`` (packed,
-    with ``seqL [1, n]``). ``indices`` are the dataset indices, ``batch_index`` and ``seed`` the sampler's.
+    ``seqs`` holds one uint8 tensor per modality: ``[n, s, h, w]`` (fixed) or ``[1, sum(s), h, w]`` (packed,
+    with ``seqL [1, n]``); tensors, so that loader workers hand them over through shared memory.
+    ``indices`` are the dataset indices, ``batch_index`` and ``seed`` the sampler's.
     """
 
-    seqs: list[np.ndarray]
+    seqs: list[torch.Tensor]
     labels: np.ndarray
     types: list[str]
     views: list[str]
@@ -135,7 +137,7 @@ def _sorted_prefix(positions: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def _gather(arrays: list[np.ndarray], positions: np.ndarray, counts: np.ndarray, packed: bool,
-            names: list[str]) -> np.ndarray:
+            names: list[str]) -> torch.Tensor:
     """Frames ``positions`` of each array: ``[n, s, h, w]``, or packed ``[1, sum(counts), h, w]``.
 
     Row ``i`` of ``positions`` uses its first ``counts[i]`` entries.
@@ -144,8 +146,12 @@ def _gather(arrays: list[np.ndarray], positions: np.ndarray, counts: np.ndarray,
     if len(shapes) > 1:
         listing = ", ".join(f"{name} {list(a.shape[1:])}" for name, a in zip(names, arrays))
         raise DataError(f"frames of different sizes in one batch: {listing}")
-    starts = np.cumsum([0] + [len(a) for a in arrays[:-1]])
-    flat_index = starts[:, None] + positions
-    if packed:
-        flat_index = flat_index[np.arange(positions.shape[1]) < counts[:, None]][None]
-    return np.concatenate(arrays)[flat_index]  # one gather for the whole batch
+    frame_shape = arrays[0].shape[1:]
+    out = np.empty((int(counts.sum()), *frame_shape), dtype=arrays[0].dtype)
+    starts = np.cumsum(counts) - counts
+    # One gather per sequence, straight into the batch: only the chosen frames are copied, once (joining the
+    # sequences first would copy all their frames). The positions are in range by construction, and
+    # mode="clip" lets numpy write into ``out`` without an intermediate buffer.
+    for array, rows, start, count in zip(arrays, positions, starts, counts):
+        np.take(array, rows[:count], axis=0, out=out[start:start + count], mode="clip")
+    return torch.from_numpy(out[None] if packed else out.reshape(len(arrays), -1, *frame_shape))

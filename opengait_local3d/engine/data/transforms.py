@@ -1,8 +1,9 @@
 """Transforms by OpenGait's names, applied to whole batches on the device.
 
-OpenGait calls each transform once per sequence (``[s, h, w]`` numpy). Here a transform maps a batch
-``x [n, s, h, w]`` float (or packed ``[1, sum(s), h, w]`` with ``seqL [1, n]``) at once, with the same
-meaning per sequence; random ones draw one decision per sequence from ``generator``.
+OpenGait calls each transform once per sequence (``[s, h, w]`` uint8 numpy). Here a transform maps a batch
+``x [n, s, h, w]`` (or packed ``[1, sum(s), h, w]`` with ``seqL [1, n]``) at once, with the same meaning per
+sequence; random ones draw one decision per sequence from ``generator``. As in OpenGait the batch arrives
+as uint8 (so cutting happens before the float conversion) and ``BaseSil*Transform`` turns it into floats.
 
 A transform config is OpenGait's: one entry per input modality (a dict counts as a list of one), each a
 ``type`` with its arguments; ``Compose`` chains a ``trf_cfg`` list. ``Resize`` is engine-only (OpenGait has
@@ -42,7 +43,7 @@ class BaseSilTransform:
     def __call__(self, x: Tensor, seqL: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
         if self.img_shape is not None:
             x = x.reshape(*x.shape[:2], *self.img_shape)
-        return x / self.divsor
+        return _divided(x, self.divsor)
 
 
 class BaseSilCuttingTransform:
@@ -56,7 +57,12 @@ class BaseSilCuttingTransform:
         cutting = int(x.shape[-1] // 64) * 10 if self.cutting is None else self.cutting
         if cutting:
             x = x[..., cutting:-cutting]
-        return x / self.divsor
+        return _divided(x, self.divsor)
+
+
+def _divided(x: Tensor, divsor: float) -> Tensor:
+    """``x / divsor`` as float32 (one new tensor, divided in place)."""
+    return x.to(torch.float32, copy=True).div_(divsor)
 
 
 class RandomHorizontalFlip:
@@ -91,7 +97,7 @@ class Resize:
         if tuple(x.shape[-2:]) == self.size:
             return x
         # frames as channels: one interpolate call for the whole batch
-        return F.interpolate(x, size=self.size, mode="bilinear", antialias=True, align_corners=False)
+        return F.interpolate(x.float(), size=self.size, mode="bilinear", antialias=True, align_corners=False)
 
 
 class Compose:
