@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 from pathlib import Path
 
@@ -18,8 +19,16 @@ from opengait_local3d.engine.errors import ConfigError
 from opengait_local3d.engine.launcher import check_config
 from opengait_local3d.engine.optim import OPTIMIZERS, SCHEDULERS
 
-MIRROR = Path("/work/.mirror/ShiqiYu+OpenGait/repo")
-needs_opengait = pytest.mark.skipif(not MIRROR.is_dir(), reason="no OpenGait mirror on this machine")
+# an OpenGait git repository (checkout or bare mirror) holding the pinned commit, if this machine has one
+MIRROR = Path(os.environ.get("OPENGAIT_ROOT", "/work/.mirror/ShiqiYu+OpenGait/repo"))
+
+
+def _has_pinned_commit() -> bool:
+    return MIRROR.is_dir() and subprocess.run(["git", "-C", str(MIRROR), "cat-file", "-e", f"{OPENGAIT_COMMIT}^{{commit}}"],
+                                              capture_output=True).returncode == 0
+
+
+needs_opengait = pytest.mark.skipif(not _has_pinned_commit(), reason="no OpenGait repository with the pinned commit")
 
 
 def write_yaml(path: Path, data: dict) -> Path:
