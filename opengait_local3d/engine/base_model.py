@@ -23,6 +23,7 @@ import torch.utils.data
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ..modeling.init import opengait_init
 from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from .config.paths import output_path
 from .data import SAMPLERS, Batch, CollateFn, GaitDataset, get_transform
@@ -108,15 +109,9 @@ class BaseModel(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} must implement forward")
 
     def init_parameters(self) -> None:
-        """OpenGait's initialisation: Xavier-uniform convs and linears, zero biases, BN weights ~ N(1, 0.02)."""
-        for module in self.modules():
-            if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) and module.affine:
-                nn.init.normal_(module.weight, 1.0, 0.02)
-                nn.init.zeros_(module.bias)
+        """OpenGait's initialisation (Xavier-uniform convs and linears, zero biases, BN weights ~ N(1, 0.02)),
+        then each submodule's own ``init_parameters``."""
+        opengait_init(self)
 
     def get_loader(self, data_cfg: Mapping[str, Any], train: bool = True) -> torch.utils.data.DataLoader:
         """The training loader (endless triplet batches) or the test loader (every sequence once)."""
