@@ -124,7 +124,8 @@ def reference_cross_view(data, dataset, metric):
                 found += 1
                 ap += found / rank
         r1, total, ap_sum, valid = cells.get((condition, views[i]), (0, 0, 0.0, 0))
-        cells[(condition, views[i])] = (r1 + hits[0], total + 1, ap_sum + (ap / found if found else 0), valid + bool(found))
+        cells[(condition, views[i])] = (r1 + hits[0], total + 1, ap_sum + (ap / found if found else 0),
+                                        valid + bool(found))
     return cells
 
 

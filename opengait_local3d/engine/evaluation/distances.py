@@ -23,11 +23,13 @@ __all__ = ["METRICS", "PROBE_CHUNK", "GALLERY_BLOCK", "Features", "prepare_featu
 METRICS = ("euc", "cos")
 
 #: Probes per chunk and gallery sequences per block. A Euclidean block is one
-#: ``[p, PROBE_CHUNK, GALLERY_BLOCK]`` tensor (16 MiB at p = 16), small enough for its four
-#: elementwise passes to run from cache; larger blocks were slower on a 2-core CPU
-#: (``benchmarks/evaluation.py --sweep``).
+#: ``[p, PROBE_CHUNK, GALLERY_BLOCK]`` tensor (8 MiB at p = 16): small enough for its four elementwise
+#: passes to run from cache, large enough for efficient matrix products. 16 MiB blocks were about 20%
+#: slower on a 2-core CPU with 2 MiB of L2 per core (``benchmarks/evaluation.py --sweep``).
 PROBE_CHUNK = 256
-GALLERY_BLOCK = 1024
+GALLERY_BLOCK = 512
+#: Rows per chunk when gathering embeddings into the blocked layout.
+GATHER_ROWS = 4096
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,9 @@ class Features:
 
     Attributes:
         metric: ``'euc'`` or ``'cos'``.
-        values: ``'euc'``: ``[p, n, c]`` (one matrix per part); ``'cos'``: ``[n, c * p]``, each part
-            unit-normalised, so that one matrix product sums the per-part cosines.
+        values: ``'euc'``: ``[p, n, c]`` (one matrix per part, a view of ``[n, p, c]`` memory);
+            ``'cos'``: ``[n, p * c]``, each part unit-normalised, so that one matrix product sums the
+            per-part cosines.
         squared_norms: ``'euc'`` only: ``[p, n]``, ``|x_p|^2``.
         num_parts: ``p``.
     """
@@ -58,6 +61,20 @@ class Features:
         return Features(self.metric, self.values[start:stop], None, self.num_parts)
 
 
+def _gather_parts(embeddings: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Rows ``index`` of ``[N, c, p]`` as a contiguous ``[n, p, c]`` copy.
+
+    Copied ``GATHER_ROWS`` rows at a time: each chunk's transpose runs in cache and the temporary stays
+    small (gathering through a permuted view reads with a stride of ``p`` and was several times slower).
+    """
+    _, c, p = embeddings.shape
+    out = torch.empty((len(index), p, c), dtype=embeddings.dtype, device=embeddings.device)
+    for start in range(0, len(index), GATHER_ROWS):
+        rows = embeddings.index_select(0, index[start:start + GATHER_ROWS])  # [GATHER_ROWS, c, p]
+        out[start:start + GATHER_ROWS] = rows.transpose(1, 2)
+    return out
+
+
 def prepare_features(embeddings: torch.Tensor, index: Sequence[int] | torch.Tensor, metric: str) -> Features:
     """Gather the sequences ``index`` of ``embeddings`` ``[N, c, p]`` into the layout ``metric`` needs.
 
@@ -74,15 +91,14 @@ def prepare_features(embeddings: torch.Tensor, index: Sequence[int] | torch.Tens
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     index = torch.as_tensor(index, dtype=torch.long, device=embeddings.device)
-    n, (_, c, p) = len(index), embeddings.shape
+    parts = _gather_parts(embeddings, index)  # [n, p, c]
+    num_parts = parts.shape[1]
     if metric == "cos":
-        # [n, c, p] normalised over c and flattened: the flat dot product is the sum of per-part cosines.
-        selected = embeddings.index_select(0, index)
-        return Features(metric, F.normalize(selected, dim=1, out=selected).reshape(n, c * p), None, p)
-    # index_select straight into the [p, n, c] layout: one copy, no transposed temporary.
-    parts = torch.empty((p, n, c), dtype=embeddings.dtype, device=embeddings.device)
-    torch.index_select(embeddings.permute(2, 0, 1), 1, index, out=parts)
-    return Features(metric, parts, torch.linalg.vector_norm(parts, dim=-1).square_(), p)
+        # Each part unit-normalised, then flattened: the flat dot product sums the per-part cosines.
+        return Features(metric, F.normalize(parts, dim=2, out=parts).flatten(1), None, num_parts)
+    # [p, n, c] as a view: batched products accept its row stride p * c without a copy.
+    parts = parts.permute(1, 0, 2)
+    return Features(metric, parts, torch.linalg.vector_norm(parts, dim=-1).square_(), num_parts)
 
 
 def _euclidean_block(probe: Features, gallery: Features) -> torch.Tensor:

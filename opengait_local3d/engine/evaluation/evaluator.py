@@ -67,12 +67,12 @@ def evaluate_indoor_dataset(data: Mapping, dataset: str, metric: str = "euc", cr
 
     Example:
         >>> import numpy as np
-        >>> data = {'embeddings': np.array([[[0.]], [[0.]], [[1.]], [[1.]]]), 'labels': ['1', '1', '2', '2'],
-        ...         'types': ['nm-01', 'nm-05', 'nm-01', 'nm-05'], 'views': ['000', '090', '090', '000']}
-        >>> evaluate_indoor_dataset(data, 'OUMVLP')
-        Traceback (most recent call last):
-        ...
-        ValueError: OUMVLP test set has no gallery sequences of type 01; no probe sequences of type 00 (condition NM); it has types nm-01, nm-05
+        >>> data = {'embeddings': np.array([[[0.0]], [[1.0]], [[0.1]], [[0.9]]]),  # [N=4, c=1, p=1]
+        ...         'labels': ['1', '2', '1', '2'], 'types': ['01', '01', '00', '00'],
+        ...         'views': ['000', '090', '090', '000']}
+        >>> result = evaluate_indoor_dataset(data, 'OUMVLP')
+        >>> result['scalar/test_accuracy/NM@R1'], result['scalar/test_accuracy/NM@R1-identical-included']
+        (100.0, 50.0)
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
