@@ -4,7 +4,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from opengait_local3d.local3d import ALIGNMENTS, DEFAULT_PRIORS, MODES, PART_NAMES, FrameWise, Local3DBlock, sample_volume
+from opengait_local3d.local3d import (
+    ALIGNMENTS,
+    DEFAULT_PRIORS,
+    MODES,
+    PART_NAMES,
+    FrameWise,
+    Local3DBlock,
+    sample_volume,
+)
 
 
 def conv_block(c_in, c_out, stride=1):
@@ -119,8 +127,10 @@ def test_localization_sends_no_gradient_into_the_global_block():
     assert not captured["i"].requires_grad
     loc_loss = sum(getattr(captured["o"], name).sum() for name in captured["o"].__dataclass_fields__)
     global_params = list(block.global_block.parameters())
-    assert all(g is None for g in torch.autograd.grad(loc_loss, global_params, allow_unused=True, retain_graph=True))
-    assert any(g is not None for g in torch.autograd.grad(loc_loss, list(block.localization.parameters()), allow_unused=True))
+    global_grads = torch.autograd.grad(loc_loss, global_params, allow_unused=True, retain_graph=True)
+    assert all(g is None for g in global_grads)
+    own_grads = torch.autograd.grad(loc_loss, list(block.localization.parameters()), allow_unused=True)
+    assert any(g is not None for g in own_grads)
 
 
 @pytest.mark.parametrize("alignment", ALIGNMENTS)

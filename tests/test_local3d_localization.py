@@ -50,7 +50,8 @@ def test_localization_applies_smoothing_to_spatial_offsets_only_when_on():
     raw.load_state_dict(smooth.state_dict())
     randomise_heads(smooth), randomise_heads(raw)
     a, b = smooth.eval()(features), raw.eval()(features)
-    assert torch.allclose(a.offset_x, smooth_centres(b.offset_x)) and torch.allclose(a.offset_y, smooth_centres(b.offset_y))
+    assert torch.allclose(a.offset_x, smooth_centres(b.offset_x))
+    assert torch.allclose(a.offset_y, smooth_centres(b.offset_y))
     assert torch.equal(a.offset_t, b.offset_t) and torch.equal(a.scale_x, b.scale_x)
 
 

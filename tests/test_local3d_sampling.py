@@ -175,6 +175,8 @@ def test_bad_arguments_name_the_argument():
         (dict(gamma=torch.ones(4)), "gamma of shape"),
         (dict(mask_y=torch.ones(P_, NR_ + 1)), "mask_y of shape"),
         (dict(temporal_sigma2=1.0), "temporal_sigma2 is only used in 'gaussian'"),
+        (dict(mu_t=args["mu_t"].float()), "mu_t must be a torch.float64 tensor"),
+        (dict(sigma2=[1.0]), "sigma2 must be a torch.float64 tensor"),
     ]
     for change, message in cases:
         with pytest.raises(ValueError, match=message):

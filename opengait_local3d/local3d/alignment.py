@@ -145,6 +145,8 @@ def sampling_grid(
     mu_t = _positions(layout.t, ct, params.offset_t, stride_t, T)
     counts = per_part([[x, y] for x, y in zip(layout.x.count, layout.y.count)]).unsqueeze(1)
     stride = torch.stack([stride_x, stride_y], dim=-1)
+    centre_x = (cx.unsqueeze(-1) + params.offset_x / 2) * W
+    centre_y = (cy.unsqueeze(-1) + params.offset_y / 2) * H
     return SamplingGrid(
         mu_x=mu_x,
         mu_y=mu_y,
@@ -155,7 +157,7 @@ def sampling_grid(
         mask_x=_mask(layout.x, like),
         mask_y=_mask(layout.y, like),
         mask_t=_mask(layout.t, like),
-        centre=torch.stack([(cx.unsqueeze(-1) + params.offset_x / 2) * W, (cy.unsqueeze(-1) + params.offset_y / 2) * H], -1),
+        centre=torch.stack([centre_x, centre_y], dim=-1),
         stride=stride,
         extent=stride * counts,
         temporal_centre=(ct + params.offset_t / 2) * T,

@@ -101,7 +101,10 @@ def sample_volume(
         frames = _bilinear_frames(x, mu_x, mu_y, mask_x, mask_y)
     else:
         frames = _gaussian_frames(x, mu_x, mu_y, sigma2, mask_x, mask_y)
-    # frames [T, n P, N c M] is read in place as n P matrices [T, N c M] (row stride n P N c M).
+    # frames [T, n P, N c M] is read in place as n P matrices [T, N c M] (row stride n P N c M). The
+    # linear filter has only 2 taps per output frame, but this dense matmul beats a gather + lerp of the
+    # two taps on CPU at every length measured (T = 30..200, benchmarks/local3d.py): both are memory-bound
+    # and the gather writes two temporaries.
     volumes = torch.bmm(temporal.reshape(n * P, L, T), frames.transpose(0, 1))
     volumes = volumes.view(n, P, L, N, c, M).permute(0, 1, 4, 2, 3, 5)
     return volumes if has_parts else volumes.squeeze(1)
@@ -178,8 +181,8 @@ def _check_arguments(
     if not isinstance(x, Tensor) or x.dim() != 5 or not x.is_floating_point():
         raise ValueError(f"x must be a float tensor [n, c, T, H, W], got {_describe(x)}")
     for name, value in (("mu_x", mu_x), ("mu_y", mu_y), ("mu_t", mu_t), ("sigma2", sigma2)):
-        if not isinstance(value, Tensor):
-            raise ValueError(f"{name} must be a tensor, got {type(value).__name__}")
+        if not isinstance(value, Tensor) or value.dtype != x.dtype or value.device != x.device:
+            raise ValueError(f"{name} must be a {x.dtype} tensor on {x.device} like x, got {_describe(value)}")
     if mu_x.dim() not in (3, 4):
         raise ValueError(f"mu_x must be [n, T, M] or [n, P, T, M], got {_describe(mu_x)}")
     has_parts = mu_x.dim() == 4
@@ -218,5 +221,5 @@ def _broadcast(
 
 def _describe(value: object) -> str:
     if isinstance(value, Tensor):
-        return f"{value.dtype} tensor of shape {tuple(value.shape)}"
+        return f"{value.dtype} tensor of shape {tuple(value.shape)} on {value.device}"
     return type(value).__name__

@@ -52,7 +52,9 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor) -> Tens
     }
     for name, (bank, shape) in expected.items():
         if tuple(bank.shape) != shape:
-            raise ValueError(f"{name} must have shape {shape} for volumes {tuple(volumes.shape)}, got {tuple(bank.shape)}")
+            raise ValueError(
+                f"{name} must have shape {shape} for volumes {tuple(volumes.shape)}, got {tuple(bank.shape)}"
+            )
     frames = torch.einsum("nptl,npclyx->npctyx", coverage_normalised(g_t), volumes)
     frames = torch.einsum("npthy,npctyx->npcthx", coverage_normalised(g_y), frames)
     return torch.einsum("nptwx,npcthx->npcthw", coverage_normalised(g_x), frames)
