@@ -86,11 +86,10 @@ def sample_volume(
     n, c, T, H, W = x.shape
     P, L, N, M = mu_x.shape[1], mu_t.shape[-1], mu_y.shape[-1], mu_x.shape[-1]
     gamma = _broadcast("gamma", gamma, (n, T), (n, P, T), has_parts, x)
-    masks = [
+    mask_x, mask_y, mask_t = (
         None if mask is None else _broadcast(name, mask, (n, size), (n, P, size), has_parts, x)
         for name, mask, size in (("mask_x", mask_x, M), ("mask_y", mask_y, N), ("mask_t", mask_t, L))
-    ]
-    mask_x, mask_y, mask_t = masks
+    )
     if temporal_sigma2 is not None:
         temporal_sigma2 = _broadcast("temporal_sigma2", temporal_sigma2, (n,), (n, P), has_parts, x)
 
