@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from opengait_local3d.engine.evaluation import (
-    check_test_set, distance_rows, evaluate_indoor_dataset, get_protocol, prepare_features)
+    check_test_set, distance_matrix, evaluate_indoor_dataset, get_protocol, prepare_features)
 
 KEY = "scalar/test_accuracy/"
 
@@ -117,17 +117,23 @@ def test_cosine_metric_hand_computed():
 
 
 @pytest.mark.parametrize("metric", ["euc", "cos"])
-def test_distance_rows_match_torch(metric):
+def test_distance_matrix_matches_torch(metric):
     gen = torch.Generator().manual_seed(0)
     emb = torch.randn(23, 5, 3, generator=gen, dtype=torch.float64)
-    probe, gallery = prepare_features(emb, range(7), metric), prepare_features(emb, range(7, 23), metric)
-    got = distance_rows(probe, gallery, block=4)  # several gallery blocks, the last one partial
+    gallery = prepare_features(emb, range(7, 23), metric, "gallery")
+    got = distance_matrix(gallery, prepare_features(emb, range(7), metric, "probe"), block=3)  # last block partial
     x, y = emb[:7].permute(2, 0, 1), emb[7:].permute(2, 0, 1)
     if metric == "euc":
-        expected = torch.cdist(x, y).mean(0)
+        expected = torch.cdist(y, x).mean(0)
     else:
-        expected = 1 - torch.nn.functional.cosine_similarity(x[:, :, None], y[:, None], dim=-1).mean(0)
+        expected = 1 - torch.nn.functional.cosine_similarity(y[:, :, None], x[:, None], dim=-1).mean(0)
     torch.testing.assert_close(got, expected)
+
+
+def test_distance_matrix_rejects_swapped_sides():
+    emb = torch.ones(4, 2, 1)
+    with pytest.raises(ValueError, match="gallery and probe features of one metric"):
+        distance_matrix(prepare_features(emb, [0], "euc", "probe"), prepare_features(emb, [1], "euc", "gallery"))
 
 
 def test_torch_and_numpy_inputs_agree_and_input_is_untouched():

@@ -5,10 +5,10 @@
 * :func:`check_test_set`: fails before inference when the test set lacks the gallery or a probe condition.
 * Lower level: :func:`get_protocol` (the protocols as data), :func:`single_view_rank1` /
   :class:`Rank1Matrices` (probe-view x gallery-view matrices), :func:`cross_view_scores`,
-  :func:`distance_rows` (chunked part-averaged distances).
+  :func:`distance_matrix` (blocked part-averaged distances).
 """
 from .cross_view import CrossViewScores, cross_view_scores
-from .distances import METRICS, distance_rows, prepare_features
+from .distances import METRICS, distance_matrix, prepare_features
 from .evaluator import evaluate_indoor_dataset
 from .protocols import Protocol, check_test_set, get_protocol
 from .single_view import Rank1Matrices, single_view_rank1
@@ -17,5 +17,5 @@ from .testset import TestSet, as_test_set
 __all__ = [
     "evaluate_indoor_dataset", "check_test_set", "get_protocol", "Protocol", "METRICS",
     "TestSet", "as_test_set", "single_view_rank1", "Rank1Matrices", "cross_view_scores", "CrossViewScores",
-    "distance_rows", "prepare_features",
+    "distance_matrix", "prepare_features",
 ]

@@ -50,8 +50,8 @@ def cross_view_scores(test_set: TestSet, protocol: Protocol, metric: str,
     codes = [torch.from_numpy(np.ascontiguousarray(a)) for a in (
         test_set.subjects[probes], test_set.subjects[gallery], test_set.views[probes], test_set.views[gallery])]
     correct, average_precision = rank1_and_average_precision(
-        prepare_features(test_set.embeddings, probes, metric),
-        prepare_features(test_set.embeddings, gallery, metric), *codes, chunk=chunk)
+        prepare_features(test_set.embeddings, probes, metric, "probe"),
+        prepare_features(test_set.embeddings, gallery, metric, "gallery"), *codes, chunk=chunk)
 
     shape = (len(protocol.conditions), len(test_set.view_names))
     num_groups = shape[0] * shape[1]

@@ -7,8 +7,9 @@ Convention (OpenGait's, so figures compare with its logs):
     * ``'euc'``: ``mean_p ||x_p - y_p||``, each computed as ``sqrt(max(|x_p|^2 + |y_p|^2 - 2 x_p.y_p, 0))``;
     * ``'cos'``: ``1 - mean_p <x_p / |x_p|, y_p / |y_p|>``.
 
-    Nothing here ever holds an ``[N, N]`` matrix: a caller asks for the rows of a chunk of probes
-    (:func:`distance_rows`), which are computed against ``GALLERY_BLOCK`` gallery columns at a time.
+    Nothing here ever holds an ``[N, N]`` matrix: a caller asks for the distances of a chunk of probes
+    (:func:`distance_matrix`), computed against ``GALLERY_BLOCK`` gallery sequences at a time. The matrix
+    is gallery-major (``[m, b]``) so that each block's part sum writes contiguous rows in place.
 """
 from __future__ import annotations
 
@@ -18,15 +19,17 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["METRICS", "PROBE_CHUNK", "GALLERY_BLOCK", "Features", "prepare_features", "distance_rows"]
+__all__ = ["METRICS", "SIDES", "PROBE_CHUNK", "GALLERY_BLOCK", "Features", "prepare_features", "distance_matrix"]
 
 METRICS = ("euc", "cos")
+SIDES = ("probe", "gallery")
 
 #: Probes per chunk and gallery sequences per block. A Euclidean block is one
-#: ``[p, PROBE_CHUNK, GALLERY_BLOCK]`` tensor (8 MiB at p = 16): small enough for its four elementwise
-#: passes to run from cache, large enough for efficient matrix products. 16 MiB blocks were about 20%
-#: slower on a 2-core CPU with 2 MiB of L2 per core (``benchmarks/evaluation.py --sweep``).
-PROBE_CHUNK = 256
+#: ``[p, GALLERY_BLOCK, PROBE_CHUNK]`` tensor (16 MiB at p = 16). On a quiet 2-core CPU, blocks of
+#: 8-16 MiB ran at the same rate (above the plain GEMM rate, the elementwise passes running from cache);
+#: on a busy one, each parallel op pays a scheduling delay, so fewer, larger blocks won
+#: (``benchmarks/evaluation.py --sweep`` prints the rate of other sizes).
+PROBE_CHUNK = 512
 GALLERY_BLOCK = 512
 #: Rows per chunk when gathering embeddings into the blocked layout.
 GATHER_ROWS = 4096
@@ -38,97 +41,109 @@ class Features:
 
     Attributes:
         metric: ``'euc'`` or ``'cos'``.
-        values: ``'euc'``: ``[p, n, c]`` (one matrix per part, a view of ``[n, p, c]`` memory);
+        side: ``'probe'`` or ``'gallery'`` (the Euclidean augmentation differs).
+        values: ``'euc'``: ``[p, n, c + 2]``, a view of ``[n, p, c + 2]`` memory, each part augmented
+            so that one batched product gives squared distances: a probe part is ``[x, |x|^2, 1]``, a
+            gallery part ``[-2 y, 1, |y|^2]``, and their dot product ``|x|^2 + |y|^2 - 2 x.y``.
             ``'cos'``: ``[n, p * c]``, each part unit-normalised, so that one matrix product sums the
             per-part cosines.
-        squared_norms: ``'euc'`` only: ``[p, n]``, ``|x_p|^2``.
         num_parts: ``p``.
     """
 
     metric: str
+    side: str
     values: torch.Tensor
-    squared_norms: torch.Tensor | None
     num_parts: int
 
     def __len__(self) -> int:
         return self.values.shape[1 if self.metric == "euc" else 0]
 
     def rows(self, start: int, stop: int) -> Features:
-        """The sequences ``start:stop`` (views, no copy)."""
-        if self.metric == "euc":
-            return Features(self.metric, self.values[:, start:stop], self.squared_norms[:, start:stop],
-                            self.num_parts)
-        return Features(self.metric, self.values[start:stop], None, self.num_parts)
+        """The sequences ``start:stop`` (a view, no copy)."""
+        values = self.values[:, start:stop] if self.metric == "euc" else self.values[start:stop]
+        return Features(self.metric, self.side, values, self.num_parts)
 
 
-def _gather_parts(embeddings: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Rows ``index`` of ``[N, c, p]`` as a contiguous ``[n, p, c]`` copy.
+def _gather_parts(embeddings: torch.Tensor, index: torch.Tensor, extra: int) -> torch.Tensor:
+    """Rows ``index`` of ``[N, c, p]`` as a contiguous ``[n, p, c + extra]`` copy (extra columns unset).
 
     Copied ``GATHER_ROWS`` rows at a time: each chunk's transpose runs in cache and the temporary stays
     small (gathering through a permuted view reads with a stride of ``p`` and was several times slower).
     """
     _, c, p = embeddings.shape
-    out = torch.empty((len(index), p, c), dtype=embeddings.dtype, device=embeddings.device)
+    out = torch.empty((len(index), p, c + extra), dtype=embeddings.dtype, device=embeddings.device)
     for start in range(0, len(index), GATHER_ROWS):
         rows = embeddings.index_select(0, index[start:start + GATHER_ROWS])  # [GATHER_ROWS, c, p]
-        out[start:start + GATHER_ROWS] = rows.transpose(1, 2)
+        out[start:start + GATHER_ROWS, :, :c] = rows.transpose(1, 2)
     return out
 
 
-def prepare_features(embeddings: torch.Tensor, index: Sequence[int] | torch.Tensor, metric: str) -> Features:
+def prepare_features(embeddings: torch.Tensor, index: Sequence[int] | torch.Tensor, metric: str,
+                     side: str) -> Features:
     """Gather the sequences ``index`` of ``embeddings`` ``[N, c, p]`` into the layout ``metric`` needs.
 
     One copy of the selected rows is made (the input is never modified).
 
     Raises:
-        ValueError: for a metric other than ``'euc'`` / ``'cos'``.
+        ValueError: for a metric other than ``'euc'`` / ``'cos'`` or a side other than ``'probe'`` /
+            ``'gallery'``.
 
     Example:
-        >>> f = prepare_features(torch.ones(5, 3, 2), [0, 4], 'euc')
-        >>> f.values.shape, f.squared_norms.tolist()
-        (torch.Size([2, 2, 3]), [[3.0, 3.0], [3.0, 3.0]])
+        >>> f = prepare_features(torch.ones(5, 3, 2), [0, 4], 'euc', 'probe')  # x = (1, 1, 1) per part
+        >>> f.values.shape, f.values[0, 0].tolist()
+        (torch.Size([2, 2, 5]), [1.0, 1.0, 1.0, 3.0, 1.0])
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
     index = torch.as_tensor(index, dtype=torch.long, device=embeddings.device)
-    parts = _gather_parts(embeddings, index)  # [n, p, c]
-    num_parts = parts.shape[1]
+    c = embeddings.shape[1]
     if metric == "cos":
+        parts = _gather_parts(embeddings, index, 0)
         # Each part unit-normalised, then flattened: the flat dot product sums the per-part cosines.
-        return Features(metric, F.normalize(parts, dim=2, out=parts).flatten(1), None, num_parts)
-    # [p, n, c] as a view: batched products accept its row stride p * c without a copy.
-    parts = parts.permute(1, 0, 2)
-    return Features(metric, parts, torch.linalg.vector_norm(parts, dim=-1).square_(), num_parts)
+        return Features(metric, side, F.normalize(parts, dim=2, out=parts).flatten(1), parts.shape[1])
+    parts = _gather_parts(embeddings, index, 2)
+    squared_norms = torch.linalg.vector_norm(parts[..., :c], dim=-1).square_()
+    if side == "probe":
+        parts[..., c], parts[..., c + 1] = squared_norms, 1
+    else:
+        parts[..., :c].mul_(-2)
+        parts[..., c], parts[..., c + 1] = 1, squared_norms
+    # [p, n, c + 2] as a view: batched products accept its row stride without a copy.
+    return Features(metric, side, parts.permute(1, 0, 2), parts.shape[1])
 
 
-def _euclidean_block(probe: Features, gallery: Features) -> torch.Tensor:
-    """Sum over parts of the per-part Euclidean distances: ``[b, m]``."""
-    squared = torch.baddbmm(gallery.squared_norms[:, None, :], probe.values, gallery.values.transpose(1, 2),
-                            alpha=-2)
-    squared.add_(probe.squared_norms[:, :, None]).clamp_min_(0)
-    return squared.sqrt_().sum(0)
+def distance_matrix(gallery: Features, probe: Features, block: int = GALLERY_BLOCK) -> torch.Tensor:
+    """Distances of every gallery sequence to every probe, ``[m, b]`` (gallery-major), averaged over parts.
 
+    Computed ``block`` gallery sequences at a time, so the per-part intermediate stays
+    ``[p, block, b]``; keep ``b`` (the probe chunk) modest, e.g. :data:`PROBE_CHUNK`.
 
-def _cosine_block(probe: Features, gallery: Features) -> torch.Tensor:
-    """Sum over parts of the per-part cosine distances: ``[b, m]``."""
-    return torch.addmm(torch.full((), float(probe.num_parts), dtype=probe.values.dtype,
-                                  device=probe.values.device),
-                       probe.values, gallery.values.T, alpha=-1)
-
-
-def distance_rows(probe: Features, gallery: Features, block: int = GALLERY_BLOCK) -> torch.Tensor:
-    """Distances of every probe to every gallery sequence, ``[b, m]``, averaged over parts.
-
-    Computed ``block`` gallery columns at a time, so the per-part intermediate stays
-    ``[p, b, block]``; keep ``b`` (the probe chunk) modest, e.g. :data:`PROBE_CHUNK`.
+    Raises:
+        ValueError: when the two sets were prepared for other metrics or sides.
 
     Example:
         >>> x = torch.tensor([[[0.0], [0.0]], [[3.0], [4.0]]])  # two sequences, c = 2, p = 1
-        >>> distance_rows(prepare_features(x, [0], 'euc'), prepare_features(x, [0, 1], 'euc'))
-        tensor([[0., 5.]])
+        >>> gallery, probe = prepare_features(x, [0, 1], 'euc', 'gallery'), prepare_features(x, [0], 'euc', 'probe')
+        >>> distance_matrix(gallery, probe)
+        tensor([[0.],
+                [5.]])
     """
-    block_fn = _euclidean_block if probe.metric == "euc" else _cosine_block
-    out = torch.empty((len(probe), len(gallery)), dtype=probe.values.dtype, device=probe.values.device)
+    if (gallery.side, probe.side) != SIDES[::-1] or gallery.metric != probe.metric:
+        raise ValueError(f"distance_matrix needs gallery and probe features of one metric, got "
+                         f"{gallery.side}/{gallery.metric} and {probe.side}/{probe.metric}")
+    out = torch.empty((len(gallery), len(probe)), dtype=probe.values.dtype, device=probe.values.device)
+    if probe.metric == "cos":
+        # p - sum_p cos: one matrix product per block, written in place.
+        for start in range(0, len(gallery), block):
+            torch.addmm(out.new_full((), probe.num_parts), gallery.values[start:start + block], probe.values.T,
+                        alpha=-1, out=out[start:start + block])
+        return out.div_(probe.num_parts)
+    probe_t = probe.values.transpose(1, 2)  # [p, c + 2, b]
+    buffer = out.new_empty((probe.num_parts, min(block, len(gallery)), len(probe)))
     for start in range(0, len(gallery), block):
-        out[:, start:start + block] = block_fn(probe, gallery.rows(start, start + block))
+        rows = gallery.values[:, start:start + block]
+        squared = torch.bmm(rows, probe_t, out=buffer[:, :rows.shape[1]])  # [p, block, b]
+        torch.sum(squared.clamp_min_(0).sqrt_(), dim=0, out=out[start:start + block])
     return out.div_(probe.num_parts)

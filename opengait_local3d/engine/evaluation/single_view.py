@@ -69,8 +69,8 @@ def single_view_rank1(test_set: TestSet, protocol: Protocol, metric: str,
     offsets = np.searchsorted(gallery_views, np.arange(num_views + 1))
     probes, group = probe_groups(test_set, protocol)
 
-    nearest = nearest_per_view(prepare_features(test_set.embeddings, probes, metric),
-                               prepare_features(test_set.embeddings, gallery, metric), offsets, chunk)
+    nearest = nearest_per_view(prepare_features(test_set.embeddings, probes, metric, "probe"),
+                               prepare_features(test_set.embeddings, gallery, metric, "gallery"), offsets, chunk)
     gallery_subjects = np.append(test_set.subjects[gallery], -1)  # row -1: a view without gallery
     probe_subjects = test_set.subjects[probes]
     correct = gallery_subjects[nearest] == probe_subjects[:, None]  # [n, V]
