@@ -1,0 +1,26 @@
+"""Local3DCNN as a registry plugin of an OpenGait checkout.
+
+* :mod:`.checkout`: find an OpenGait checkout (``--opengait PATH`` or ``$OPENGAIT_ROOT``) and check it is one.
+* :mod:`.names`: the names OpenGait defines at the pinned commit (``opengait_names.json``) and a config check.
+* :mod:`.shim`: the one-class module written into ``opengait/modeling/models/``.
+* :mod:`.configs`: our OpenGait-meant configs as placed in the checkout (``configs/3dlocal/``).
+* :mod:`.manifest`: what was written, with hashes, so no user file is ever overwritten or removed.
+* :mod:`.installer`: :func:`install` and :func:`uninstall`.
+* :mod:`.binding`: ``Local3DCNN`` on OpenGait's ``BaseModel``; imported only inside OpenGait's process,
+  so this package does not import it.
+"""
+from .checkout import OPENGAIT_ROOT_ENV, PluginError, resolve_opengait_root
+from .installer import Action, install, uninstall
+from .names import OpenGaitNames, config_problems, load_opengait_names
+
+__all__ = [
+    "OPENGAIT_ROOT_ENV",
+    "Action",
+    "OpenGaitNames",
+    "PluginError",
+    "config_problems",
+    "install",
+    "load_opengait_names",
+    "resolve_opengait_root",
+    "uninstall",
+]

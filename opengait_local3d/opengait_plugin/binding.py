@@ -1,0 +1,41 @@
+"""``Local3DCNN`` bound to OpenGait's own ``BaseModel``: the class OpenGait's registry finds.
+
+Importable only inside OpenGait's process, where ``opengait/`` is on ``sys.path`` (its ``main.py``
+imports ``modeling.models``); the shim that install-plugin writes imports it from there. OpenGait's
+``BaseModel`` then drives it: data loading, LossAggregator, optimizer, DDP, checkpoints, evaluator.
+
+One model definition, two hosts: like :class:`opengait_local3d.engine.models.Local3DCNN`, this class
+only binds the host-free network as ``self.net``, so state_dict keys are ``net.*`` in both hosts and a
+checkpoint of either loads in the other.
+"""
+from opengait_local3d.modeling import build_network
+
+try:
+    from modeling.base_model import BaseModel
+except ImportError as error:
+    raise ImportError(
+        "opengait_local3d.opengait_plugin.binding binds Local3DCNN to OpenGait's BaseModel and is imported "
+        "inside OpenGait (opengait/ on sys.path), through the shim `opengait-local3d install-plugin` writes; "
+        f"here OpenGait's modeling.base_model is not importable ({error})."
+    ) from error
+
+
+class Local3DCNN(BaseModel):
+    """3D Local CNN (Huang et al., ICCV 2021) for OpenGait: ``model_cfg.model: Local3DCNN``.
+
+    ``model_cfg``'s other keys are the network's arguments
+    (:class:`opengait_local3d.modeling.local3dcnn.Local3DCNN`). ``forward(inputs)`` takes OpenGait's
+    ``(ipts, labs, typs, vies, seqL)`` and returns ``training_feat`` with ``triplet`` (embeddings,
+    labels) and ``softmax`` (logits, labels) for OpenGait's TripletLoss and CrossEntropyLoss.
+    """
+
+    def build_network(self, model_cfg: dict) -> None:
+        self.net = build_network(model_cfg)
+
+    def init_parameters(self) -> None:
+        """OpenGait's Xavier pass, then the network's own scheme (restores the localization priors)."""
+        super().init_parameters()
+        self.net.init_parameters()
+
+    def forward(self, inputs):
+        return self.net(inputs)
