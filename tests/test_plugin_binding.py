@@ -1,0 +1,156 @@
+"""The OpenGait-host binding inside a fake checkout: registry, initialisation, checkpoints, loss contract.
+
+The fake checkout (``test_plugin.make_fake_opengait``) has a registry that imports every module and exposes
+every class, and a stand-in ``BaseModel`` that builds the network and runs OpenGait's Xavier pass.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+import yaml
+from conftest import TINY_MODEL_CFGS, tiny_engine_config
+from test_plugin import make_fake_opengait
+
+from opengait_local3d import CONFIG_DIR
+from opengait_local3d.engine import load_config
+from opengait_local3d.engine.models import Local3DCNN as EngineLocal3DCNN
+from opengait_local3d.local3d import Local3DBlock
+from opengait_local3d.modeling import build_network
+from opengait_local3d.opengait_plugin import install, load_opengait_names
+from opengait_local3d.opengait_plugin.configs import opengait_meant_configs
+
+BINDING = "opengait_local3d.opengait_plugin.binding"
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    """A fake checkout with the plugin installed, its ``opengait/`` on sys.path; its modules forgotten after."""
+    root = make_fake_opengait(tmp_path / "OpenGait")
+    install(root)
+    monkeypatch.syspath_prepend(str(root / "opengait"))
+    yield root
+    for name in [name for name in sys.modules if name == "modeling" or name.startswith("modeling.") or name == BINDING]:
+        del sys.modules[name]
+
+
+def import_registry():
+    import modeling.models
+    return modeling.models
+
+
+def tiny_inputs(n: int = 2, frames: int = 8, seed: int = 0) -> tuple:
+    generator = torch.Generator().manual_seed(seed)
+    sils = torch.rand(n, frames, 16, 16, generator=generator)
+    return [sils], torch.arange(n), ["nm-01"] * n, ["000"] * n, None
+
+
+def test_registry_finds_local3dcnn_and_keeps_opengaits_own_models(checkout):
+    models = import_registry()
+    assert models.Local3DCNN.__module__ == BINDING
+    assert models.GaitSet.__module__ == "modeling.models.gaitset"
+    assert models.GaitPart.__module__ == "modeling.models.gaitpart"
+    shim = sys.modules["modeling.models.opengait_local3d_plugin"]
+    assert [name for name in dir(shim) if isinstance(getattr(shim, name), type)] == ["Local3DCNN"]
+    from modeling.base_model import BaseModel
+    assert issubclass(models.Local3DCNN, BaseModel)
+
+
+def test_without_our_package_opengait_still_loads_its_models_and_says_why(checkout, monkeypatch):
+    monkeypatch.setitem(sys.modules, BINDING, None)  # makes importing it fail, as an uninstalled package would
+    with pytest.warns(UserWarning, match="Local3DCNN is not available to OpenGait: .*uninstall-plugin"):
+        models = import_registry()
+    assert not hasattr(models, "Local3DCNN") and models.GaitSet.__module__ == "modeling.models.gaitset"
+
+
+def test_builds_from_the_installed_config(checkout):
+    cfgs = yaml.safe_load((checkout / "configs/3dlocal/3dlocal_casiab.yaml").read_text())
+    model = import_registry().Local3DCNN(cfgs, training=True)
+    assert type(model.net) is type(build_network(cfgs["model_cfg"]))
+    assert model.state_dict().keys() and all(key.startswith("net.") for key in model.state_dict())
+
+
+def localization_parameters(net: torch.nn.Module) -> list[dict[str, torch.Tensor]]:
+    net.eval()
+    with torch.no_grad():
+        net(tiny_inputs())
+    return [block.last_parameters for block in net.modules() if isinstance(block, Local3DBlock)]
+
+
+def test_opengaits_xavier_pass_does_not_undo_the_localization_priors(checkout):
+    torch.manual_seed(1)
+    reference = build_network(TINY_MODEL_CFGS["Local3DCNN"])
+    reference.init_parameters()
+    expected = localization_parameters(reference)
+    assert len(expected) == 3
+
+    torch.manual_seed(2)
+    model = import_registry().Local3DCNN({"model_cfg": TINY_MODEL_CFGS["Local3DCNN"]}, training=False)
+    for got, want in zip(localization_parameters(model.net), expected):
+        assert got.keys() == want.keys()
+        for key in want:
+            torch.testing.assert_close(got[key], want[key], msg=key)
+
+    from modeling.base_model import BaseModel
+    BaseModel.init_parameters(model)  # OpenGait's pass alone: the localization heads leave their priors
+    moved = localization_parameters(model.net)
+    assert any(not torch.allclose(got["centre"], want["centre"]) for got, want in zip(moved, expected))
+
+
+def embeddings(model: torch.nn.Module, net: torch.nn.Module) -> torch.Tensor:
+    model.eval()
+    with torch.no_grad():
+        return net(tiny_inputs(seed=3))["inference_feat"]["embeddings"]
+
+
+def test_a_checkpoint_of_either_host_loads_in_the_other(checkout, tiny_casiab, tmp_path):
+    cfgs = load_config(tiny_engine_config(tiny_casiab, "Local3DCNN", tmp_path,
+                                          evaluator_cfg={"save_name": "tiny", "sampler": {"batch_size": 3}}))
+    torch.manual_seed(0)
+    engine_model = EngineLocal3DCNN(cfgs, training=True)
+    torch.manual_seed(1)
+    opengait_model = import_registry().Local3DCNN({"model_cfg": cfgs["model_cfg"]}, training=False)
+    assert engine_model.state_dict().keys() == opengait_model.state_dict().keys()
+    assert not torch.allclose(embeddings(engine_model, engine_model.net), embeddings(opengait_model, opengait_model.net))
+
+    engine_model.save_ckpt(1)  # the engine's checkpoint -> OpenGait's load (_load_ckpt: load_state_dict, strict)
+    checkpoint = torch.load(tmp_path / "CASIA-B/Local3DCNN/tiny/checkpoints/tiny-00001.pt", weights_only=True)
+    opengait_model.load_state_dict(checkpoint["model"], strict=True)
+    torch.testing.assert_close(embeddings(opengait_model, opengait_model.net), embeddings(engine_model, engine_model.net))
+
+    torch.manual_seed(2)  # OpenGait's checkpoint layout -> the engine's restore_hint (a path)
+    opengait_model.init_parameters()
+    path = tmp_path / "opengait-00007.pt"
+    torch.save({"model": opengait_model.state_dict(), "optimizer": {}, "scheduler": {}, "iteration": 7}, path)
+    cfgs["evaluator_cfg"]["restore_hint"] = str(path)
+    tested = EngineLocal3DCNN(cfgs, training=False)
+    torch.testing.assert_close(embeddings(tested, tested.net), embeddings(opengait_model, opengait_model.net))
+
+
+def _loss_groups() -> dict[str, str]:
+    """One OpenGait-meant config per distinct (loss_cfg, embedding choice): what sets training_feat's keys."""
+    groups = {}
+    for relative in opengait_meant_configs(CONFIG_DIR):
+        cfgs = yaml.safe_load((CONFIG_DIR / relative).read_text())
+        key = json.dumps([cfgs["loss_cfg"], cfgs["model_cfg"].get("embedding")], sort_keys=True)
+        groups.setdefault(key, relative.as_posix())
+    return groups
+
+
+@pytest.mark.parametrize("relative", sorted(_loss_groups().values()))
+def test_training_feat_feeds_opengaits_losses_as_configured(relative):
+    """OpenGait's LossAggregator calls losses[log_prefix](**training_feat[log_prefix]) for every key, and
+    raises for a training_feat key no loss claims: keys and arguments must match exactly."""
+    cfgs = yaml.safe_load((CONFIG_DIR / relative).read_text())
+    losses = cfgs["loss_cfg"] if isinstance(cfgs["loss_cfg"], list) else [cfgs["loss_cfg"]]
+    net = build_network(cfgs["model_cfg"])
+    net.eval()
+    with torch.no_grad():
+        feats = net(([torch.rand(2, 2, 64, 44)], torch.tensor([0, 1]), ["nm-01"] * 2, ["000"] * 2, None))
+    training_feat = feats["training_feat"]
+    assert set(training_feat) == {loss["log_prefix"] for loss in losses}
+    names = load_opengait_names()
+    for loss in losses:
+        assert set(training_feat[loss["log_prefix"]]) == set(names.losses[loss["type"]]["forward"]), loss["type"]
