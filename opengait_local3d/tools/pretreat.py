@@ -1,0 +1,253 @@
+"""``opengait-local3d pretreat``: raw silhouette PNGs -> OpenGait's pkl layout.
+
+Convention:
+    Input layouts (``--dataset``):
+
+    * ``casiab``: ``RAW/<id>/<type>/<view>/<frame>.png`` (CASIA-B as downloaded, and any dataset
+      arranged the same way).
+    * ``oumvlp``: ``RAW/Silhouette_<view>-<seq>/<id>/<frame>.png`` (OU-MVLP as extracted), read
+      directly, without a rearranging step.
+
+    Output: ``OUT/<id>/<type>/<view>/<view>.pkl`` holding ``uint8 [T, size, size]``, each frame
+    normalised as OpenGait's pretreatment does (:mod:`opengait_local3d.tools.silhouette`). Frames are
+    taken in file-name order. Unreadable or non-image files, empty folders and near-empty frames
+    are counted and reported, never fatal; a pkl is written to a temporary name and renamed, so an
+    interrupted run leaves no half-written pkl. Sequences with fewer than 5 frames get a warning.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from .silhouette import MIN_SEQUENCE_FRAMES, normalize_sequence, save_sequence, sequence_path
+
+DATASETS = ("casiab", "oumvlp")
+_OUMVLP_FOLDER = re.compile(r"^Silhouette_(\d+)-(\d+)$")
+#: How many examples of each problem the summary prints (all with --verbose).
+EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class SequenceSource:
+    """One raw sequence: its (id, type, view) key and the folder holding its frames."""
+
+    key: tuple[str, str, str]
+    folder: Path
+
+
+@dataclass
+class SequenceResult:
+    """What became of one sequence."""
+
+    key: tuple[str, str, str]
+    frames: int = 0                 # frames written
+    near_empty: int = 0             # frames skipped as near-empty
+    unreadable: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # sub-folders inside the sequence folder
+
+
+@dataclass
+class PretreatReport:
+    """Summary of a run; ``sequences`` in key order."""
+
+    sequences: list[SequenceResult]
+    outside_layout: list[str]       # entries of RAW that do not fit the layout
+
+    @property
+    def written(self) -> list[SequenceResult]:
+        return [s for s in self.sequences if s.frames > 0]
+
+    @property
+    def empty(self) -> list[SequenceResult]:
+        """Sequences with no frame at all (empty folders, or only unreadable files)."""
+        return [s for s in self.sequences if s.frames == 0 and s.near_empty == 0]
+
+    @property
+    def all_near_empty(self) -> list[SequenceResult]:
+        return [s for s in self.sequences if s.frames == 0 and s.near_empty > 0]
+
+    @property
+    def short(self) -> list[SequenceResult]:
+        """Written sequences with fewer than ``MIN_SEQUENCE_FRAMES`` frames."""
+        return [s for s in self.written if s.frames < MIN_SEQUENCE_FRAMES]
+
+
+def list_sequences(raw: Path, dataset: str = "casiab") -> tuple[list[SequenceSource], list[str]]:
+    """Find the sequence folders of ``raw`` in the given layout.
+
+    Returns:
+        The sequences sorted by key, and the entries that do not fit the layout.
+
+    Raises:
+        ValueError: if ``dataset`` is not one of :data:`DATASETS`.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    sources, outside = [], []
+    if dataset == "casiab":
+        for subject in _entries(raw, outside):
+            for seq_type in _entries(subject, outside):
+                for view in _entries(seq_type, outside):
+                    sources.append(SequenceSource((subject.name, seq_type.name, view.name), view))
+    else:
+        for folder in _entries(raw, outside):
+            match = _OUMVLP_FOLDER.match(folder.name)
+            if match is None:
+                outside.append(str(folder))
+                continue
+            view, seq = match.groups()
+            for subject in _entries(folder, outside):
+                sources.append(SequenceSource((subject.name, seq, view), subject))
+    return sorted(sources, key=lambda s: s.key), outside
+
+
+def _entries(folder: Path, outside: list[str]) -> list[Path]:
+    """Sub-folders of ``folder`` (sorted); anything else is recorded in ``outside``."""
+    folders = []
+    for entry in sorted(folder.iterdir()):
+        (folders if entry.is_dir() else outside).append(entry if entry.is_dir() else str(entry))
+    return folders
+
+
+def read_frame(path: Path) -> np.ndarray | None:
+    """Decode an image file as ``uint8 [H, W]`` grey, or ``None`` if it is not a readable image."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    if data.size == 0:
+        return None
+    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+
+
+def pretreat_sequence(source: SequenceSource, output: Path, size: int = 64) -> SequenceResult:
+    """Normalise one sequence folder and write its pkl (only if at least one frame is valid)."""
+    result = SequenceResult(source.key)
+    frames = []
+    for path in sorted(source.folder.iterdir()):
+        if path.is_dir():
+            result.ignored.append(str(path))
+            continue
+        frame = read_frame(path)
+        if frame is None:
+            result.unreadable.append(str(path))
+        else:
+            frames.append(frame)
+    normalised = normalize_sequence(frames, size)
+    result.near_empty = normalised.skipped
+    result.frames = len(normalised.frames)
+    if result.frames:
+        save_sequence(sequence_path(output, *source.key), normalised.frames)
+    return result
+
+
+def pretreat(raw: str | os.PathLike, output: str | os.PathLike, size: int = 64, workers: int | None = None,
+             dataset: str = "casiab", progress: bool = True) -> PretreatReport:
+    """Convert every sequence of ``raw`` into ``output``.
+
+    Raises:
+        FileNotFoundError: if ``raw`` is not a directory or holds no sequence folder.
+        ValueError: on a bad ``size``, ``workers`` or ``dataset``.
+    """
+    raw, output = Path(raw), Path(output)
+    if not raw.is_dir():
+        raise FileNotFoundError(f"input folder {raw} does not exist or is not a directory")
+    if size < 16:
+        raise ValueError(f"size must be at least 16 pixels, got {size}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be positive, got {workers}")
+    sources, outside = list_sequences(raw, dataset)
+    if not sources:
+        layout = "<id>/<type>/<view>/<frame>.png" if dataset == "casiab" else "Silhouette_<view>-<seq>/<id>/<frame>.png"
+        raise FileNotFoundError(f"no sequence folders in {raw}: expected {layout} (--dataset {dataset})")
+    workers = workers or len(os.sched_getaffinity(0))
+    job = partial(pretreat_sequence, output=output, size=size)
+    bar = tqdm(total=len(sources), desc="Pretreating", unit="seq", disable=not progress)
+    results = []
+    with bar:
+        if workers == 1:
+            for source in sources:
+                results.append(job(source))
+                bar.update()
+        else:
+            with multiprocessing.Pool(workers) as pool:
+                for result in pool.imap_unordered(job, sources, chunksize=4):
+                    results.append(result)
+                    bar.update()
+    return PretreatReport(sorted(results, key=lambda r: r.key), outside)
+
+
+def format_report(report: PretreatReport, output: Path, verbose: bool = False) -> str:
+    """Human-readable summary: what was written, and every kind of problem with examples."""
+    limit = None if verbose else EXAMPLES
+    written = report.written
+    lines = [f"Wrote {len(written)} sequences ({sum(s.frames for s in written)} frames) to {output}."]
+
+    def section(title: str, items: list[str]) -> None:
+        if not items:
+            return
+        lines.append(f"{title}: {len(items)}")
+        lines.extend(f"  {item}" for item in items[:limit])
+        if limit is not None and len(items) > limit:
+            lines.append(f"  ... {len(items) - limit} more (--verbose lists all)")
+
+    def name(result: SequenceResult) -> str:
+        return "/".join(result.key)
+
+    near_empty = [f"{name(s)}: {s.near_empty}" for s in report.sequences if s.near_empty]
+    section("Near-empty frames skipped (per sequence)", near_empty)
+    section("Unreadable or non-image files skipped", [p for s in report.sequences for p in s.unreadable])
+    section("Sequences with no frame (empty folder or no readable image), not written",
+            [name(s) for s in report.empty])
+    section("Sequences whose every frame is near-empty, not written", [name(s) for s in report.all_near_empty])
+    section(f"Warning: sequences with fewer than {MIN_SEQUENCE_FRAMES} frames",
+            [f"{name(s)}: {s.frames}" for s in report.short])
+    section("Entries outside the layout, ignored",
+            report.outside_layout + [p for s in report.sequences for p in s.ignored])
+    return "\n".join(lines)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``pretreat`` subcommand."""
+    parser = subparsers.add_parser(
+        "pretreat", help="raw silhouette PNGs -> OpenGait pkl layout",
+        description="Normalise raw silhouette frames as OpenGait's pretreatment does (crop to the silhouette, "
+                    "resize to SIZE rows, centre on the horizontal mass centre, pad or cut to SIZE x SIZE) and "
+                    "write OUT/<id>/<type>/<view>/<view>.pkl (uint8 [T, SIZE, SIZE]).",
+        epilog="Example: opengait-local3d pretreat -i CASIA-B -o CASIA-B-pkl --workers 8")
+    parser.add_argument("-i", "--input", "--input_path", dest="input", required=True, type=Path, metavar="RAW",
+                        help="raw dataset root")
+    parser.add_argument("-o", "--output", "--output_path", dest="output", required=True, type=Path, metavar="OUT",
+                        help="output root (created if absent; existing pkls of the same sequences are replaced)")
+    parser.add_argument("--size", "--img_size", dest="size", type=int, default=64,
+                        help="side of the square output frames (default: 64)")
+    parser.add_argument("--workers", "--n_workers", dest="workers", type=int, default=None,
+                        help="worker processes (default: CPUs available)")
+    parser.add_argument("--dataset", choices=DATASETS, default="casiab",
+                        help="input layout: casiab = RAW/<id>/<type>/<view>/*.png; "
+                             "oumvlp = RAW/Silhouette_<view>-<seq>/<id>/*.png (default: casiab)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="list every skipped file and sequence")
+    parser.set_defaults(func=partial(_run, parser))
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Bad arguments are usage errors (exit 2); a missing or empty input is an error too, without usage."""
+    try:
+        report = pretreat(args.input, args.output, size=args.size, workers=args.workers, dataset=args.dataset)
+    except ValueError as err:
+        parser.error(str(err))
+    except FileNotFoundError as err:
+        print(f"opengait-local3d pretreat: error: {err}", file=sys.stderr)
+        return 2
+    print(format_report(report, args.output, verbose=args.verbose))
+    return 0 if report.written else 1
