@@ -7,6 +7,7 @@ OpenGait's ``init_parameters`` behaviour, its own GaitSet/GaitPart, and partitio
 from __future__ import annotations
 
 import ast
+import doctest
 import hashlib
 import importlib.util
 import json
@@ -22,6 +23,7 @@ from opengait_local3d import CONFIG_DIR, cli
 from opengait_local3d.opengait_plugin import PluginError, config_problems, install, load_opengait_names, uninstall
 from opengait_local3d.opengait_plugin.configs import INSTALL_DIR, is_engine_only, opengait_meant_configs
 from opengait_local3d.opengait_plugin.manifest import MANIFEST_NAME
+from opengait_local3d.opengait_plugin import names as names_module
 from opengait_local3d.opengait_plugin.names import OPENGAIT_NAMES_FILE
 from opengait_local3d.opengait_plugin.shim import SHIM_FILENAME
 
@@ -404,3 +406,8 @@ def test_every_config_uses_only_opengait_names_unless_it_is_marked_engine_only(r
         assert relative not in opengait_meant_configs(CONFIG_DIR)
     else:
         assert problems == [], f"{relative} uses names OpenGait lacks; move it under configs/synth/ if engine-only"
+
+
+def test_docstring_examples():
+    result = doctest.testmod(names_module)
+    assert result.attempted >= 1 and result.failed == 0
