@@ -17,7 +17,6 @@ Convention:
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import re
 import sys
@@ -27,8 +26,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
+from .parallel import parallel_map, resolve_workers
 from .silhouette import MIN_SEQUENCE_FRAMES, normalize_sequence, save_sequence, sequence_path
 
 DATASETS = ("casiab", "oumvlp")
@@ -164,26 +163,13 @@ def pretreat(raw: str | os.PathLike, output: str | os.PathLike, size: int = 64, 
         raise FileNotFoundError(f"input folder {raw} does not exist or is not a directory")
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels, got {size}")
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers must be positive, got {workers}")
+    workers = resolve_workers(workers)
     sources, outside = list_sequences(raw, dataset)
     if not sources:
         layout = "<id>/<type>/<view>/<frame>.png" if dataset == "casiab" else "Silhouette_<view>-<seq>/<id>/<frame>.png"
         raise FileNotFoundError(f"no sequence folders in {raw}: expected {layout} (--dataset {dataset})")
-    workers = workers or len(os.sched_getaffinity(0))
-    job = partial(pretreat_sequence, output=output, size=size)
-    bar = tqdm(total=len(sources), desc="Pretreating", unit="seq", disable=not progress)
-    results = []
-    with bar:
-        if workers == 1:
-            for source in sources:
-                results.append(job(source))
-                bar.update()
-        else:
-            with multiprocessing.Pool(workers) as pool:
-                for result in pool.imap_unordered(job, sources, chunksize=4):
-                    results.append(result)
-                    bar.update()
+    results = parallel_map(partial(pretreat_sequence, output=output, size=size), sources, workers,
+                           desc="Pretreating", unit="seq", progress=progress)
     return PretreatReport(sorted(results, key=lambda r: r.key), outside)
 
 

@@ -11,17 +11,17 @@ Convention:
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from ...engine.atomic import atomic_write
+from ..parallel import parallel_map, resolve_workers
 from ..silhouette import save_sequence, sequence_path
 from .body import sample_subject, sample_walk
 from .sequence import render_sequence
@@ -101,7 +101,7 @@ def generate(out_dir: str | os.PathLike, subjects: int = 124, views: Sequence[in
         FileExistsError: if ``out_dir`` exists, is not empty, and is not a SynthGait output.
     """
     spec = SynthGaitSpec(subjects=subjects, views=tuple(views), frames=frames, size=size, seed=seed)
-    workers = _resolve_workers(workers)
+    workers = resolve_workers(workers)
     root = Path(out_dir)
     result = SynthGaitOutput(root, root / PARTITION_FILE, reused=True)
     record = _record(spec)
@@ -110,26 +110,11 @@ def generate(out_dir: str | os.PathLike, subjects: int = 124, views: Sequence[in
     _prepare_directory(root)
     _write_json(root / OWNER_MARKER, record)
     jobs = [(spec, subject, seq_type) for subject in range(spec.subjects) for seq_type in TYPES]
-    bar = tqdm(total=len(jobs) * len(spec.views), desc="SynthGait", unit="seq", disable=not progress)
-    with bar:
-        if workers == 1:
-            for job in jobs:
-                bar.update(_generate_walk(job, root))
-        else:
-            with multiprocessing.Pool(workers) as pool:
-                for done in pool.imap_unordered(_WalkJob(root), jobs):
-                    bar.update(done)
+    parallel_map(partial(_generate_walk, root=root), jobs, workers, desc="SynthGait", unit="seq",
+                 total=len(jobs) * len(spec.views), step=int, progress=progress)
     _write_json(root / PARTITION_FILE, spec.partition())
     _write_json(root / COMPLETE_MARKER, record)
     return SynthGaitOutput(root, root / PARTITION_FILE, reused=False)
-
-
-def _resolve_workers(workers: int | None) -> int:
-    if workers is None:
-        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    if workers < 1:
-        raise ValueError(f"workers must be positive, got {workers}")
-    return workers
 
 
 def _prepare_directory(root: Path) -> None:
@@ -166,16 +151,6 @@ def _read_marker(path: Path) -> dict | None:
 def _write_json(path: Path, payload: dict) -> None:
     with atomic_write(path, "w") as handle:
         json.dump(payload, handle, indent=2)
-
-
-class _WalkJob:
-    """Picklable callable for the pool: renders one walk into ``root``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def __call__(self, job: tuple[SynthGaitSpec, int, str]) -> int:
-        return _generate_walk(job, self.root)
 
 
 def _generate_walk(job: tuple[SynthGaitSpec, int, str], root: Path) -> int:
