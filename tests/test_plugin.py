@@ -316,7 +316,7 @@ def test_the_real_configs_install_into_the_fake_checkout(checkout):
 
 def test_cli_install_and_uninstall(checkout, capsys, monkeypatch):
     assert cli.main(["install-plugin", "--opengait", str(checkout), "--dry-run"]) == 0
-    assert "dry run: nothing changed" in capsys.readouterr().out and not (checkout / SHIM).exists()
+    assert "dry run (nothing changed)" in capsys.readouterr().out and not (checkout / SHIM).exists()
     assert cli.main(["install-plugin", "--opengait", str(checkout)]) == 0
     out = capsys.readouterr().out
     assert f"wrote  {SHIM}" in out and "set data_cfg.dataset_root" in out

@@ -58,7 +58,7 @@ def _run(step: Callable[[Path, bool], list[Action]], args: argparse.Namespace) -
         print(f"error: {error}", file=sys.stderr)
         return 2, None
     if args.dry_run:
-        print("dry run: nothing changed")
+        print("dry run (nothing changed); what would happen:")
     for action in actions:
         print(action.describe())
     return 0, root
