@@ -116,7 +116,8 @@ def raw(tmp_path) -> Path:
     (messy / "005.png").write_bytes(b"")                                    # empty file
     (messy / "notes.txt").write_text("frame 3 is black")                    # not an image
     (root / "001" / "nm-02" / "000").mkdir(parents=True)                    # empty folder
-    write_png(root / "001" / "nm-02" / "018" / "000.png", np.zeros((50, 50), np.uint8))
+    for i in range(2):
+        write_png(root / "001" / "nm-02" / "018" / f"{i:03d}.png", np.zeros((50, 50), np.uint8))
     (root / "README.txt").write_text("stray file")
     return root
 
@@ -151,7 +152,7 @@ def test_pretreat_command_prints_the_summary(raw, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "Wrote 2 sequences (9 frames)" in text
     assert "Unreadable or non-image files skipped: 3" in text
-    assert "Near-empty frames skipped (per sequence): 2" in text
+    assert "Near-empty frames skipped: 3 (in 2 sequences)" in text
     assert "fewer than 5 frames: 1" in text
     assert "001/nm-02/000" in text and "README.txt" in text
 

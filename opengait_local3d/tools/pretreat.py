@@ -179,10 +179,10 @@ def format_report(report: PretreatReport, output: Path, verbose: bool = False) -
     written = report.written
     lines = [f"Wrote {len(written)} sequences ({sum(s.frames for s in written)} frames) to {output}."]
 
-    def section(title: str, items: list[str]) -> None:
+    def section(title: str, items: list[str], count: str | None = None) -> None:
         if not items:
             return
-        lines.append(f"{title}: {len(items)}")
+        lines.append(f"{title}: {count or len(items)}")
         lines.extend(f"  {item}" for item in items[:limit])
         if limit is not None and len(items) > limit:
             lines.append(f"  ... {len(items) - limit} more (--verbose lists all)")
@@ -191,7 +191,8 @@ def format_report(report: PretreatReport, output: Path, verbose: bool = False) -
         return "/".join(result.key)
 
     near_empty = [f"{name(s)}: {s.near_empty}" for s in report.sequences if s.near_empty]
-    section("Near-empty frames skipped (per sequence)", near_empty)
+    section("Near-empty frames skipped", near_empty,
+            f"{sum(s.near_empty for s in report.sequences)} (in {len(near_empty)} sequences)")
     section("Unreadable or non-image files skipped", [p for s in report.sequences for p in s.unreadable])
     section("Sequences with no frame (empty folder or no readable image), not written",
             [name(s) for s in report.empty])
