@@ -166,6 +166,8 @@ def test_pretreat_reads_the_oumvlp_layout(tmp_path):
     pretreat(raw, tmp_path / "out", workers=1, dataset="oumvlp", progress=False)
     written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.pkl"))
     assert written == ["00001/00/000/000.pkl", "00001/01/015/015.pkl"]
+    assert main(["pretreat", "-i", str(raw), "-o", str(tmp_path / "again"), "--dataset", "OUMVLP",  # OpenGait spelling
+                 "--workers", "1"]) == 0
 
 
 def test_pretreat_errors_are_clear(tmp_path, capsys):

@@ -220,7 +220,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="side of the square output frames (default: 64)")
     parser.add_argument("--workers", "--n_workers", dest="workers", type=int, default=None,
                         help="worker processes (default: CPUs available)")
-    parser.add_argument("--dataset", choices=DATASETS, default="casiab",
+    parser.add_argument("--dataset", type=str.lower, choices=DATASETS, default="casiab",
                         help="input layout: casiab = RAW/<id>/<type>/<view>/*.png; "
                              "oumvlp = RAW/Silhouette_<view>-<seq>/<id>/*.png (default: casiab)")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every skipped file and sequence")
