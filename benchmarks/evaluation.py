@@ -100,25 +100,34 @@ def main() -> None:
     data = random_oumvlp(subjects, args.seed)
     probes = gallery = subjects * VIEWS
     flops = 2 * probes * gallery * PARTS * FEATURES
-    rates = matmul_gflops()
-    best = max(rates.values())
+    rates_before = matmul_gflops()
     features_gib = data["embeddings"].nbytes / 2 ** 30
     baseline = peak_rss_gib()
-    times, result = [], {}
+    times, cpu_times, result = [], [], {}
     for _ in range(args.repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = evaluate_indoor_dataset(data, "OUMVLP", metric=args.metric,
                                          cross_view_gallery=args.cross_view_gallery)
         times.append(time.perf_counter() - start)
-    seconds = statistics.median(times)
+        cpu_times.append(time.process_time() - cpu_start)
+    seconds, cpu_seconds = statistics.median(times), statistics.median(cpu_times)
+    # Rates measured before and after: on a shared machine they show how busy it was meanwhile.
+    rates_after = matmul_gflops()
+    best = max(*rates_before.values(), *rates_after.values())
     print(f"test set: {len(data['labels'])} sequences ({probes} probes, {gallery} gallery), "
           f"embeddings {PARTS} parts x {FEATURES} = {features_gib:.2f} GiB, metric {args.metric}"
           f"{', cross-view gallery' if args.cross_view_gallery else ''}")
-    for name, rate in rates.items():
-        print(f"matmul rate (best of repeats), {name}: {rate:.1f} GFLOP/s")
+    for name, rate in rates_before.items():
+        print(f"matmul rate (best of repeats, before / after evaluating), {name}: "
+              f"{rate:.1f} / {rates_after[name]:.1f} GFLOP/s")
     bound = flops / best / 1e9
     print(f"distance FLOPs: {flops / 1e12:.2f} TFLOP; FLOP-bound time at {best:.1f} GFLOP/s: {bound:.1f} s")
+    threads = torch.get_num_threads()
     print(f"evaluation time (median of {args.repeats}): {seconds:.1f} s = {seconds / bound:.2f} x FLOP-bound")
+    # On a shared machine the process gets less than its threads' worth of cores; its CPU time against
+    # the FLOP-bound CPU time (bound x threads) is the figure that contention distorts least.
+    print(f"evaluation CPU time: {cpu_seconds:.1f} s ({cpu_seconds / seconds:.2f} of {threads} cores busy on "
+          f"average) = {cpu_seconds / (bound * threads):.2f} x FLOP-bound CPU time")
     print(f"peak memory (VmHWM): {peak_rss_gib():.2f} GiB, of which before evaluating {baseline:.2f} GiB "
           f"(embeddings {features_gib:.2f} GiB)")
     rank1 = result["scalar/test_accuracy/" + ("NM-Rank@1" if args.cross_view_gallery else "NM@R1")]
