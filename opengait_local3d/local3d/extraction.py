@@ -1,6 +1,7 @@
 """Feature extraction of the local paths (Sec. 3.2.3): one conv3d 3x3x3 + ReLU per part."""
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 
@@ -24,4 +25,6 @@ class FeatureExtraction(nn.Module):
 
     def forward(self, volumes: Tensor) -> list[Tensor]:
         # unbind, not volumes[:, p]: its backward stacks the P gradients once instead of P zero-filled copies.
-        return [self.activation(conv(part)) for part, conv in zip(volumes.unbind(1), self.convs)]
+        # Channels-last-3d: oneDNN's NDHWC conv3d is faster on CPU, and its output feeds the fusion's GEMMs as is.
+        parts = (part.contiguous(memory_format=torch.channels_last_3d) for part in volumes.unbind(1))
+        return [self.activation(conv(part)) for part, conv in zip(parts, self.convs)]

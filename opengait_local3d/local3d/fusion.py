@@ -37,14 +37,21 @@ class Fusion(nn.Module):
     def forward(self, global_features: Tensor, local_features: Sequence[Tensor]) -> Tensor:
         if len(local_features) != len(self.widths) - 1:
             raise ValueError(f"Fusion expects {len(self.widths) - 1} local tensors, got {len(local_features)}")
-        paths = (global_features, *local_features)
         slices = self._slices()
-        fused = F.conv3d(global_features, self.conv.weight[:, slices[0]], self.conv.bias)
-        for features, channels in zip(paths[1:], slices[1:]):
-            fused.add_(F.conv3d(features, self.conv.weight[:, channels]))  # in place: add saves nothing
-        return F.relu(fused)
+        weight = self.conv.weight.flatten(1)  # [c_g, sum of widths]
+        # A 1x1x1 conv is a GEMM over the voxels in channels-last order: on channels-last-3d inputs the
+        # permuted views are free, and the GEMMs skip oneDNN's layout conversions of every path's gradient.
+        fused = F.linear(_voxels_by_channels(global_features), weight[:, slices[0]], self.conv.bias)
+        for features, channels in zip(local_features, slices[1:]):
+            fused.add_(F.linear(_voxels_by_channels(features), weight[:, channels]))  # in place: add saves nothing
+        return F.relu(fused).permute(0, 4, 1, 2, 3)
 
     def weights_per_path(self) -> dict[str, float]:
         """Mean absolute fusion weight over each path's input channels (the paper's Fig. 4b)."""
         weight = self.conv.weight.detach()
         return {name: float(weight[:, s].abs().mean()) for name, s in zip(self.path_names, self._slices())}
+
+
+def _voxels_by_channels(x: Tensor) -> Tensor:
+    """``[n, c, T, H, W] -> [n, T, H, W, c]`` (a view; contiguous when ``x`` is channels-last-3d)."""
+    return x.permute(0, 2, 3, 4, 1)
