@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -40,11 +41,13 @@ class Fusion(nn.Module):
         slices = self._slices()
         weight = self.conv.weight.flatten(1)  # [c_g, sum of widths]
         # A 1x1x1 conv is a GEMM over the voxels in channels-last order: on channels-last-3d inputs the
-        # permuted views are free, and the GEMMs skip oneDNN's layout conversions of every path's gradient.
-        fused = F.linear(_voxels_by_channels(global_features), weight[:, slices[0]], self.conv.bias)
+        # [voxels, c] views are free, and the GEMMs skip oneDNN's layout conversions of every path's gradient.
+        # addmm_ accumulates in place into a plain (non-view) tensor, so autograd needs no copy of it.
+        fused = torch.addmm(self.conv.bias, _voxels_by_channels(global_features), weight[:, slices[0]].t())
         for features, channels in zip(local_features, slices[1:]):
-            fused.add_(F.linear(_voxels_by_channels(features), weight[:, channels]))  # in place: add saves nothing
-        return F.relu(fused).permute(0, 4, 1, 2, 3)
+            fused.addmm_(_voxels_by_channels(features), weight[:, channels].t())
+        n, _, T, H, W = global_features.shape
+        return F.relu(fused).view(n, T, H, W, -1).permute(0, 4, 1, 2, 3)
 
     def weights_per_path(self) -> dict[str, float]:
         """Mean absolute fusion weight over each path's input channels (the paper's Fig. 4b)."""
@@ -53,5 +56,5 @@ class Fusion(nn.Module):
 
 
 def _voxels_by_channels(x: Tensor) -> Tensor:
-    """``[n, c, T, H, W] -> [n, T, H, W, c]`` (a view; contiguous when ``x`` is channels-last-3d)."""
-    return x.permute(0, 2, 3, 4, 1)
+    """``[n, c, T, H, W] -> [n T H W, c]`` (a view when ``x`` is channels-last-3d, else a copy)."""
+    return x.permute(0, 2, 3, 4, 1).reshape(-1, x.shape[1])

@@ -109,7 +109,7 @@ class Local3DCNN(nn.Module):
             blocks.append(block)
             c_in = c_out
         self.blocks = nn.ModuleList(blocks)
-        self.pool = nn.MaxPool3d(kernel_size=(1, 2, 2))
+        self.pool = FrameWise(nn.MaxPool2d(2))
         self.hpp = HorizontalPooling(bin_num)
         parts = self.hpp.parts_num
         self.mcm = MicroMotionCapture(c_in, parts)
