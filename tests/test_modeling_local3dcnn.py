@@ -129,7 +129,16 @@ def test_visual_summary_shows_volumes_and_localization_in_training_only():
 
 
 def test_parameter_count_at_casiab_settings(capsys):
-    count = sum(p.numel() for p in build_network({"model": "Local3DCNN"}).parameters())
+    def count(cfg):
+        return sum(p.numel() for p in build_network(cfg).parameters())
+
+    full, baseline = count({"model": "Local3DCNN"}), count({"model": "Local3DCNN", "local_blocks": []})
+    gaitpart = count({"model": "GaitPart", "bin_num": [16],
+                      "backbone_cfg": {"type": "Plain", "layers_cfg": ["BC-32", "BC-32", "M", "BC-64", "BC-64", "M",
+                                                                       "BC-128", "BC-128"]},
+                      "SeparateFCs": {"in_channels": 128, "out_channels": 128, "parts_num": 16}})
     with capsys.disabled():
-        print(f"\nLocal3DCNN parameters at CASIA-B settings: {count:,}")
-    assert count > 1_204_000  # more than GaitPart, whose backbone and MCM it contains
+        print(f"\nLocal3DCNN parameters at CASIA-B settings: {full:,} ({full - baseline:,} in the 3D local paths)")
+    # without local paths: GaitPart's backbone, MCM and FCs plus GLN's compact block (2 BNs, FC) and the classifier
+    assert baseline - gaitpart == 2 * 2048 + 2048 * 256 + 2 * 256 + 256 * 74
+    assert full > baseline
