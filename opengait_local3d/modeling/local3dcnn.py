@@ -70,8 +70,8 @@ class Local3DCNN(nn.Module):
         class_num: 74                         # training identities (CASIA-B 74, OU-MVLP 5153)
         embedding: compact                    # what triplet loss and inference use: compact | parts
 
-    Forward: ``inputs = (ipts, labs, typs, vies, seqL)`` with silhouettes ``[n, s, h, w]`` (h divisible by 4
-    and, after the two poolings, by every ``bin_num``) or packed ``[1, sum(s), h, w]`` with ``seqL``.
+    Forward: ``inputs = (ipts, labs, typs, vies, seqL)`` with silhouettes ``[n, s, h, w]`` (after the two
+    poolings, ``h // 4`` must be divisible by every ``bin_num``) or packed ``[1, sum(s), h, w]`` with ``seqL``.
     In training mode ``visual_summary`` also holds, for every local block, sample 0's sampled part volumes
     and per-part localization scalars (see :func:`local_block_summary`).
     """
