@@ -32,6 +32,17 @@ def resolve_workers(workers: int | None) -> int:
     return workers
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Worker processes that do not inherit this process's threads.
+
+    ``fork`` (Linux's default) copies a process whose torch/OpenMP thread pools may hold locks, and a
+    forked worker can then wait on them forever; ``forkserver`` forks workers from a clean server process.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")
+
+
 def parallel_map(function: Callable[[Job], Result], jobs: Sequence[Job], workers: int, *, desc: str, unit: str,
                  total: int | None = None, step: Callable[[Result], int] | None = None,
                  progress: bool = True) -> list[Result]:
@@ -47,7 +58,7 @@ def parallel_map(function: Callable[[Job], Result], jobs: Sequence[Job], workers
         if workers == 1:
             outputs = map(function, jobs)
         else:
-            pool = stack.enter_context(multiprocessing.Pool(workers))
+            pool = stack.enter_context(_pool_context().Pool(workers))
             outputs = pool.imap_unordered(function, jobs)
         for result in outputs:
             results.append(result)
