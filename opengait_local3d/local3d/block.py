@@ -143,20 +143,23 @@ class Local3DBlock(nn.Module):
             layout = zoom_layout(self.priors, in_size, canvas)
         else:
             layout = write_layout(self.priors, in_size, self.write_size)
-        grid = sampling_grid(layout, self.priors, self.localization(features.detach()), in_size)
-        volumes = sample_volume(
-            x,
-            grid.mu_x,
-            grid.mu_y,
-            grid.mu_t,
-            grid.sigma2,
-            grid.gamma,
-            self.mode,
-            temporal_sigma2=grid.temporal_sigma2 if self.mode == "gaussian" else None,
-            mask_x=grid.mask_x,
-            mask_y=grid.mask_y,
-            mask_t=grid.mask_t,
-        )
+        # Localization and sampling run in float32 even under autocast: the Gaussian weights underflow in
+        # float16, and the sampler takes all of its tensors in one dtype.
+        with torch.autocast(x.device.type, enabled=False):
+            grid = sampling_grid(layout, self.priors, self.localization(features.detach().float()), in_size)
+            volumes = sample_volume(
+                x.float(),
+                grid.mu_x,
+                grid.mu_y,
+                grid.mu_t,
+                grid.sigma2,
+                grid.gamma,
+                self.mode,
+                temporal_sigma2=grid.temporal_sigma2 if self.mode == "gaussian" else None,
+                mask_x=grid.mask_x,
+                mask_y=grid.mask_y,
+                mask_t=grid.mask_t,
+            )
         local = self.extraction(volumes) if self.extraction is not None else volumes.unbind(1)
         if self.alignment == "write":
             banks = write_filterbanks(grid, self.mode, in_size, canvas)

@@ -44,8 +44,9 @@ class Fusion(nn.Module):
         # [voxels, c] views are free, and the GEMMs skip oneDNN's layout conversions of every path's gradient.
         # addmm_ accumulates in place into a plain (non-view) tensor, so autograd needs no copy of it.
         fused = torch.addmm(self.conv.bias, _voxels_by_channels(global_features), weight[:, slices[0]].t())
+        # In-place ops escape autocast: give addmm_ the dtype autocast chose for ``fused`` (a no-op without it).
         for features, channels in zip(local_features, slices[1:]):
-            fused.addmm_(_voxels_by_channels(features), weight[:, channels].t())
+            fused.addmm_(_voxels_by_channels(features).to(fused.dtype), weight[:, channels].t().to(fused.dtype))
         n, _, T, H, W = global_features.shape
         return F.relu(fused).view(n, T, H, W, -1).permute(0, 4, 1, 2, 3)
 
