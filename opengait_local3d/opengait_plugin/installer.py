@@ -19,7 +19,8 @@ from pathlib import Path
 from .. import CONFIG_DIR, __version__
 from .checkout import REGISTRY_DIR, PluginError, resolve_opengait_root
 from .configs import INSTALL_DIR, installed_path, opengait_meant_configs, opengait_partitions, translate_config
-from .manifest import atomic_write_text, file_hash, read_manifest, text_hash, write_manifest
+from ..engine.atomic import atomic_write_text
+from .manifest import file_hash, read_manifest, text_hash, write_manifest
 from .names import PLUGIN_MODELS
 from .shim import SHIM_FILENAME, render_shim
 

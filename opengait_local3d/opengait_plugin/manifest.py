@@ -9,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..engine.atomic import atomic_write
+from ..engine.atomic import atomic_write_text
 from .checkout import PluginError
 
 MANIFEST_NAME = ".opengait_local3d_plugin.json"
@@ -23,12 +23,6 @@ def text_hash(text: str) -> str:
 def file_hash(path: Path) -> str:
     """SHA-256 of the file's bytes."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (UTF-8, newlines as given) atomically."""
-    with atomic_write(path, "wb") as stream:
-        stream.write(text.encode("utf-8"))
 
 
 def read_manifest(root: Path) -> dict[str, str]:

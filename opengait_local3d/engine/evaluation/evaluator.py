@@ -14,7 +14,8 @@ from .distances import METRICS
 from .protocols import Protocol, check_test_set
 from .report import SINGLE_VIEW_FIGURES, cross_view_tables, matrix_tables, single_view_tables
 from .single_view import Rank1Matrices, single_view_rank1
-from .tables import Table, format_csv, format_markdown, format_text, write_atomic
+from ..atomic import atomic_write_text
+from .tables import Table, format_csv, format_markdown, format_text
 from .testset import as_test_set
 
 __all__ = ["evaluate_indoor_dataset"]
@@ -122,8 +123,8 @@ def _write_tables(output_dir: Path, protocol: Protocol, metric: str, summary: li
     sections = [f"# {protocol.dataset} evaluation, metric {metric}", *map(format_markdown, summary)]
     if matrices:
         sections += ["## Probe view x gallery view", *map(format_markdown, matrices)]
-    written = [write_atomic(output_dir / f"{stem}.md", "\n\n".join(sections) + "\n"),
-               write_atomic(output_dir / f"{stem}_summary.csv", format_csv(summary, "figure"))]
+    written = [atomic_write_text(output_dir / f"{stem}.md", "\n\n".join(sections) + "\n"),
+               atomic_write_text(output_dir / f"{stem}_summary.csv", format_csv(summary, "figure"))]
     if matrices:
-        written.append(write_atomic(output_dir / f"{stem}_matrices.csv", format_csv(matrices, "condition")))
+        written.append(atomic_write_text(output_dir / f"{stem}_matrices.csv", format_csv(matrices, "condition")))
     logger.info("evaluation tables written to %s", ", ".join(map(str, written)))

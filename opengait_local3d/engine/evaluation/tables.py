@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Table", "format_text", "format_markdown", "format_csv", "write_atomic"]
+__all__ = ["Table", "format_text", "format_markdown", "format_csv"]
 
 
 @dataclass(frozen=True)
@@ -91,21 +88,3 @@ def format_csv(tables: Sequence[Table], key: str, decimals: int = 4) -> str:
     for table in tables:
         writer.writerows([table.name, name, *row] for name, row in zip(table.rows, _cells(table, decimals, "")))
     return buffer.getvalue()
-
-
-def write_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``.
-
-    A reader never sees a half-written file, and an interrupted write leaves the old one intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temp, "x", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return path
