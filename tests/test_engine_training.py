@@ -1,7 +1,6 @@
 """Training: the loss aggregator, exact resume, Ctrl-C, clip-length and test-set checks (in process)."""
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
