@@ -11,7 +11,7 @@ Prints, for one batch of 32 sequences x 30 frames (8 identities x 4 sequences):
   its FLOP-bound time (FLOPs / matmul GFLOP/s) and the ratio of the measured step to it;
 * inference embeddings per second (eval mode, no grad, the same batch) for the three models.
 
-By default glibc's allocator is asked to keep freed memory (see :func:`keep_freed_memory`): without that,
+By default glibc's allocator is asked to keep freed memory (see :mod:`opengait_local3d.engine.allocator`): without that,
 every step returns its multi-GB activations to the kernel and faults them back in (page zeroing in the
 kernel, about 15 million page faults and 25 s of system time per Local3DCNN step on a 2-core machine).
 ``--glibc-default`` measures the untuned allocator.
@@ -21,7 +21,6 @@ Run: ``python benchmarks/model_step.py [--repeats 5] [--batch 32] [--frames 30] 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from typing import Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from opengait_local3d.engine.allocator import keep_freed_memory
 from opengait_local3d.modeling import build_network
 from opengait_local3d.modeling.losses import CrossEntropyLoss, TripletLoss
 
@@ -46,20 +46,6 @@ MODEL_CFGS = {  # CASIA-B 64x44 settings: OpenGait's gaitset.yaml / gaitpart.yam
                 "SeparateFCs": {"in_channels": 128, "out_channels": 256, "parts_num": 62}, "bin_num": [16, 8, 4, 2, 1]},
 }
 LOSS_WEIGHTS = {"triplet": 1.0, "softmax": 0.1}  # GLN's (and our Local3DCNN configs') loss terms
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc malloc to serve large blocks from its heap and not to trim it: freed activations are reused.
-
-    Same effect as ``MALLOC_MMAP_THRESHOLD_=2147483647 MALLOC_TRIM_THRESHOLD_=2147483647`` in the environment.
-    Returns False where there is no glibc (the figures then use the platform's allocator as it is).
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_mmap_threshold, limit = -1, -3, 2**31 - 1
-    return bool(libc.mallopt(m_mmap_threshold, limit)) and bool(libc.mallopt(m_trim_threshold, limit))
 
 
 def make_batch(batch: int, frames: int) -> tuple:

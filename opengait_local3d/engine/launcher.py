@@ -9,6 +9,7 @@ from typing import Any, Iterator, Mapping
 import yaml
 
 from . import distributed
+from .allocator import keep_freed_memory
 from .base_model import EVAL_FUNCTIONS
 from .config.loading import config_source, load_config
 from .config.paths import output_path
@@ -57,6 +58,8 @@ def run(cfgs: str | Path | Mapping[str, Any], phase: str = "train", *, iteration
         check_config(cfgs, training)
         save_path = output_path(cfgs, training)
     with distributed.session(device) as context, _messages(cfgs, source, training, log_to_file, context):
+        if context.device.type == "cpu" and cfgs["engine_cfg"]["keep_freed_memory"]:
+            keep_freed_memory()
         with _named_by(source):
             Model = get_model_class(cfgs["model_cfg"].get("model"))
             model = Model(cfgs, training)

@@ -143,12 +143,13 @@ class Local3DBlock(nn.Module):
             layout = zoom_layout(self.priors, in_size, canvas)
         else:
             layout = write_layout(self.priors, in_size, self.write_size)
-        # Localization and sampling run in float32 even under autocast: the Gaussian weights underflow in
-        # float16, and the sampler takes all of its tensors in one dtype.
+        # Localization and sampling run in at least float32 even under autocast: the Gaussian weights
+        # underflow in float16, and the sampler takes all of its tensors in one dtype.
+        dtype = torch.promote_types(x.dtype, torch.float32)
         with torch.autocast(x.device.type, enabled=False):
-            grid = sampling_grid(layout, self.priors, self.localization(features.detach().float()), in_size)
+            grid = sampling_grid(layout, self.priors, self.localization(features.detach().to(dtype)), in_size)
             volumes = sample_volume(
-                x.float(),
+                x.to(dtype),
                 grid.mu_x,
                 grid.mu_y,
                 grid.mu_t,

@@ -34,7 +34,7 @@ ENGINE_KEYS: dict[str, frozenset[str]] = {
                               "sync_BN", "total_iter", "sampler", "transform", "find_unused_parameters"}),
     "evaluator_cfg": frozenset({"enable_float16", "restore_ckpt_strict", "restore_hint", "save_name",
                                 "eval_func", "sampler", "transform", "metric", "cross_view_gallery"}),
-    "engine_cfg": frozenset({"seed", "output_root"}),
+    "engine_cfg": frozenset({"seed", "output_root", "keep_freed_memory"}),
 }
 
 #: (section, key) of typed entries -> the registry that knows their keys
