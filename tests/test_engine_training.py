@@ -127,3 +127,11 @@ def test_ctrl_c_during_training_saves_a_checkpoint(tiny_casiab, tmp_path):
     assert len(saved) == 1
     state = load_checkpoint(saved[0])
     assert state["iteration"] >= 2 and saved[0].name == f"tiny-{state['iteration']:05d}.pt"
+
+
+def test_silhouettes_the_network_cannot_take_are_a_config_error(tiny_casiab, tmp_path):
+    model_cfg = {**TINY_MODEL_CFGS["Local3DCNN"], "bin_num": [16]}  # 16 x 16 frames leave 4-row maps
+    cfg = tiny_engine_config(tiny_casiab, "Local3DCNN", tmp_path, model_cfg=model_cfg)
+    with pytest.raises(ConfigError, match=r"model_cfg: Local3DCNN cannot take the silhouettes the data and "
+                                          r"transforms give \(16x10 pixels\): bin_num \[16\]"):
+        run(cfg, "train")

@@ -28,7 +28,12 @@ class NetworkModel(BaseModel):
         self.net.init_parameters()
 
     def forward(self, inputs: tuple) -> dict[str, Any]:
-        return self.net(inputs)
+        try:
+            return self.net(inputs)
+        except ValueError as err:  # the network's own input checks, e.g. a map height the strips do not divide
+            sils = inputs[0][0]
+            raise ConfigError(f"model_cfg: {type(self.net).__name__} cannot take the silhouettes the data and "
+                              f"transforms give ({'x'.join(map(str, sils.shape[-2:]))} pixels): {err}") from None
 
 
 class Local3DCNN(NetworkModel):
