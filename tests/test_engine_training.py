@@ -133,5 +133,5 @@ def test_silhouettes_the_network_cannot_take_are_a_config_error(tiny_casiab, tmp
     model_cfg = {**TINY_MODEL_CFGS["Local3DCNN"], "bin_num": [16]}  # 16 x 16 frames leave 4-row maps
     cfg = tiny_engine_config(tiny_casiab, "Local3DCNN", tmp_path, model_cfg=model_cfg)
     with pytest.raises(ConfigError, match=r"model_cfg: Local3DCNN cannot take the silhouettes the data and "
-                                          r"transforms give \(16x10 pixels\): bin_num \[16\]"):
+                                          r"transforms give \(16x16 pixels\): bin_num \[16\]"):
         run(cfg, "train")
