@@ -1,0 +1,96 @@
+"""``opengait-local3d compare``: GaitSet, GaitPart and Local3DCNN on the same SynthGait, side by side."""
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..engine.atomic import atomic_write_text
+from ..engine.errors import EngineError
+from .synthrun import CONDITIONS, SYNTH_CONFIGS, SynthRun, prepare_data, synth_config, train_and_test
+
+__all__ = ["register", "compare", "format_comparison"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``compare`` subcommand."""
+    parser = subparsers.add_parser(
+        "compare", help="GaitSet vs GaitPart vs Local3DCNN on SynthGait",
+        description="Train and test GaitSet, GaitPart and Local3DCNN on the quick-start SynthGait with matched "
+                    "configs (configs/synth/*_synth.yaml: same data, input size, batch, clip length, optimizer "
+                    "and schedule; each model keeps its own losses), once per seed, and print one table of "
+                    "cross-view rank-1 (mean and sample standard deviation over seeds). Runs already finished "
+                    "in OUT are reused, interrupted ones resume.",
+        epilog="The table is also written to OUT/compare.md and OUT/compare.csv.")
+    parser.add_argument("--out", type=Path, default=Path("quickstart"), metavar="DIR",
+                        help="folder for the data, configs and outputs (default: ./quickstart, shared with quickstart)")
+    parser.add_argument("--seeds", type=int, default=1, metavar="K", help="training seeds 0..K-1 per model (default: 1)")
+    parser.add_argument("--models", nargs="+", choices=list(SYNTH_CONFIGS), default=list(SYNTH_CONFIGS),
+                        metavar="MODEL", help=f"models to compare (default: {' '.join(SYNTH_CONFIGS)})")
+    parser.add_argument("--iter", type=int, default=None, metavar="N",
+                        help="training iterations of every model (default: each config's total_iter)")
+    parser.add_argument("--workers", type=int, default=None, metavar="K",
+                        help="processes generating the data (default: CPUs available)")
+    parser.set_defaults(func=partial(_run, parser))
+
+
+def compare(out: Path, models: Sequence[str], seeds: int, total_iter: int | None = None,
+            workers: int | None = None) -> dict[str, list[SynthRun]]:
+    """Train and test each model once per seed on the quick-start SynthGait; the runs per model."""
+    data = prepare_data(out, workers)
+    runs: dict[str, list[SynthRun]] = {model: [] for model in models}
+    for seed in range(seeds):
+        for model in models:
+            cfgs, path = synth_config(SYNTH_CONFIGS[model], data, out, seed=seed, total_iter=total_iter)
+            runs[model].append(train_and_test(cfgs, path))
+    return runs
+
+
+def format_comparison(runs: dict[str, list[SynthRun]], markdown: bool = False) -> str:
+    """One row per model: rank-1 (%) per condition and their mean as ``mean ± std`` over seeds, and the
+    median training minutes. ``markdown`` gives a markdown table, else aligned text."""
+    header = ["Model", "Seeds", *CONDITIONS, "Mean", "Train min"]
+    rows = []
+    for model, model_runs in runs.items():
+        scores = np.array([[run.rank1[c] for c in CONDITIONS] for run in model_runs])  # [seeds, conditions]
+        scores = np.concatenate([scores, scores.mean(axis=1, keepdims=True)], axis=1)
+        spread = scores.std(axis=0, ddof=1) if len(model_runs) > 1 else np.zeros(scores.shape[1])
+        cells = [f"{m:.1f} ± {s:.1f}" for m, s in zip(scores.mean(axis=0), spread)]
+        minutes = np.median([run.train_seconds for run in model_runs]) / 60
+        rows.append([model, str(len(model_runs)), *cells, f"{minutes:.1f}"])
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) if k == 0 else cell.rjust(w) for k, (cell, w) in
+                               enumerate(zip(row, widths))) for row in [header, *rows])
+
+
+def _comparison_csv(runs: dict[str, list[SynthRun]]) -> str:
+    lines = ["model,seed_run," + ",".join(CONDITIONS) + ",train_seconds,test_seconds,save_path"]
+    for model, model_runs in runs.items():
+        for index, run in enumerate(model_runs):
+            scores = ",".join(f"{run.rank1[c]:.4f}" for c in CONDITIONS)
+            lines.append(f"{model},{index},{scores},{run.train_seconds:.1f},{run.test_seconds:.1f},{run.save_path}")
+    return "\n".join(lines) + "\n"
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, got {args.seeds}")
+    if args.iter is not None and args.iter < 1:
+        parser.error(f"--iter must be at least 1, got {args.iter}")
+    try:
+        runs = compare(args.out, args.models, args.seeds, args.iter, args.workers)
+    except (EngineError, FileExistsError) as err:
+        print(f"opengait-local3d compare: error: {err}", file=sys.stderr)
+        return 2
+    title = "SynthGait cross-view rank-1 (%), CASIA-B protocol, identical views excluded (mean ± std over seeds)"
+    atomic_write_text(args.out / "compare.md", f"{title}\n\n{format_comparison(runs, markdown=True)}\n")
+    atomic_write_text(args.out / "compare.csv", _comparison_csv(runs))
+    print(f"\n{title}\n{format_comparison(runs)}\n\nwritten to {args.out / 'compare.md'} and {args.out / 'compare.csv'}")
+    return 0
