@@ -1,0 +1,48 @@
+"""``opengait-local3d embed``: the npz holds what the test phase computes, in dataset order."""
+from __future__ import annotations
+
+import numpy as np
+import yaml
+
+from conftest import tiny_engine_config
+from opengait_local3d.cli import main as cli_main
+from opengait_local3d.engine import distributed
+from opengait_local3d.engine.config.loading import load_config
+from opengait_local3d.engine.models import get_model_class
+from opengait_local3d.tools.embed import embed
+
+
+def test_embeddings_equal_the_test_phase_features(tiny_casiab, tmp_path):
+    cfg = tiny_engine_config(tiny_casiab, "GaitPart", tmp_path / "output")
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = embed(path, 0, tiny_casiab.root, tmp_path / "emb.npz", partition="test", device="cpu")
+
+    with distributed.session("cpu") as context:
+        model = get_model_class("GaitPart")(load_config(cfg), training=False)
+        model.eval()
+        reference = model.inference(context.rank)
+        dataset = model.test_loader.dataset
+    saved = np.load(tmp_path / "emb.npz")
+    np.testing.assert_array_equal(saved["embeddings"], reference["embeddings"])
+    np.testing.assert_array_equal(saved["ids"], dataset.label_list)
+    np.testing.assert_array_equal(saved["types"], dataset.types_list)
+    np.testing.assert_array_equal(saved["views"], dataset.views_list)
+    assert set(saved["ids"]) == set(tiny_casiab.test_ids) and result["embeddings"].dtype == np.float32
+
+
+def test_all_ids_of_a_folder_without_casia_b_structure(tiny_casiab, tmp_path, capsys):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_engine_config(tiny_casiab, "GaitPart", tmp_path / "output")))
+    mine = tmp_path / "mine"
+    (mine / "alice" / "walk" / "side").mkdir(parents=True)
+    (mine / "alice" / "walk" / "side" / "a.pkl").write_bytes((tiny_casiab.root / "001/nm-01/000/000.pkl").read_bytes())
+    out = tmp_path / "mine.npz"
+    assert cli_main(["embed", "--cfgs", str(cfg), "--iter", "0", "--data", str(mine), "--out", str(out),
+                     "--device", "cpu"]) == 0
+    saved = np.load(out)
+    assert list(saved["ids"]) == ["alice"] and list(saved["types"]) == ["walk"] and saved["embeddings"].shape[0] == 1
+
+    assert cli_main(["embed", "--cfgs", str(cfg), "--iter", "0", "--data", str(tmp_path / "nowhere"),
+                     "--out", str(out)]) == 2
+    assert "nowhere" in capsys.readouterr().err
