@@ -1,0 +1,130 @@
+"""The quick start and compare plumbing, on a tiny SynthGait and tiny configs (not the full run)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from opengait_local3d.cli import main as cli_main
+from opengait_local3d.engine.checkpoint import load_checkpoint
+from opengait_local3d.tools import compare as compare_tool
+from opengait_local3d.tools import quickstart as quickstart_tool
+from opengait_local3d.tools import synthrun
+from opengait_local3d.tools.synthrun import CONDITIONS, SYNTH_CONFIGS, SynthRun
+
+TINY_DATA = {"subjects": 4, "size": 32, "frames": 8, "seed": 0, "views": (0, 90)}
+
+TINY_MODELS = {
+    "Local3DCNN": {"channels": [4, 4, 8, 8, 8, 8], "part_dim": 8, "compact_dim": 8, "class_num": 2},
+    "GaitPart": {"backbone_cfg": {"in_channels": 1, "type": "Plain",
+                                  "layers_cfg": ["BC-4", "M", "FC-8-2", "M", "FC-8-3"]},
+                 "SeparateFCs": {"in_channels": 8, "out_channels": 4, "parts_num": 8}},
+}
+
+
+@pytest.fixture
+def tiny_synth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Point the quick start at a tiny SynthGait (4 ids, 2 views, 8-10 frames) and tiny model configs."""
+    monkeypatch.setattr(synthrun, "SYNTH_DATA", TINY_DATA)
+    configs = {}
+    for model, overrides in TINY_MODELS.items():
+        cfgs = yaml.safe_load(SYNTH_CONFIGS[model].read_text())
+        cfgs["model_cfg"].update(overrides)
+        cfgs["trainer_cfg"].update({"total_iter": 2, "save_iter": 1, "log_iter": 1})
+        cfgs["trainer_cfg"]["sampler"].update({"batch_size": [2, 2], "frames_num_fixed": 8})
+        cfgs["evaluator_cfg"]["sampler"]["batch_size"] = 4
+        cfgs["data_cfg"]["cache"] = False
+        path = tmp_path / "configs" / SYNTH_CONFIGS[model].name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(yaml.safe_dump(cfgs))
+        configs[model] = path
+    monkeypatch.setattr(synthrun, "SYNTH_CONFIGS", configs)
+    monkeypatch.setattr(quickstart_tool, "SYNTH_CONFIGS", configs)
+    monkeypatch.setattr(compare_tool, "SYNTH_CONFIGS", configs)
+    return configs
+
+
+def test_quickstart_trains_tests_visualises_and_reuses_its_work(tiny_synth, tmp_path):
+    out = tmp_path / "qs"
+    result, pictures = quickstart_tool.quickstart(out, workers=1)
+
+    assert set(result.rank1) == set(CONDITIONS)
+    assert all(0.0 <= v <= 100.0 for v in result.rank1.values())
+    checkpoint = result.save_path / "checkpoints" / "3DLocal_synth-00002.pt"
+    assert load_checkpoint(checkpoint)["iteration"] == 2
+    assert (result.save_path / "rank1_CASIA-B_euc.md").is_file()
+    written = yaml.safe_load(result.config_path.read_text())  # the config the user can rerun by hand
+    assert Path(written["data_cfg"]["dataset_root"]) == (out / "data" / "SynthGait").resolve()
+    assert json.loads(Path(written["data_cfg"]["dataset_partition"]).read_text())["TEST_SET"] == ["003", "004"]
+    assert pictures and all(p.is_file() and p.parent == out / "visualization" for p in pictures)
+
+    stamp = checkpoint.stat().st_mtime_ns
+    again, _ = quickstart_tool.quickstart(out, workers=1)
+    assert checkpoint.stat().st_mtime_ns == stamp  # finished training is reused, not redone
+    assert again.rank1 == result.rank1
+
+
+def test_quickstart_resumes_an_interrupted_training(tiny_synth, tmp_path):
+    out = tmp_path / "qs"
+    first, _ = quickstart_tool.quickstart(out, total_iter=1, workers=1)
+    checkpoints = first.save_path / "checkpoints"
+    assert not (checkpoints / "3DLocal_synth-00002.pt").exists()
+    stamp = (checkpoints / "3DLocal_synth-00001.pt").stat().st_mtime_ns
+
+    resumed, _ = quickstart_tool.quickstart(out, total_iter=2, workers=1)
+    assert resumed.iteration == 2
+    assert load_checkpoint(checkpoints / "3DLocal_synth-00002.pt")["iteration"] == 2
+    # a restart from 0 would have saved iteration 1 again (save_iter 1)
+    assert (checkpoints / "3DLocal_synth-00001.pt").stat().st_mtime_ns == stamp
+
+
+def test_compare_runs_each_model_per_seed_and_writes_the_table(tiny_synth, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code = cli_main(["compare", "--out", str(out), "--seeds", "2", "--models", "GaitPart", "--workers", "1"])
+    assert code == 0
+    table = (out / "compare.md").read_text()
+    assert "| GaitPart | 2 |" in table
+    rows = (out / "compare.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[1].startswith("GaitPart,0,") and rows[2].startswith("GaitPart,1,")
+    seeds = {load_checkpoint(p)["sampler"]["seed"] for p in out.glob("output/**/GaitPart_synth_seed*-00002.pt")}
+    assert seeds == {0, 1}
+    assert "GaitPart" in capsys.readouterr().out
+
+
+def _run(rank1: tuple[float, float, float], minutes: float) -> SynthRun:
+    return SynthRun(Path("c.yaml"), Path("out"), 1, dict(zip(CONDITIONS, rank1)), minutes * 60, 1.0)
+
+
+def test_comparison_table_shows_mean_and_sample_std_over_seeds():
+    runs = {"GaitPart": [_run((60, 50, 40), 2), _run((70, 40, 20), 4)], "Local3DCNN": [_run((90, 80, 70), 3)]}
+    text = compare_tool.format_comparison(runs, markdown=True).splitlines()
+    # NM: mean 65, sample std |70 - 60| / sqrt(2); mean of conditions per seed 50 and 43.33
+    nm_std = np.std([60, 70], ddof=1)
+    mean_std = np.std([50, 130 / 3], ddof=1)
+    assert text[2] == (f"| GaitPart | 2 | 65.0 ± {nm_std:.1f} | 45.0 ± {np.std([50, 40], ddof=1):.1f} | "
+                       f"30.0 ± {np.std([40, 20], ddof=1):.1f} | {np.mean([50, 130 / 3]):.1f} ± {mean_std:.1f} | 3.0 |")
+    assert text[3] == "| Local3DCNN | 1 | 90.0 ± 0.0 | 80.0 ± 0.0 | 70.0 ± 0.0 | 80.0 ± 0.0 | 3.0 |"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["quickstart", "--iter", "0"], "--iter must be at least 1"),
+    (["compare", "--seeds", "0"], "--seeds must be at least 1"),
+    (["compare", "--models", "GaitSett"], "invalid choice"),
+])
+def test_bad_arguments_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_output_folder_that_is_not_synthgait_is_refused(tiny_synth, tmp_path, capsys):
+    out = tmp_path / "qs"
+    (out / "data" / "SynthGait").mkdir(parents=True)
+    (out / "data" / "SynthGait" / "thesis.tex").write_text("mine")
+    assert cli_main(["quickstart", "--out", str(out), "--workers", "1"]) == 2
+    assert "SynthGait" in capsys.readouterr().err
+    assert (out / "data" / "SynthGait" / "thesis.tex").read_text() == "mine"
