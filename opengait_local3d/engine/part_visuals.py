@@ -3,35 +3,49 @@
 For one sequence, each :class:`~opengait_local3d.local3d.Local3DBlock` of the network gives:
 
 * ``block<k>_boxes``: every part's box (its learned centre and extent per frame) drawn on the input
-  silhouettes, one colour per part, with a legend of each part's temporal window and mean gamma;
+  silhouettes, one colour per part, with a legend: part, temporal window (input frames), mean gamma;
+* ``block<k>_timeline``: per part, the temporal window over the input frames (a band, with a tick at the
+  input position each output frame is sampled from) and gamma per input frame (bars);
 * ``block<k>_volumes``: the sampled part volumes (mean over channels), rows = parts, columns = frames;
 * ``fusion_weights``: the fusion's mean absolute weight per path (global + each part), per block.
 
-Images are uint8 BGR arrays (``[H, W, 3]``). Training logs them to tensorboard at each save; the
-``visualize`` tool writes them as PNG and the boxes of the last block as an MP4.
+Images are uint8 BGR arrays ``[H, W, 3]``. Training logs them to tensorboard at each save
+(:func:`tensorboard_images`); the ``visualize`` tool writes them as PNG, and the last block's boxes over
+every frame as an MP4.
 """
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..local3d import Local3DBlock
+from ..local3d import Local3DBlock, grid_centres
 from .atomic import atomic_write
 
-__all__ = ["PART_COLOURS", "local_blocks", "render_part_visuals", "write_pictures"]
+__all__ = ["PART_COLOURS", "evaluator_view", "local_blocks", "render_part_visuals", "tensorboard_images",
+           "write_pictures"]
+
+logger = logging.getLogger(__name__)
 
 #: BGR colour of each part, in PART_NAMES order
 PART_COLOURS = {"head": (60, 60, 230), "torso": (60, 200, 60), "left_arm": (230, 140, 40),
                 "right_arm": (40, 200, 230), "left_leg": (200, 60, 200), "right_leg": (200, 200, 60)}
 FRAMES_SHOWN = 8
 CELL = 96  # pixel height of one frame in the montages
+VIDEO_HEIGHT = 192  # pixel height of the MP4's frames
+FRAME_HEADER = 14  # pixel height of the frame numbers above the boxes
+LABEL_WIDTH = 90  # pixel width of the part-name column
+TIMELINE_ROW = 34  # pixel height of one part in the timeline: the window band, then the gamma bars
+WINDOW_BAND = 12
+GAMMA_BARS = 18
+TIMELINE_HEADER = 30
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -43,19 +57,32 @@ def local_blocks(network: nn.Module) -> list[tuple[str, Local3DBlock]]:
     return [(f"block{n}", b) for n, b in zip(numbers, blocks)]
 
 
+def evaluator_view(frames: np.ndarray, transform: Callable[..., Tensor]) -> Tensor:
+    """One stored sequence (uint8 ``[T, H, W]``) as the network sees it at test time: the float ``[s, h, w]``
+    that ``transform`` (an engine transform of ``evaluator_cfg.transform``) makes of it."""
+    return transform(torch.from_numpy(np.ascontiguousarray(frames))[None], None, torch.Generator())[0].float()
+
+
 @torch.no_grad()
 def render_part_visuals(network: nn.Module, sequence: Tensor, out_dir: str | os.PathLike | None = None
                         ) -> dict[str, np.ndarray]:
     """Run ``sequence`` through ``network`` and draw each local block's parts.
 
+    One no-grad forward in eval mode; the network's training mode is restored afterwards.
+
     Args:
         network: a host-free network (``forward((ipts, labs, typs, vies, seqL))``), e.g. Local3DCNN.
         sequence: ``[s, h, w]`` float silhouettes in [0, 1], transformed as the evaluator does.
         out_dir: if given, the pictures are also written there as ``<name>.png``, and the last block's
-            boxes over every frame as ``<label>_boxes.mp4`` (when OpenCV has an ``mp4v`` encoder).
+            boxes over every frame as ``<label>_boxes.mp4`` (skipped, with a logged warning, when OpenCV has
+            no ``mp4v`` encoder here).
 
     Returns:
-        ``{name: uint8 BGR image}``; empty for a network without 3D local blocks (GaitSet, GaitPart).
+        ``{name: uint8 BGR image [H, W, 3]}``; empty for a network without 3D local blocks (GaitSet,
+        GaitPart), and then nothing is written.
+
+    Raises:
+        ValueError: ``sequence`` is not ``[s, h, w]``.
     """
     blocks = local_blocks(network)
     if not blocks:
@@ -79,6 +106,7 @@ def render_part_visuals(network: nn.Module, sequence: Tensor, out_dir: str | os.
     scales = {label: frames.shape[1] / input_sizes[id(block)][0] for label, block in blocks}
     for label, block in blocks:
         pictures[f"{label}_boxes"] = _boxes_montage(frames, block, scales[label])
+        pictures[f"{label}_timeline"] = _timeline(block, label)
         pictures[f"{label}_volumes"] = _volumes_montage(block)
     pictures["fusion_weights"] = _fusion_chart(blocks)
     if out_dir is not None:
@@ -102,15 +130,22 @@ def write_pictures(pictures: dict[str, np.ndarray], out_dir: str | os.PathLike) 
     return paths
 
 
+def tensorboard_images(pictures: dict[str, np.ndarray]) -> dict[str, Tensor]:
+    """``{'image/part_visuals/<name>': [1, 3, H, W] float RGB in [0, 1]}``, the message manager's summary form."""
+    return {f"image/part_visuals/{name}": torch.from_numpy(image[..., ::-1].copy()).permute(2, 0, 1)[None] / 255.0
+            for name, image in pictures.items()}
+
+
 def _write_boxes_video(frames: np.ndarray, block: Local3DBlock, scale: float, path: Path, fps: int = 10) -> None:
-    """An MP4 of ``block``'s boxes on every frame (skipped if OpenCV has no ``mp4v`` encoder here)."""
-    frame_scale = CELL / frames.shape[1]
+    """An MP4 of ``block``'s boxes on every frame (skipped, with a warning, without an ``mp4v`` encoder)."""
+    frame_scale = VIDEO_HEIGHT / frames.shape[1]
     images = [_frame_with_boxes(frames[t], block, t, scale * frame_scale, frame_scale) for t in range(len(frames))]
     height, width = images[0].shape[:2]
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         staged = Path(tmp) / path.name
         writer = cv2.VideoWriter(str(staged), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
         if not writer.isOpened():
+            logger.warning("%s: not written (this OpenCV build has no mp4v encoder); the PNGs are complete", path)
             return
         for image in images:
             writer.write(image)
@@ -122,9 +157,13 @@ def _chosen_frames(count: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(FRAMES_SHOWN, count)).round().astype(int))
 
 
+def _colour(name: str) -> tuple[int, int, int]:
+    return PART_COLOURS.get(name, (255, 255, 255))
+
+
 def _frame_with_boxes(frame: np.ndarray, block: Local3DBlock, t: int, box_scale: float, frame_scale: float
                       ) -> np.ndarray:
-    """One silhouette frame, enlarged ``frame_scale`` times, with every part's box at frame ``t``
+    """One silhouette frame, enlarged ``frame_scale`` times (nearest), with every part's box at frame ``t``
     (box coordinates are in the block's input pixels, ``box_scale`` display pixels each)."""
     height, width = frame.shape
     image = cv2.resize(frame, (round(width * frame_scale), round(height * frame_scale)), interpolation=cv2.INTER_NEAREST)
@@ -134,28 +173,80 @@ def _frame_with_boxes(frame: np.ndarray, block: Local3DBlock, t: int, box_scale:
         (cx, cy), (ex, ey) = params["centre"][0, p, t].tolist(), params["extent"][0, p, t].tolist()
         top_left = (round((cx - ex / 2) * box_scale), round((cy - ey / 2) * box_scale))
         bottom_right = (round((cx + ex / 2) * box_scale), round((cy + ey / 2) * box_scale))
-        cv2.rectangle(image, top_left, bottom_right, PART_COLOURS.get(name, (255, 255, 255)), 1)
+        cv2.rectangle(image, top_left, bottom_right, _colour(name), 1)
     return image
 
 
 def _boxes_montage(frames: np.ndarray, block: Local3DBlock, scale: float) -> np.ndarray:
-    """Chosen frames side by side with the boxes, and a legend: part, temporal window (frames), mean gamma."""
+    """Chosen frames side by side with the boxes, their numbers above, and a legend below: part, temporal
+    window (input frames), mean gamma."""
     frame_scale = CELL / frames.shape[1]
+    chosen = _chosen_frames(len(frames))
     row = np.concatenate([_frame_with_boxes(frames[t], block, int(t), scale * frame_scale, frame_scale)
-                          for t in _chosen_frames(len(frames))], axis=1)
+                          for t in chosen], axis=1)
+    header = np.zeros((FRAME_HEADER, row.shape[1], 3), np.uint8)
+    for k, t in enumerate(chosen):
+        cv2.putText(header, f"frame {t}", (row.shape[1] // len(chosen) * k + 4, FRAME_HEADER - 4), FONT, 0.35,
+                    (200, 200, 200), 1)
     params = block.last_parameters
     lines = []
     for p, name in enumerate(block.part_names):
         centre, extent = params["temporal_centre"][0, p].item(), params["temporal_extent"][0, p].item()
         gamma = params["gamma"][0, p].mean().item()
         lines.append((f"{name}: frames {centre - extent / 2:.1f}-{centre + extent / 2:.1f}, gamma {gamma:.2f}",
-                      PART_COLOURS.get(name, (255, 255, 255))))
-    return np.concatenate([row, _legend(lines, row.shape[1])], axis=0)
+                      _colour(name)))
+    return np.concatenate([header, row, _legend(lines, row.shape[1])], axis=0)
+
+
+def _timeline(block: Local3DBlock, label: str) -> np.ndarray:
+    """Per part (a row): the temporal window over the input frames as a band in the part's colour, a white
+    tick at the input position each output frame samples (Eq. 6 with the learned centre and stride), and
+    below it gamma per input frame as bars (full height = 1). Frame t spans ``[t, t + 1)`` (pixel-centre
+    convention), ``cell`` display pixels."""
+    params = block.last_parameters
+    gamma = params["gamma"][0].float().cpu().numpy()  # [P, T]
+    frames = gamma.shape[1]
+    outputs = block.last_volumes.shape[2]
+    ticks = grid_centres(params["temporal_centre"][0] / frames, 0.0, params["temporal_stride"][0], frames, outputs)
+    cell = _timeline_cell(frames)
+    width = max(LABEL_WIDTH + frames * cell + 8, 470)  # room for the title
+    image = np.zeros((TIMELINE_HEADER + TIMELINE_ROW * len(block.part_names), width, 3), np.uint8)
+    cv2.putText(image, f"{label}: temporal window (band; ticks = output frames), gamma per frame (bars)",
+                (4, 12), FONT, 0.35, (255, 255, 255), 1)
+    for t in range(0, frames, 5):
+        cv2.putText(image, str(t), (LABEL_WIDTH + t * cell, TIMELINE_HEADER - 6), FONT, 0.3, (200, 200, 200), 1)
+    for p, name in enumerate(block.part_names):
+        top = TIMELINE_HEADER + p * TIMELINE_ROW
+        colour = _colour(name)
+        cv2.putText(image, name, (4, top + WINDOW_BAND + 4), FONT, 0.4, colour, 1)
+        start, end = (params["temporal_centre"][0, p] + params["temporal_extent"][0, p] * s / 2 for s in (-1, 1))
+        left = LABEL_WIDTH + round(float(start.clamp(0, frames)) * cell)
+        right = LABEL_WIDTH + round(float(end.clamp(0, frames)) * cell)
+        cv2.rectangle(image, (LABEL_WIDTH, top), (LABEL_WIDTH + frames * cell - 1, top + WINDOW_BAND - 1), (70, 70, 70), 1)
+        if right > left:
+            image[top:top + WINDOW_BAND, left:right] = colour
+        for tick in ticks[p].tolist():
+            if 0 <= tick < frames:
+                x = LABEL_WIDTH + int(tick * cell)
+                image[top + 2:top + WINDOW_BAND - 2, x] = 255
+        base = top + WINDOW_BAND + 2 + GAMMA_BARS
+        cv2.putText(image, "gamma", (14, base - 2), FONT, 0.3, (150, 150, 150), 1)
+        for t, value in enumerate(gamma[p]):
+            height = round(float(np.clip(value, 0, 1)) * GAMMA_BARS)
+            x = LABEL_WIDTH + t * cell
+            image[base - height:base, x + 1:x + cell - 1] = colour
+        image[base, LABEL_WIDTH:LABEL_WIDTH + frames * cell] = 90
+    return image
+
+
+def _timeline_cell(frames: int) -> int:
+    """Display width of one input frame in the timeline: legible for short sequences, bounded for long ones."""
+    return int(np.clip(600 // max(frames, 1), 4, 24))
 
 
 def _volumes_montage(block: Local3DBlock) -> np.ndarray:
-    """Rows = parts, columns = chosen output frames: the sampled volume's channel mean, each part scaled to
-    its own range, with the part name on the left."""
+    """Rows = parts, columns = chosen output frames (nearest upscaling, grey separators): the sampled volume's
+    channel mean, each part scaled to its own range, with the part name on the left."""
     volumes = block.last_volumes.float().mean(dim=1).cpu().numpy()  # [P, L, N, M]
     rows = []
     for p, name in enumerate(block.part_names):
@@ -163,11 +254,11 @@ def _volumes_montage(block: Local3DBlock) -> np.ndarray:
         low, high = volume.min(), volume.max()
         normalised = ((volume - low) / max(high - low, 1e-12) * 255).astype(np.uint8)
         cell_w = max(1, round(CELL * volume.shape[2] / max(volume.shape[1], 1)))
-        cells = [cv2.resize(normalised[t], (cell_w, CELL), interpolation=cv2.INTER_NEAREST)
-                 for t in _chosen_frames(len(volume))]
+        cells = [np.pad(cv2.resize(normalised[t], (cell_w, CELL), interpolation=cv2.INTER_NEAREST), ((0, 0), (0, 2)),
+                        constant_values=60) for t in _chosen_frames(len(volume))]
         row = cv2.cvtColor(np.concatenate(cells, axis=1), cv2.COLOR_GRAY2BGR)
-        label = np.zeros((CELL, 90, 3), np.uint8)
-        cv2.putText(label, name, (4, CELL // 2), FONT, 0.4, PART_COLOURS.get(name, (255, 255, 255)), 1)
+        label = np.zeros((CELL, LABEL_WIDTH, 3), np.uint8)
+        cv2.putText(label, name, (4, CELL // 2), FONT, 0.4, _colour(name), 1)
         rows.append(np.concatenate([label, row], axis=1))
     width = max(r.shape[1] for r in rows)
     return np.concatenate([np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)
@@ -183,9 +274,9 @@ def _fusion_chart(blocks: Sequence[tuple[str, Local3DBlock]]) -> np.ndarray:
     for k, (name, weight) in enumerate(entries):
         y = 24 + k * row_h
         path = name.split(" ", 1)[1]
-        colour = PART_COLOURS.get(path, (128, 128, 128))
         cv2.putText(image, name, (4, y + 11), FONT, 0.35, (0, 0, 0), 1)
-        cv2.rectangle(image, (160, y + 2), (160 + round(bar_space * weight / largest), y + row_h - 3), colour, -1)
+        cv2.rectangle(image, (160, y + 2), (160 + round(bar_space * weight / largest), y + row_h - 3),
+                      PART_COLOURS.get(path, (128, 128, 128)), -1)
         cv2.putText(image, f"{weight:.3f}", (164 + bar_space, y + 11), FONT, 0.35, (0, 0, 0), 1)
     return image
 

@@ -15,8 +15,9 @@ from ..engine.config.loading import load_config
 from ..engine.config.paths import output_path
 from ..engine.data import get_transform
 from ..engine.data.dataset import load_sequence
-from ..engine.errors import DataError, EngineError
-from ..engine.part_visuals import render_part_visuals
+from ..engine.errors import CheckpointError, ConfigError, DataError, EngineError
+from ..engine.models import get_model_class
+from ..engine.part_visuals import evaluator_view, render_part_visuals
 from ..modeling import build_network
 
 __all__ = ["register", "visualize_run", "load_network", "read_sequence"]
@@ -26,59 +27,95 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``visualize`` subcommand."""
     parser = subparsers.add_parser(
         "visualize", help="draw the learned part volumes of one sequence",
-        description="Run one sequence through a trained Local3DCNN and draw, for each 3D local block, every "
-                    "part's box per frame on the silhouettes with its temporal window and gamma, the sampled "
-                    "part volumes over time, and the fusion weight of each path (PNG), plus an MP4 of the "
-                    "last block's boxes.",
+        description="Run one sequence through a trained Local3DCNN (the checkpoint the test phase would load "
+                    "for --iter) and draw, for each 3D local block: every part's box per frame on the "
+                    "silhouettes (<block>_boxes.png), its temporal window and gamma per frame "
+                    "(<block>_timeline.png), the sampled part volumes over time (<block>_volumes.png), and "
+                    "the fusion weight of each path (fusion_weights.png); plus an MP4 of the last block's "
+                    "boxes over every frame. The sequence goes through evaluator_cfg.transform first.",
         epilog="Example: opengait-local3d visualize --cfgs configs/3dlocal_casiab.yaml --iter 120000 "
                "--sequence CASIA-B-pkl/075/nm-05/090 --out vis")
     parser.add_argument("--cfgs", required=True, metavar="CFG", help="the run's yaml config")
     parser.add_argument("--iter", type=int, required=True, metavar="N",
-                        help="checkpoint iteration of the run (0: the untrained network)")
+                        help="checkpoint iteration of the run (0: the untrained network, as the engine "
+                             "initialises it)")
     parser.add_argument("--sequence", required=True, type=Path, metavar="PATH",
-                        help="one sequence: its pkl file, or its folder <id>/<type>/<view>/")
+                        help="one sequence: its pkl file, or its folder <id>/<type>/<view>/ (first pkl)")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the pictures")
     parser.set_defaults(func=partial(_run, parser))
 
 
 def load_network(cfgs: Mapping[str, Any], iteration: int) -> torch.nn.Module:
-    """The config's network with the weights of its checkpoint ``iteration`` (evaluator's save_name), in
-    eval mode on the CPU; ``iteration`` 0 keeps the initialisation."""
-    network = build_network(cfgs["model_cfg"])
-    network.init_parameters()
+    """The config's network with the weights of checkpoint ``iteration`` (found as the test phase finds it:
+    ``output_root/<dataset>/<model>/<evaluator save_name>/checkpoints``), in eval mode on the CPU.
+
+    ``iteration`` 0 gives the untrained network, initialised as the engine initialises it (``engine_cfg.seed``).
+
+    Raises:
+        ConfigError: unknown model or ``model_cfg`` key. CheckpointError: a missing or unreadable
+            checkpoint, or one that does not fit the configured network (naming its file).
+    """
+    model_cfg = cfgs["model_cfg"]
+    get_model_class(model_cfg.get("model"))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(cfgs["engine_cfg"]["seed"]))
+        try:
+            network = build_network(model_cfg)
+        except ValueError as err:
+            raise ConfigError(f"model_cfg: {err}") from None
+        network.init_parameters()
     if iteration:
-        save_name = cfgs["evaluator_cfg"]["save_name"]
-        state = load_checkpoint(checkpoint_path(output_path(cfgs, training=False), save_name, iteration))["model"]
-        network.load_state_dict({k.removeprefix("net."): v for k, v in state.items()})
+        path = checkpoint_path(output_path(cfgs, training=False), cfgs["evaluator_cfg"]["save_name"], iteration)
+        state = load_checkpoint(path)["model"]
+        try:
+            network.load_state_dict({k.removeprefix("net."): v for k, v in state.items()})
+        except RuntimeError as err:
+            raise CheckpointError(f"{path}: does not fit {model_cfg['model']} as configured "
+                                  f"({str(err).splitlines()[0]})") from None
     return network.eval()
 
 
 def read_sequence(path: Path, cfgs: Mapping[str, Any]) -> torch.Tensor:
-    """The sequence at ``path`` (a pkl, or a folder whose first pkl is taken) through the evaluator's
-    transform: float ``[s, h, w]``."""
+    """The sequence at ``path`` (a pkl, or a folder whose first pkl is taken, as the first input) through the
+    evaluator's transform: float ``[s, h, w]``.
+
+    Raises:
+        DataError: naming the path, if it is missing, holds no pkl, or the pkl is not a silhouette sequence.
+    """
     if path.is_dir():
         pkls = sorted(path.glob("*.pkl"))
         if not pkls:
             raise DataError(f"{path}: no .pkl file in this folder")
         path = pkls[0]
-    frames = torch.from_numpy(load_sequence(path))[None]
     transform = get_transform(cfgs["evaluator_cfg"].get("transform"), "evaluator_cfg.transform")[0]
-    return transform(frames, None, torch.Generator())[0].float()
+    return evaluator_view(load_sequence(path), transform)
 
 
 def visualize_run(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, sequence_path: str | os.PathLike,
                   out_dir: str | os.PathLike) -> list[Path]:
-    """Draw checkpoint ``iteration`` of the run ``cfgs`` on one sequence into ``out_dir``; the files written.
+    """Draw checkpoint ``iteration`` of the run ``cfgs`` (0: untrained) on one sequence into ``out_dir``.
+
+    Returns:
+        The files written (PNGs, and the MP4 when OpenCV can encode one); empty for a network without
+        3D local blocks (GaitSet, GaitPart).
 
     Raises:
-        ConfigError, CheckpointError, DataError: naming the config, checkpoint or pkl at fault.
+        ConfigError, CheckpointError, DataError: naming the config key, checkpoint or pkl at fault.
     """
     cfgs = load_config(cfgs if isinstance(cfgs, Mapping) else Path(cfgs))
     network = load_network(cfgs, iteration)
     sequence = read_sequence(Path(sequence_path), cfgs)
     out_dir = Path(out_dir)
-    pictures = render_part_visuals(network, sequence, out_dir)
-    return sorted(p for p in out_dir.glob("*") if p.stem in pictures or p.suffix == ".mp4")
+    try:
+        pictures = render_part_visuals(network, sequence, out_dir)
+    except ValueError as err:  # the network's own input checks, e.g. a height its strips do not divide
+        raise DataError(f"{sequence_path}: {cfgs['model_cfg']['model']} cannot take this sequence "
+                        f"({'x'.join(map(str, sequence.shape[-2:]))} pixels after evaluator_cfg.transform): {err}"
+                        ) from None
+    if not pictures:
+        return []
+    video = out_dir / f"{[name for name in pictures if name.endswith('_boxes')][-1]}.mp4"
+    return [out_dir / f"{name}.png" for name in pictures] + ([video] if video.is_file() else [])
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -93,6 +130,6 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"opengait-local3d visualize: {load_config(args.cfgs)['model_cfg']['model']} has no 3D local blocks: "
               "nothing to draw", file=sys.stderr)
         return 1
-    state = "untrained network" if args.iter == 0 else f"iteration {args.iter}"
-    print(f"opengait-local3d visualize ({state}): wrote\n  " + "\n  ".join(str(f) for f in files))
+    state = "the untrained network (--iter 0)" if args.iter == 0 else f"iteration {args.iter}"
+    print(f"opengait-local3d visualize: {state}; wrote\n  " + "\n  ".join(str(f) for f in files))
     return 0
