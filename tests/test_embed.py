@@ -30,10 +30,14 @@ def test_embeddings_equal_the_test_phase_features(tiny_casiab, tmp_path):
     np.testing.assert_array_equal(saved["views"], dataset.views_list)
     assert set(saved["ids"]) == set(tiny_casiab.test_ids) and result["embeddings"].dtype == np.float32
 
+    train = embed(path, 0, tiny_casiab.root, tmp_path / "train.npz", partition="train", device="cpu")
+    assert list(dict.fromkeys(train["ids"])) == list(tiny_casiab.train_ids) and len(train["ids"]) == 4 * 10 * 2
 
-def test_all_ids_of_a_folder_without_casia_b_structure(tiny_casiab, tmp_path, capsys):
+
+def test_all_ids_of_a_folder_without_casia_b_structure_untrained_and_a_missing_folder(tiny_casiab, tmp_path, capsys):
     cfg = tmp_path / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump(tiny_engine_config(tiny_casiab, "GaitPart", tmp_path / "output")))
+    cfg.write_text(yaml.safe_dump(tiny_engine_config(tiny_casiab, "GaitPart", tmp_path / "output",
+                                                     evaluator_cfg={"restore_hint": 99})))  # --iter 0 wins
     mine = tmp_path / "mine"
     (mine / "alice" / "walk" / "side").mkdir(parents=True)
     (mine / "alice" / "walk" / "side" / "a.pkl").write_bytes((tiny_casiab.root / "001/nm-01/000/000.pkl").read_bytes())

@@ -17,6 +17,7 @@ from ..engine import distributed
 from ..engine.atomic import atomic_write
 from ..engine.config.loading import load_config
 from ..engine.config.paths import resolve_path
+from ..engine.data.dataset import _partition_ids as partition_ids
 from ..engine.errors import DataError, EngineError
 from ..engine.messages import get_msg_mgr
 from ..engine.models import get_model_class
@@ -33,7 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run every sequence of a dataset in OpenGait's pkl layout (DIR/<id>/<type>/<view>/*.pkl) "
                     "through a trained model, exactly as the test phase does (the evaluator's sampler, "
                     "transform and network), and write FILE.npz with embeddings [N, c, p] float32 and the "
-                    "str arrays ids, types, views, one row per sequence in dataset order.",
+                    "str arrays ids, types, views, one row per sequence in dataset order (ids, then types, "
+                    "views and pkl names sorted). The checkpoint is the one the test phase loads for --iter: "
+                    "output_root/<dataset_name>/<model>/<evaluator save_name>/checkpoints/. Load it with "
+                    "numpy.load(FILE).",
         epilog="Example: opengait-local3d embed --cfgs configs/3dlocal_casiab.yaml --iter 120000 "
                "--data my-pkl --out my-embeddings.npz")
     parser.add_argument("--cfgs", required=True, metavar="CFG", help="the run's yaml config")
@@ -43,8 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="dataset root in the pkl layout (replaces data_cfg.dataset_root)")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="the .npz to write")
     parser.add_argument("--partition", choices=PARTITIONS, default="all",
-                        help="all: every id folder in DIR (default); train / test: the ids of the config's "
-                             "partition file")
+                        help="which ids of DIR: all (default) every id folder, for data of your own with "
+                             "no partition file; train or test: the TRAIN_SET or TEST_SET ids of the config's "
+                             "data_cfg.dataset_partition (test gives exactly the features the test phase "
+                             "evaluates)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     parser.set_defaults(func=partial(_run, parser))
 
@@ -61,15 +67,17 @@ def embed(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, data: str
     """
     if partition not in PARTITIONS:
         raise ValueError(f"partition must be one of {PARTITIONS}, got {partition!r}")
-    cfgs = copy.deepcopy(load_config(cfgs if isinstance(cfgs, Mapping) else Path(cfgs), restore_iteration=iteration))
+    cfgs = copy.deepcopy(load_config(cfgs if isinstance(cfgs, Mapping) else Path(cfgs)))
+    cfgs["evaluator_cfg"]["restore_hint"] = iteration  # 0 means untrained, whatever the config says
     root = Path(data)
     if not root.is_dir():
         raise DataError(f"{root}: the dataset folder does not exist")
-    ids = _ids(root, cfgs["data_cfg"], partition)
     cfgs["data_cfg"]["dataset_root"] = str(root)
     cfgs["evaluator_cfg"]["eval_func"] = "embeddings_only"  # no protocol follows: any types and views will do
     with tempfile.TemporaryDirectory() as tmp, distributed.session(device) as context:
-        cfgs["data_cfg"]["dataset_partition"] = str(_write_partition(Path(tmp), ids))
+        if partition != "test":  # the test loader reads TEST_SET: a partition whose TEST_SET is what was asked
+            ids = _ids(root, cfgs["data_cfg"], partition)
+            cfgs["data_cfg"]["dataset_partition"] = str(_write_partition(Path(tmp), ids))
         msg_mgr = get_msg_mgr()
         msg_mgr.init_logger(Path(tmp), log_to_file=False, is_main=context.is_main)
         try:
@@ -89,13 +97,14 @@ def embed(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, data: str
 
 
 def _ids(root: Path, data_cfg: Mapping[str, Any], partition: str) -> list[str]:
-    if partition == "all":
-        ids = sorted(p.name for p in root.iterdir() if p.is_dir())
-        if not ids:
-            raise DataError(f"{root}: no id folders (expected <id>/<type>/<view>/*.pkl)")
-        return ids
-    path = resolve_path(data_cfg["dataset_partition"], "data_cfg.dataset_partition")
-    return list(json.loads(path.read_text())[f"{partition.upper()}_SET"])
+    """The ids of ``partition`` ('all' or 'train'): every id folder of ``root``, or the config's TRAIN_SET."""
+    if partition == "train":
+        return partition_ids(resolve_path(data_cfg["dataset_partition"], "data_cfg.dataset_partition"), "TRAIN_SET",
+                             root)
+    ids = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not ids:
+        raise DataError(f"{root}: no id folders (expected <id>/<type>/<view>/*.pkl)")
+    return ids
 
 
 def _write_partition(folder: Path, ids: list[str]) -> Path:
