@@ -34,6 +34,7 @@ from .interrupts import StopRequest, ignore_interrupts
 from .loss_aggregator import LossAggregator
 from .messages import get_msg_mgr
 from .optim import OPTIMIZERS, SCHEDULERS
+from .part_visuals import evaluator_view, render_part_visuals, tensorboard_images
 from .registry import Registry
 
 __all__ = ["BaseModel", "EVAL_FUNCTIONS"]
@@ -353,6 +354,7 @@ class BaseModel(nn.Module):
 
     def _save_and_test(self) -> None:
         self.save_ckpt(self.iteration)
+        self._log_part_visuals()
         if self.engine_cfg.get("with_test"):
             self.msg_mgr.log_info("Running test...")
             self.msg_mgr.write_to_tensorboard(BaseModel.run_test(self))
@@ -380,6 +382,17 @@ class BaseModel(nn.Module):
         accepted = set(inspect.signature(eval_func).parameters) - {"data", "dataset", "output_dir"}
         kwargs = {k: v for k, v in evaluator_cfg.items() if k in accepted}
         return eval_func(data, model.test_dataset_name, output_dir=str(model.save_path), **kwargs)
+
+    def _log_part_visuals(self) -> None:
+        """Rank 0 logs the 3D local blocks' pictures (:mod:`.part_visuals`) to tensorboard as
+        ``image/part_visuals/<name>``, always of training sequence 0 (at most a clip's length, through the
+        evaluator's transform): one no-grad forward of one sequence."""
+        if not self.context.is_main or not hasattr(self, "net"):
+            return
+        frames = self.train_loader.dataset[0].frames[0][:self.cfgs["trainer_cfg"]["sampler"].get("frames_num_fixed")]
+        transform = get_transform(self.cfgs["evaluator_cfg"].get("transform"), "evaluator_cfg.transform")[0]
+        pictures = render_part_visuals(self.net, evaluator_view(frames, transform))
+        self.msg_mgr.write_to_tensorboard(tensorboard_images(pictures))
 
     def _training_forward(self) -> Callable[[tuple], dict[str, Any]]:
         """The forward to train with: DDP around this model under torchrun, else the model itself."""
