@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "embed", help="export one embedding per sequence (npz)",
         description="Run every sequence of a dataset in OpenGait's pkl layout (DIR/<id>/<type>/<view>/*.pkl) "
                     "through a trained model, exactly as the test phase does (the evaluator's sampler, "
-                    "transform and network), and write FILE.npz with embeddings [N, c, p] float32 and the "
+                    "transform and network), and write FILE (npz) with embeddings [N, c, p] float32 and the "
                     "str arrays ids, types, views, one row per sequence in dataset order (ids, then types, "
                     "views and pkl names sorted). The checkpoint is the one the test phase loads for --iter: "
                     "output_root/<dataset_name>/<model>/<evaluator save_name>/checkpoints/. Load it with "
