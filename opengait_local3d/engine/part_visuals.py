@@ -201,8 +201,9 @@ def _boxes_montage(frames: np.ndarray, block: Local3DBlock, scale: float) -> np.
 def _timeline(block: Local3DBlock, label: str) -> np.ndarray:
     """Per part (a row): the temporal window over the input frames as a band in the part's colour, a white
     tick at the input position each output frame samples (Eq. 6 with the learned centre and stride), and
-    below it gamma per input frame as bars (full height = 1). Frame t spans ``[t, t + 1)`` (pixel-centre
-    convention), ``cell`` display pixels."""
+    below it gamma per input frame as bars (full height = 1). Input frame t spans ``[t, t + 1)`` (the
+    pixel-centre convention), drawn ``_timeline_cell(T)`` pixels wide; the band is clipped to the sequence
+    (the legend of ``block<k>_boxes`` gives the unclipped window)."""
     params = block.last_parameters
     gamma = params["gamma"][0].float().cpu().numpy()  # [P, T]
     frames = gamma.shape[1]
