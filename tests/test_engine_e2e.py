@@ -43,6 +43,8 @@ def test_train_then_test_through_the_cli(model, tiny_casiab, tmp_path):
     events = EventAccumulator(str(run_dir / "summary")).Reload()
     assert {"triplet/loss", "learning_rate"} <= set(events.Tags()["scalars"])
     assert "sils" in events.Tags()["images"]
+    if model == "Local3DCNN":  # the part pictures are logged at each save
+        assert {"part_visuals/block3_boxes", "part_visuals/fusion_weights"} <= set(events.Tags()["images"])
     test = cli("--cfgs", str(path), "--phase", "test", "--iter", "4", cwd=tmp_path)
     assert "Restored parameters from" in test.stderr and "NM (nm-05/nm-06)" in test.stderr
     assert (run_dir / "rank1_CASIA-B_euc.md").is_file()
