@@ -110,8 +110,8 @@ def test_comparison_table_shows_mean_and_sample_std_over_seeds():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["quickstart", "--iter", "0"], "--iter must be at least 1"),
-    (["compare", "--seeds", "0"], "--seeds must be at least 1"),
+    (["quickstart", "--iter", "0"], "must be at least 1, got 0"),
+    (["compare", "--seeds", "0"], "must be at least 1, got 0"),
     (["compare", "--models", "GaitSett"], "invalid choice"),
 ])
 def test_bad_arguments_are_usage_errors(argv, message, capsys):

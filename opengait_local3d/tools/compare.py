@@ -11,6 +11,7 @@ import numpy as np
 
 from ..engine.atomic import atomic_write_text
 from ..engine.errors import EngineError
+from .arguments import at_least
 from .synthrun import CONDITIONS, SYNTH_CONFIGS, SynthRun, prepare_data, synth_config, train_and_test
 
 __all__ = ["register", "compare", "format_comparison"]
@@ -28,12 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="The table is also written to OUT/compare.md and OUT/compare.csv.")
     parser.add_argument("--out", type=Path, default=Path("quickstart"), metavar="DIR",
                         help="folder for the data, configs and outputs (default: ./quickstart, shared with quickstart)")
-    parser.add_argument("--seeds", type=int, default=1, metavar="K", help="training seeds 0..K-1 per model (default: 1)")
+    parser.add_argument("--seeds", type=at_least(1), default=1, metavar="K", help="training seeds 0..K-1 per model (default: 1)")
     parser.add_argument("--models", nargs="+", choices=list(SYNTH_CONFIGS), default=list(SYNTH_CONFIGS),
                         metavar="MODEL", help=f"models to compare (default: {' '.join(SYNTH_CONFIGS)})")
-    parser.add_argument("--iter", type=int, default=None, metavar="N",
+    parser.add_argument("--iter", type=at_least(1), default=None, metavar="N",
                         help="training iterations of every model (default: each config's total_iter)")
-    parser.add_argument("--workers", type=int, default=None, metavar="K",
+    parser.add_argument("--workers", type=at_least(1), default=None, metavar="K",
                         help="processes generating the data (default: CPUs available)")
     parser.set_defaults(func=partial(_run, parser))
 
@@ -80,10 +81,6 @@ def _comparison_csv(runs: dict[str, list[SynthRun]]) -> str:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    if args.seeds < 1:
-        parser.error(f"--seeds must be at least 1, got {args.seeds}")
-    if args.iter is not None and args.iter < 1:
-        parser.error(f"--iter must be at least 1, got {args.iter}")
     try:
         runs = compare(args.out, args.models, args.seeds, args.iter, args.workers)
     except (EngineError, FileExistsError) as err:

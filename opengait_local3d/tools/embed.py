@@ -17,10 +17,11 @@ from ..engine import distributed
 from ..engine.atomic import atomic_write
 from ..engine.config.loading import load_config
 from ..engine.config.paths import resolve_path
-from ..engine.data.dataset import _partition_ids as partition_ids
+from ..engine.data.dataset import partition_ids
 from ..engine.errors import DataError, EngineError
 from ..engine.messages import get_msg_mgr
 from ..engine.models import get_model_class
+from .arguments import add_checkpoint_arguments
 
 __all__ = ["register", "embed"]
 
@@ -40,9 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "numpy.load(FILE).",
         epilog="Example: opengait-local3d embed --cfgs configs/3dlocal_casiab.yaml --iter 120000 "
                "--data my-pkl --out my-embeddings.npz")
-    parser.add_argument("--cfgs", required=True, metavar="CFG", help="the run's yaml config")
-    parser.add_argument("--iter", type=int, required=True, metavar="N",
-                        help="checkpoint iteration of the run (0: the untrained network)")
+    add_checkpoint_arguments(parser)
     parser.add_argument("--data", required=True, type=Path, metavar="DIR",
                         help="dataset root in the pkl layout (replaces data_cfg.dataset_root)")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="the .npz to write")
@@ -114,8 +113,6 @@ def _write_partition(folder: Path, ids: list[str]) -> Path:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    if args.iter < 0:
-        parser.error(f"--iter must be >= 0, got {args.iter}")
     try:
         result = embed(args.cfgs, args.iter, args.data, args.out, args.partition, args.device)
     except EngineError as err:

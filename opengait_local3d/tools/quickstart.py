@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from ..engine.errors import EngineError
+from .arguments import at_least
 from .synthrun import CONDITIONS, SYNTH_CONFIGS, SYNTH_DATA, SynthRun, prepare_data, synth_config, train_and_test
 
 __all__ = ["register", "quickstart"]
@@ -30,9 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                "(python -m opengait_local3d.main --cfgs OUT/configs/3dlocal_synth.yaml --phase test).")
     parser.add_argument("--out", type=Path, default=Path("quickstart"), metavar="DIR",
                         help="folder for the data, configs and outputs (default: ./quickstart)")
-    parser.add_argument("--iter", type=int, default=None, metavar="N",
+    parser.add_argument("--iter", type=at_least(1), default=None, metavar="N",
                         help="training iterations (default: the config's total_iter)")
-    parser.add_argument("--workers", type=int, default=None, metavar="K",
+    parser.add_argument("--workers", type=at_least(1), default=None, metavar="K",
                         help="processes generating the data (default: CPUs available)")
     parser.set_defaults(func=partial(_run, parser))
 
@@ -59,8 +60,6 @@ def _first_test_id(partition: Path) -> str:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    if args.iter is not None and args.iter < 1:
-        parser.error(f"--iter must be at least 1, got {args.iter}")
     started = time.perf_counter()
     try:
         result, pictures = quickstart(args.out, args.iter, args.workers)

@@ -19,6 +19,7 @@ from ..engine.errors import CheckpointError, ConfigError, DataError, EngineError
 from ..engine.models import get_model_class
 from ..engine.part_visuals import evaluator_view, render_part_visuals
 from ..modeling import build_network
+from .arguments import add_checkpoint_arguments
 
 __all__ = ["register", "visualize_run", "load_network", "read_sequence"]
 
@@ -35,10 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "boxes over every frame. The sequence goes through evaluator_cfg.transform first.",
         epilog="Example: opengait-local3d visualize --cfgs configs/3dlocal_casiab.yaml --iter 120000 "
                "--sequence CASIA-B-pkl/075/nm-05/090 --out vis")
-    parser.add_argument("--cfgs", required=True, metavar="CFG", help="the run's yaml config")
-    parser.add_argument("--iter", type=int, required=True, metavar="N",
-                        help="checkpoint iteration of the run (0: the untrained network, as the engine "
-                             "initialises it)")
+    add_checkpoint_arguments(parser)
     parser.add_argument("--sequence", required=True, type=Path, metavar="PATH",
                         help="one sequence: its pkl file, or its folder <id>/<type>/<view>/ (first pkl)")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the pictures")
@@ -119,8 +117,6 @@ def visualize_run(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, s
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    if args.iter < 0:
-        parser.error(f"--iter must be >= 0, got {args.iter}")
     try:
         files = visualize_run(args.cfgs, args.iter, args.sequence, args.out)
     except EngineError as err:

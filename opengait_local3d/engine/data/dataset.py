@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ..config.paths import resolve_path
 from ..errors import ConfigError, DataError
 
-__all__ = ["GaitDataset", "SampleKey", "Sample", "SequenceInfo", "load_sequence"]
+__all__ = ["GaitDataset", "SampleKey", "Sample", "SequenceInfo", "load_sequence", "partition_ids"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class GaitDataset(torch.utils.data.Dataset):
                             f"(expected OpenGait's pkl layout root/<id>/<type>/<view>/*.pkl)")
         self.data_in_use = data_cfg.get("data_in_use")
         set_name = "TRAIN_SET" if training else "TEST_SET"
-        ids = _partition_ids(resolve_path(data_cfg["dataset_partition"], "data_cfg.dataset_partition"), set_name,
+        ids = partition_ids(resolve_path(data_cfg["dataset_partition"], "data_cfg.dataset_partition"), set_name,
                              self.root)
         self.seqs_info = self._scan(ids)
         if not self.seqs_info:
@@ -185,7 +185,7 @@ def _subdirs(path: Path) -> list[str]:
     return sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
 
 
-def _partition_ids(path: Path, set_name: str, root: Path) -> list[str]:
+def partition_ids(path: Path, set_name: str, root: Path) -> list[str]:
     """The ids of ``set_name`` in the partition JSON ``path``, all present under ``root``."""
     try:
         partition = json.loads(path.read_text())
