@@ -5,6 +5,7 @@ A checkpoint holds OpenGait's keys ``model``, ``optimizer``, ``scheduler``, ``it
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,19 @@ import torch
 from .atomic import atomic_write
 from .errors import CheckpointError
 
-__all__ = ["checkpoint_path", "save_checkpoint", "load_checkpoint"]
+__all__ = ["checkpoint_path", "saved_iterations", "save_checkpoint", "load_checkpoint"]
 
 
 def checkpoint_path(save_path: str | Path, save_name: str, iteration: int) -> Path:
     """OpenGait's checkpoint file of ``iteration``."""
     return Path(save_path) / "checkpoints" / f"{save_name}-{iteration:05d}.pt"
+
+
+def saved_iterations(save_path: str | Path, save_name: str) -> list[int]:
+    """The iterations of the checkpoints :func:`checkpoint_path` names under ``save_path``, ascending."""
+    pattern = re.compile(rf"{re.escape(save_name)}-(\d+)\.pt")
+    folder = Path(save_path) / "checkpoints"
+    return sorted(int(m.group(1)) for p in folder.glob("*.pt") if (m := pattern.fullmatch(p.name)))
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:

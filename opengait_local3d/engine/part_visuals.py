@@ -188,13 +188,11 @@ def _boxes_montage(frames: np.ndarray, block: Local3DBlock, scale: float) -> np.
     for k, t in enumerate(chosen):
         cv2.putText(header, f"frame {t}", (row.shape[1] // len(chosen) * k + 4, FRAME_HEADER - 4), FONT, 0.35,
                     (200, 200, 200), 1)
-    params = block.last_parameters
     lines = []
     for p, name in enumerate(block.part_names):
-        centre, extent = params["temporal_centre"][0, p].item(), params["temporal_extent"][0, p].item()
-        gamma = params["gamma"][0, p].mean().item()
-        lines.append((f"{name}: frames {centre - extent / 2:.1f}-{centre + extent / 2:.1f}, gamma {gamma:.2f}",
-                      _colour(name)))
+        start, end = _temporal_window(block, p)
+        gamma = block.last_parameters["gamma"][0, p].mean().item()
+        lines.append((f"{name}: frames {start:.1f}-{end:.1f}, gamma {gamma:.2f}", _colour(name)))
     return np.concatenate([header, row, _legend(lines, row.shape[1])], axis=0)
 
 
@@ -220,9 +218,9 @@ def _timeline(block: Local3DBlock, label: str) -> np.ndarray:
         top = TIMELINE_HEADER + p * TIMELINE_ROW
         colour = _colour(name)
         cv2.putText(image, name, (4, top + WINDOW_BAND + 4), FONT, 0.4, colour, 1)
-        start, end = (params["temporal_centre"][0, p] + params["temporal_extent"][0, p] * s / 2 for s in (-1, 1))
-        left = LABEL_WIDTH + round(float(start.clamp(0, frames)) * cell)
-        right = LABEL_WIDTH + round(float(end.clamp(0, frames)) * cell)
+        start, end = _temporal_window(block, p)
+        left = LABEL_WIDTH + round(min(max(start, 0.0), frames) * cell)
+        right = LABEL_WIDTH + round(min(max(end, 0.0), frames) * cell)
         cv2.rectangle(image, (LABEL_WIDTH, top), (LABEL_WIDTH + frames * cell - 1, top + WINDOW_BAND - 1), (70, 70, 70), 1)
         if right > left:
             image[top:top + WINDOW_BAND, left:right] = colour
@@ -238,6 +236,13 @@ def _timeline(block: Local3DBlock, label: str) -> np.ndarray:
             image[base - height:base, x + 1:x + cell - 1] = colour
         image[base, LABEL_WIDTH:LABEL_WIDTH + frames * cell] = 90
     return image
+
+
+def _temporal_window(block: Local3DBlock, part: int) -> tuple[float, float]:
+    """Sample 0's temporal window of ``part``: first and last input frame position (unclipped)."""
+    centre = block.last_parameters["temporal_centre"][0, part].item()
+    extent = block.last_parameters["temporal_extent"][0, part].item()
+    return centre - extent / 2, centre + extent / 2
 
 
 def _timeline_cell(frames: int) -> int:
@@ -267,15 +272,14 @@ def _volumes_montage(block: Local3DBlock) -> np.ndarray:
 
 def _fusion_chart(blocks: Sequence[tuple[str, Local3DBlock]]) -> np.ndarray:
     """Horizontal bars of each path's mean |fusion weight|, one group per block, scaled to the largest."""
-    entries = [(f"{label} {path}", weight) for label, block in blocks for path, weight in block.fusion_weights().items()]
-    largest = max((w for _, w in entries), default=1.0) or 1.0
+    entries = [(label, path, weight) for label, block in blocks for path, weight in block.fusion_weights().items()]
+    largest = max((w for _, _, w in entries), default=1.0) or 1.0
     bar_space, row_h = 240, 16
     image = np.full((row_h * len(entries) + 24, 160 + bar_space + 60, 3), 255, np.uint8)
     cv2.putText(image, "fusion: mean |weight| per path", (4, 14), FONT, 0.4, (0, 0, 0), 1)
-    for k, (name, weight) in enumerate(entries):
+    for k, (label, path, weight) in enumerate(entries):
         y = 24 + k * row_h
-        path = name.split(" ", 1)[1]
-        cv2.putText(image, name, (4, y + 11), FONT, 0.35, (0, 0, 0), 1)
+        cv2.putText(image, f"{label} {path}", (4, y + 11), FONT, 0.35, (0, 0, 0), 1)
         cv2.rectangle(image, (160, y + 2), (160 + round(bar_space * weight / largest), y + row_h - 3),
                       PART_COLOURS.get(path, (128, 128, 128)), -1)
         cv2.putText(image, f"{weight:.3f}", (164 + bar_space, y + 11), FONT, 0.35, (0, 0, 0), 1)

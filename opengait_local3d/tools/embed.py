@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import sys
@@ -66,7 +65,7 @@ def embed(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, data: str
     """
     if partition not in PARTITIONS:
         raise ValueError(f"partition must be one of {PARTITIONS}, got {partition!r}")
-    cfgs = copy.deepcopy(load_config(cfgs if isinstance(cfgs, Mapping) else Path(cfgs)))
+    cfgs = load_config(cfgs if isinstance(cfgs, Mapping) else Path(cfgs))  # a fresh dict: ours to edit
     cfgs["evaluator_cfg"]["restore_hint"] = iteration  # 0 means untrained, whatever the config says
     root = Path(data)
     if not root.is_dir():

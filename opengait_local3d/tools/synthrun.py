@@ -11,7 +11,6 @@ Training resumes from the newest checkpoint of an interrupted run, and a finishe
 from __future__ import annotations
 
 import copy
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import yaml
 
 from .. import CONFIG_DIR
 from ..engine.atomic import atomic_write_text
+from ..engine.checkpoint import saved_iterations
 from ..engine.config.loading import read_yaml
 from ..engine.config.paths import output_path
 from ..engine.launcher import run
@@ -108,9 +108,5 @@ def train_and_test(cfgs: dict[str, Any], config_path: Path) -> SynthRun:
 
 def _newest_checkpoint(cfgs: dict[str, Any]) -> int:
     """The highest iteration saved by this config's training run (0 if none)."""
-    save_name = cfgs["trainer_cfg"]["save_name"]
-    folder = output_path(cfgs, training=True) / "checkpoints"
-    pattern = re.compile(rf"{re.escape(save_name)}-(\d+)\.pt")
-    iterations = [int(m.group(1)) for p in folder.glob("*.pt") if (m := pattern.fullmatch(p.name))]
-    return max(iterations, default=0)
+    return max(saved_iterations(output_path(cfgs, training=True), cfgs["trainer_cfg"]["save_name"]), default=0)
 
