@@ -38,13 +38,13 @@ def test_framewise_applies_the_2d_module_to_every_frame():
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("feature_extraction", [True, False])
 def test_output_has_the_global_shape_and_gradients_flow(mode, alignment, feature_extraction):
-    block = make_block(mode=mode, alignment=alignment, feature_extraction=feature_extraction)
+    block = make_block(mode=mode, alignment=alignment, feature_extraction=feature_extraction, fusion_init="default")
     x = torch.randn(2, 3, 5, 16, 11, requires_grad=True)
     out = block(x)
     assert out.shape == (2, 8, 5, 16, 11) and (out >= 0).all()
     out.sum().backward()
     assert torch.isfinite(x.grad).all()
-    assert block.localization.frame_head.weight.grad.abs().sum() > 0  # it learns through the sampler
+    assert block.localization.frame_head[-1].weight.grad.abs().sum() > 0  # it learns through the sampler
     assert set(block.last_parameters) == {
         "centre", "stride", "extent", "sigma", "gamma", "temporal_centre", "temporal_stride", "temporal_extent"
     }
@@ -58,7 +58,7 @@ def test_every_part_starts_at_its_prior_at_block3_size():
     for module in block.modules():  # a host's Xavier pass, then the block's own reset
         if isinstance(module, nn.Linear):
             nn.init.xavier_uniform_(module.weight)
-    block.reset_to_prior()
+    block.reset_local_paths()
     T, H, W = 10, 16, 11
     block(torch.randn(2, 3, T, H, W))
     got = block.last_parameters
@@ -71,7 +71,8 @@ def test_every_part_starts_at_its_prior_at_block3_size():
         assert torch.allclose(centre, torch.tensor([cx * W, cy * H]).expand(2, T, 2)), name
         assert torch.allclose(strides, torch.tensor([stride, stride]).expand(2, T, 2)), name
         assert torch.allclose(extent, torch.tensor([W * stride, used_rows[name] * stride]).expand(2, T, 2)), name
-        assert torch.allclose(got["sigma"][:, p], torch.full((2, T), 0.5 * stride)), name
+        sigma = (0.5**2 + (0.5 * stride) ** 2) ** 0.5  # the 0.5 px floor added to half the stride, in variance
+        assert torch.allclose(got["sigma"][:, p], torch.full((2, T), sigma)), name
         assert torch.allclose(got["gamma"][:, p], torch.full((2, T), 0.5)), name
         assert torch.allclose(got["temporal_centre"][:, p], torch.full((2,), 0.5 * T)), name
         assert torch.allclose(got["temporal_stride"][:, p], torch.full((2,), 0.4 * T / T)), name
@@ -100,7 +101,7 @@ def test_last_volumes_are_the_sampled_volumes_of_sample_zero():
     frames = 0.5 * 6 + (torch.arange(6) - 3 + 0.5) * 0.4
     mask_y = torch.tensor([0.0] + [1.0] * rows + [0.0] * 2)
     expected = sample_volume(
-        x[:1], cols.expand(1, 6, 11), mu_y.expand(1, 6, 16), frames.view(1, 6), torch.full((1, 6), (0.5 * stride) ** 2),
+        x[:1], cols.expand(1, 6, 11), mu_y.expand(1, 6, 16), frames.view(1, 6), torch.full((1, 6), 0.5**2 + (0.5 * stride) ** 2),
         0.5, "mixture", mask_y=mask_y,
     )
     assert torch.allclose(block.last_volumes[0], expected[0], atol=1e-5)
@@ -136,8 +137,9 @@ def test_localization_sends_no_gradient_into_the_global_block():
 @pytest.mark.parametrize("alignment", ALIGNMENTS)
 def test_each_sample_depends_only_on_itself_in_eval_mode(alignment):
     block = make_block(alignment=alignment).eval()
-    nn.init.normal_(block.localization.frame_head.weight, std=0.5)  # parts move per sample
-    nn.init.normal_(block.localization.sequence_head.weight, std=0.5)
+    for head in (block.localization.frame_head, block.localization.sequence_head):  # parts move per sample
+        nn.init.normal_(head[0].weight, std=0.5)
+        nn.init.normal_(head[-1].weight, std=0.5)
     x = torch.randn(3, 3, 5, 16, 11)
     before = block(x)[0]
     x[1:] = torch.randn(2, 3, 5, 16, 11) * 4

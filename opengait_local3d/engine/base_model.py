@@ -23,6 +23,7 @@ import torch.utils.data
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ..local3d import parameter_groups
 from ..modeling.init import opengait_init
 from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from .config.paths import output_path
@@ -145,7 +146,10 @@ class BaseModel(nn.Module):
 
     def get_optimizer(self, optimizer_cfg: Mapping[str, Any]) -> torch.optim.Optimizer:
         self.msg_mgr.log_info(f"optimizer_cfg: {dict(optimizer_cfg)}")
-        params = [p for p in self.parameters() if p.requires_grad]
+        if "lr" not in optimizer_cfg:
+            raise ConfigError("optimizer_cfg.lr: missing; set the learning rate (e.g. lr: 1.0e-4)")
+        # Modules with an lr_scale (the 3D local blocks' localization) get their own group.
+        params = parameter_groups(self, optimizer_cfg["lr"])
         return OPTIMIZERS.build(optimizer_cfg, "optimizer_cfg", params=params)
 
     def get_scheduler(self, scheduler_cfg: Mapping[str, Any]) -> torch.optim.lr_scheduler.LRScheduler:

@@ -8,7 +8,8 @@ Public API:
 * Part priors: :data:`PART_NAMES`, :class:`PartPrior`, :data:`DEFAULT_PRIORS`, :func:`resolve_priors`.
 * The functional core: :func:`grid_centres`, :func:`gaussian_filterbank`, :func:`linear_filterbank`
   (Eqs. 4-9), :func:`sample_volume` (Eq. 10), :func:`write_volume` (DRAW's write).
-* :class:`Localization` and its :class:`PartParameters`.
+* :class:`Localization` and its :class:`PartParameters`; :func:`parameter_groups` gives optimizers the
+  localization's learning-rate factor.
 """
 from .block import FrameWise, Local3DBlock
 from .extraction import FeatureExtraction
@@ -16,6 +17,7 @@ from .filterbanks import gaussian_filterbank, grid_centres, linear_filterbank
 from .fusion import Fusion
 from .localization import Localization, PartParameters, smooth_centres
 from .alignment import ALIGNMENTS
+from .param_groups import parameter_groups
 from .parts import DEFAULT_PRIORS, PART_NAMES, PartPrior, resolve_priors
 from .sampling import MODES, sample_volume
 from .writing import write_volume
@@ -35,6 +37,7 @@ __all__ = [
     "gaussian_filterbank",
     "grid_centres",
     "linear_filterbank",
+    "parameter_groups",
     "resolve_priors",
     "sample_volume",
     "smooth_centres",

@@ -127,9 +127,27 @@ def write_layout(
 
 
 def sampling_grid(
-    layout: PartLayout, priors: Sequence[PartPrior], params: PartParameters, in_size: Sequence[int]
+    layout: PartLayout,
+    priors: Sequence[PartPrior],
+    params: PartParameters,
+    in_size: Sequence[int],
+    *,
+    offset_range: float = 0.5,
+    min_sigma: float = 0.0,
 ) -> SamplingGrid:
-    """Combine the priors, the layout and the localization outputs into the grids of every part."""
+    """Combine the priors, the layout and the localization outputs into the grids of every part.
+
+    Args:
+        layout: the common grid of all parts.
+        priors: each part's prior.
+        params: the localization outputs (offsets in (-1, 1), scales).
+        in_size: ``(T, H, W)`` of the block input.
+        offset_range: a centre moves at most this fraction of its part's prior extent along each axis
+            (width, height, window): Delta of Eqs. 4-6 is ``2 x offset_range x extent x offset``.
+        min_sigma: floor of every Gaussian's sigma, in input pixels (frames in time): the variance is
+            ``min_sigma^2 +`` the prior variance times its learned scale, so sampling stays smooth enough
+            to pass positional gradients however fine the stride.
+    """
     T, H, W = in_size
     like = params.offset_x
 
@@ -140,19 +158,25 @@ def sampling_grid(
     stride_y = per_part(layout.y.prior_stride).unsqueeze(-1) * params.scale_y
     stride_t = per_part(layout.t.prior_stride) * params.scale_t
     cx, cy, ct = (per_part([getattr(p, name) for p in priors]) for name in ("cx", "cy", "ct"))
-    mu_x = _positions(layout.x, cx.unsqueeze(-1), params.offset_x, stride_x, W)
-    mu_y = _positions(layout.y, cy.unsqueeze(-1), params.offset_y, stride_y, H)
-    mu_t = _positions(layout.t, ct, params.offset_t, stride_t, T)
+    reach_x, reach_y, reach_t = (
+        per_part([2 * offset_range * getattr(p, name) for p in priors]) for name in ("width", "height", "window")
+    )
+    delta_x, delta_y = reach_x.unsqueeze(-1) * params.offset_x, reach_y.unsqueeze(-1) * params.offset_y
+    delta_t = reach_t * params.offset_t
+    mu_x = _positions(layout.x, cx.unsqueeze(-1), delta_x, stride_x, W)
+    mu_y = _positions(layout.y, cy.unsqueeze(-1), delta_y, stride_y, H)
+    mu_t = _positions(layout.t, ct, delta_t, stride_t, T)
     counts = per_part([[x, y] for x, y in zip(layout.x.count, layout.y.count)]).unsqueeze(1)
     stride = torch.stack([stride_x, stride_y], dim=-1)
-    centre_x = (cx.unsqueeze(-1) + params.offset_x / 2) * W
-    centre_y = (cy.unsqueeze(-1) + params.offset_y / 2) * H
+    centre_x = (cx.unsqueeze(-1) + delta_x / 2) * W
+    centre_y = (cy.unsqueeze(-1) + delta_y / 2) * H
+    floor = min_sigma**2
     return SamplingGrid(
         mu_x=mu_x,
         mu_y=mu_y,
         mu_t=mu_t,
-        sigma2=per_part(layout.prior_sigma2).unsqueeze(-1) * params.scale_sigma2,
-        temporal_sigma2=per_part(layout.prior_temporal_sigma2) * params.scale_t.square(),
+        sigma2=floor + per_part(layout.prior_sigma2).unsqueeze(-1) * params.scale_sigma2,
+        temporal_sigma2=floor + per_part(layout.prior_temporal_sigma2) * params.scale_t.square(),
         gamma=params.gamma,
         mask_x=_mask(layout.x, like),
         mask_y=_mask(layout.y, like),
@@ -160,7 +184,7 @@ def sampling_grid(
         centre=torch.stack([centre_x, centre_y], dim=-1),
         stride=stride,
         extent=stride * counts,
-        temporal_centre=(ct + params.offset_t / 2) * T,
+        temporal_centre=(ct + delta_t / 2) * T,
         temporal_stride=stride_t,
         temporal_extent=stride_t * per_part(layout.t.count),
     )

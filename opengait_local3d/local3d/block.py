@@ -59,9 +59,19 @@ class Local3DBlock(nn.Module):
         alignment: ``'zoom'`` (default, the authors') or ``'write'`` (DRAW's write), see
             :mod:`~opengait_local3d.local3d.alignment`.
         feature_extraction: per-part conv3d + ReLU (Table 5 row f); off fuses the raw volumes.
-        localization_width: channels of the localization's convs.
-        smoothing: smooth each part's centre over the two previous frames (Sec. 4.2).
         write_size: ``write`` only: ``(L, N, M)`` resolution of every part (default: its prior extent).
+        localization_width: channels of the localization's convs.
+        localization_pooling: side of the max-pooled grid the localization heads read (1: global pooling).
+        localization_norm: end the localization heads with a BatchNorm1d whose scale starts at zero.
+        localization_lr_scale: learning-rate factor of the localization's parameters, applied by optimizers
+            built with :func:`~opengait_local3d.local3d.parameter_groups`.
+        smoothing: smooth each part's centre over the two previous frames (Sec. 4.2).
+        offset_range: a part's centre moves at most this fraction of its prior extent (width, height, window).
+        scale_range: spatial strides and variances stay within this factor of the prior.
+        temporal_scale_range: the temporal stride stays within this factor of the prior.
+        min_sigma: floor of the Gaussian filters' sigma, in input pixels (frames in time).
+        fusion_init: ``'identity'`` (the block starts as its global path) or ``'default'`` (torch's), see
+            :class:`~opengait_local3d.local3d.fusion.Fusion`.
 
     After each forward (detached, for logging and visualisation):
 
@@ -91,9 +101,17 @@ class Local3DBlock(nn.Module):
         mode: str = "mixture",
         alignment: str = "zoom",
         feature_extraction: bool = True,
-        localization_width: int = 32,
-        smoothing: bool = True,
         write_size: Sequence[int] | None = None,
+        localization_width: int = 32,
+        localization_pooling: int = 2,
+        localization_norm: bool = True,
+        localization_lr_scale: float = 1.0,
+        smoothing: bool = True,
+        offset_range: float = 0.5,
+        scale_range: float = 2.0,
+        temporal_scale_range: float = 1.5,
+        min_sigma: float = 0.5,
+        fusion_init: str = "identity",
     ):
         super().__init__()
         for name, value, least in (("in_channels", in_channels, 1), ("out_channels", out_channels, 2)):
@@ -108,24 +126,39 @@ class Local3DBlock(nn.Module):
             if len(write_size) != 3 or not all(isinstance(s, int) and s >= 1 for s in write_size):
                 raise ValueError(f"write_size must be three positive ints (L, N, M), got {write_size!r}")
             write_size = tuple(write_size)
+        for name, value in (("offset_range", offset_range), ("min_sigma", min_sigma),
+                            ("localization_lr_scale", localization_lr_scale)):
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.mode, self.write_size = mode, write_size
+        self.offset_range, self.min_sigma = float(offset_range), float(min_sigma)
         self.part_names, self.priors = resolve_priors(parts, priors)
         self.global_block = global_block
         self.localization = Localization(
-            out_channels, [p.gamma for p in self.priors], width=localization_width, smoothing=smoothing
+            out_channels,
+            [p.gamma for p in self.priors],
+            width=localization_width,
+            pooling=localization_pooling,
+            smoothing=smoothing,
+            output_norm=localization_norm,
+            scale_range=scale_range,
+            temporal_scale_range=temporal_scale_range,
         )
+        self.localization.lr_scale = float(localization_lr_scale)
         local_channels = out_channels // 2 if feature_extraction else in_channels
         self.extraction = (
             FeatureExtraction(in_channels, local_channels, len(self.priors)) if feature_extraction else None
         )
-        self.fusion = Fusion(out_channels, local_channels, self.part_names)
+        self.fusion = Fusion(out_channels, local_channels, self.part_names, init=fusion_init)
         self.last_parameters: dict[str, Tensor] = {}
         self.last_volumes: Tensor | None = None
 
-    def reset_to_prior(self) -> None:
-        """Put every part back at its prior (call after a host re-initialises all Linear layers)."""
+    def reset_local_paths(self) -> None:
+        """Every part back at its prior and the fusion at its initialisation (call after a host
+        re-initialises all layers, as OpenGait's Xavier pass does)."""
         self.localization.reset_to_prior()
+        self.fusion.reset_parameters()
 
     def fusion_weights(self) -> dict[str, float]:
         """Mean |weight| of the fusion conv per path: ``'global'`` and each part name."""
@@ -147,7 +180,10 @@ class Local3DBlock(nn.Module):
         # underflow in float16, and the sampler takes all of its tensors in one dtype.
         dtype = torch.promote_types(x.dtype, torch.float32)
         with torch.autocast(x.device.type, enabled=False):
-            grid = sampling_grid(layout, self.priors, self.localization(features.detach().to(dtype)), in_size)
+            params = self.localization(features.detach().to(dtype))
+            grid = sampling_grid(
+                layout, self.priors, params, in_size, offset_range=self.offset_range, min_sigma=self.min_sigma
+            )
             volumes = sample_volume(
                 x.to(dtype),
                 grid.mu_x,

@@ -7,6 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+#: initialisations of the fusion conv (see :class:`Fusion`)
+FUSION_INITS = ("identity", "default")
+
 
 class Fusion(nn.Module):
     """``ReLU(conv1x1x1(cat[global, local_1, ..., local_P]))`` back to the global width.
@@ -19,17 +22,33 @@ class Fusion(nn.Module):
         global_channels: channels of the global path, and of the output.
         local_channels: channels of each local path.
         path_names: names of the local paths, in order (used by :meth:`weights_per_path`).
+        init: ``'identity'``: the global channels pass through unchanged and the local weights and the bias
+            start at zero, so the block starts as its global path followed by a ReLU and the local paths can
+            only add to it; ``'default'``: the conv keeps its own initialisation (torch's, or a host's).
 
     Shape:
         - Input: global ``[n, c_g, T, H, W]`` and ``P`` local tensors ``[n, c_l, T, H, W]``.
         - Output: ``[n, c_g, T, H, W]``.
     """
 
-    def __init__(self, global_channels: int, local_channels: int, path_names: Sequence[str]):
+    def __init__(self, global_channels: int, local_channels: int, path_names: Sequence[str], init: str = "identity"):
         super().__init__()
+        if init not in FUSION_INITS:
+            raise ValueError(f"fusion init must be one of {', '.join(FUSION_INITS)}; got {init!r}")
         self.path_names = ("global", *path_names)
         self.widths = (global_channels,) + (local_channels,) * len(path_names)
         self.conv = nn.Conv3d(sum(self.widths), global_channels, 1)
+        self.init = init
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Apply :attr:`init` (nothing to do for ``'default'``)."""
+        if self.init == "default":
+            return
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.bias.zero_()
+            self.conv.weight[:, : self.widths[0]].view(self.widths[0], self.widths[0]).copy_(torch.eye(self.widths[0]))
 
     def _slices(self) -> list[slice]:
         ends = [sum(self.widths[: k + 1]) for k in range(len(self.widths))]

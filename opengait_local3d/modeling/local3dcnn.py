@@ -122,7 +122,7 @@ class Local3DCNN(nn.Module):
         opengait_init(self)
         for block in self.blocks:
             if isinstance(block, Local3DBlock):
-                block.reset_to_prior()
+                block.reset_local_paths()
 
     def encode(self, sils: Tensor) -> Tensor:
         """Part features of fixed-length clips: ``[n, s, h, w] -> [n, C6, p]``."""

@@ -8,6 +8,9 @@ One model definition, two hosts: like :class:`opengait_local3d.engine.models.Loc
 only binds the host-free network as ``self.net``, so state_dict keys are ``net.*`` in both hosts and a
 checkpoint of either loads in the other.
 """
+import torch
+
+from opengait_local3d.local3d import parameter_groups
 from opengait_local3d.modeling import build_network
 
 try:
@@ -36,6 +39,14 @@ class Local3DCNN(BaseModel):
         """OpenGait's Xavier pass, then the network's own scheme (restores the localization priors)."""
         super().init_parameters()
         self.net.init_parameters()
+
+    def get_optimizer(self, optimizer_cfg: dict) -> torch.optim.Optimizer:
+        """OpenGait's optimizer from ``optimizer_cfg``, with the localization's learning-rate factor applied
+        (``model_cfg.local3d.localization_lr_scale``) through parameter groups."""
+        self.msg_mgr.log_info(optimizer_cfg)
+        solver = getattr(torch.optim, optimizer_cfg["solver"])
+        arguments = {key: value for key, value in optimizer_cfg.items() if key != "solver"}
+        return solver(parameter_groups(self, arguments["lr"]), **arguments)
 
     def forward(self, inputs):
         return self.net(inputs)
