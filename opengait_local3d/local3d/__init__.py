@@ -8,10 +8,12 @@ Public API:
 * Part priors: :data:`PART_NAMES`, :class:`PartPrior`, :data:`DEFAULT_PRIORS`, :func:`resolve_priors`.
 * The functional core: :func:`grid_centres`, :func:`gaussian_filterbank`, :func:`linear_filterbank`
   (Eqs. 4-9), :func:`sample_volume` (Eq. 10), :func:`write_volume` (DRAW's write).
+* Where the parts are: :func:`part_statistics`, :class:`PartMonitor`.
 * :class:`Localization` and its :class:`PartParameters`; :func:`parameter_groups` gives optimizers the
   localization's learning-rate factor.
 """
 from .block import FrameWise, Local3DBlock
+from .diagnostics import STATISTICS, PartMonitor, PartRow, named_local_blocks, part_statistics
 from .extraction import FeatureExtraction
 from .filterbanks import gaussian_filterbank, grid_centres, linear_filterbank
 from .fusion import Fusion
@@ -32,12 +34,17 @@ __all__ = [
     "Localization",
     "MODES",
     "PART_NAMES",
+    "PartMonitor",
     "PartParameters",
     "PartPrior",
+    "PartRow",
+    "STATISTICS",
     "gaussian_filterbank",
     "grid_centres",
     "linear_filterbank",
+    "named_local_blocks",
     "parameter_groups",
+    "part_statistics",
     "resolve_priors",
     "sample_volume",
     "smooth_centres",
