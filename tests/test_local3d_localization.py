@@ -134,17 +134,28 @@ def test_output_norm_keeps_the_first_steps_on_the_scale_of_the_learning_rate():
 
 def test_coarse_pooling_sees_where_the_content_is():
     """Global max pooling is blind to a shift of the content; a 2x2 grid is not."""
-    x = torch.zeros(1, 3, 2, 48, 32)
-    x[..., 8:12, 8:12] = 1.0
-    # A shift by multiples of the two 2x2 poolings, with the convs' responses kept off the borders: every layer
-    # before the last pooling is exactly shift-equivariant (the background stays 0 through BN and ReLU).
-    shifted = torch.roll(x, shifts=(24, 8), dims=(3, 4))
+    x = torch.zeros(1, 3, 2, 16, 48)
+    x[..., 6:10, 8:12] = 1.0
+    # A shift along the width by a multiple of the two 2x2 poolings, with the convs' responses kept off the side
+    # borders: every layer before the last pooling is exactly shift-equivariant (the background stays 0).
+    shifted = torch.roll(x, shifts=24, dims=4)
     for pooling, changes in ((1, False), (2, True)):
         torch.manual_seed(0)
         loc = Localization(3, [0.5], pooling=pooling).eval()
         randomise_heads(loc)
         a, b = loc(x), loc(shifted)
         assert (not torch.allclose(a.offset_x, b.offset_x)) == changes, pooling
+
+
+def test_large_maps_are_first_max_pooled_to_at_most_16_rows():
+    torch.manual_seed(0)
+    loc = Localization(3, [0.5, 0.5]).eval()
+    randomise_heads(loc)
+    x = torch.rand(2, 3, 4, 64, 44)
+    pooled = torch.nn.functional.max_pool2d(x.flatten(1, 2), 4, ceil_mode=True).view(2, 3, 4, 16, 11)
+    a, b = loc(x), loc(pooled)
+    for name in OUTPUTS:
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
 
 
 def test_maps_down_to_one_pixel_work():

@@ -1,8 +1,9 @@
 """The localization module (Sec. 3.2.1): per-part volume parameters from the global features.
 
-Architecture (the paper defers it to a supplement; ours): per frame, BN + ReLU on the input, then twice a
-2x2 max pooling and a conv3x3-BN-ReLU (pooling first, as in the authors' code, keeps it cheap on large
-maps), max pooling to a coarse ``pooling x pooling`` grid (which keeps where the content is), and a linear
+Architecture (the paper defers it to a supplement; ours): per frame, a max pooling by a power of 2 that
+brings the map to at most :data:`ROWS` rows (so every block's localization costs about the same, and the
+first blocks' large maps are not normalised at full size), BN + ReLU, then twice a 2x2 max pooling and a
+conv3x3-BN-ReLU (pooling first, as in the authors' code), max pooling to a coarse ``pooling x pooling`` grid (which keeps where the content is), and a linear
 head giving per part and frame the raw ``dx, dy, log sx, log sy, log sigma^2, sigmoid^-1(gamma)``; a
 second linear head reads the same per-frame features and its outputs, averaged over the frames, give per
 part the raw ``dt, log st`` of the sequence. With ``output_norm`` each head ends in a BatchNorm1d over its
@@ -33,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+#: the localization reads each frame max-pooled to at most this many rows (by a power of 2)
+ROWS = 16
 _FRAME_OUTPUTS = 6  # dx, dy, log sx, log sy, log sigma^2, gamma logit
 _SEQUENCE_OUTPUTS = 2  # dt, log st
 
@@ -185,6 +188,9 @@ class Localization(nn.Module):
             raise ValueError(f"Localization expects features [n, c, T, H, W], got shape {tuple(features.shape)}")
         n, c, T, H, W = features.shape
         frames = features.transpose(1, 2).reshape(n * T, c, H, W)
+        factor = 2 ** max(0, math.ceil(math.log2(H / ROWS)))
+        if factor > 1:
+            frames = F.max_pool2d(frames, factor, ceil_mode=True)
         per_frame = self.frame_features(frames)
         spatial = self.frame_head(per_frame).view(n, T, self.num_parts, _FRAME_OUTPUTS).permute(3, 0, 2, 1)
         temporal = self.sequence_head(per_frame).view(n, T, self.num_parts, _SEQUENCE_OUTPUTS).mean(1)
