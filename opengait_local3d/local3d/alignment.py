@@ -53,6 +53,12 @@ class PartLayout:
     prior_sigma2: tuple[float, ...]
     prior_temporal_sigma2: tuple[float, ...]
 
+    def regions(self) -> list[tuple[int, int, int]]:
+        """Each part's used ``(L, N, M)`` points, when they start at the grid's origin (``write``)."""
+        if any(start for axis in (self.t, self.y, self.x) for start in axis.start):
+            raise ValueError("parts do not start at the grid's origin: no corner regions")
+        return list(zip(self.t.count, self.y.count, self.x.count))
+
 
 @dataclass(frozen=True)
 class SamplingGrid:
@@ -98,19 +104,26 @@ def zoom_layout(priors: Sequence[PartPrior], in_size: Sequence[int], canvas: Seq
 
 
 def write_layout(
-    priors: Sequence[PartPrior], in_size: Sequence[int], write_size: Sequence[int] | None = None
+    priors: Sequence[PartPrior],
+    in_size: Sequence[int],
+    write_size: Sequence[int] | None = None,
+    write_resolution: Sequence[int] | None = None,
 ) -> PartLayout:
     """Layout of ``write`` alignment: each part at its own resolution ``(L, N, M)``.
 
-    ``write_size`` fixes ``(L, N, M)`` for every part; by default each part gets its prior extent in
-    input frames and pixels, rounded, at least :data:`MIN_WRITE_SIZE`.
+    By default each part gets its prior extent in input frames and pixels, rounded, at least
+    :data:`MIN_WRITE_SIZE` per axis. ``write_resolution = (H_r, W_r)`` counts the rows and columns on an
+    ``H_r x W_r`` map instead (the same part volumes in every block of a network, e.g. the last block's map
+    size: coarser, cheaper sampling in the first blocks); ``write_size`` fixes ``(L, N, M)`` for every part.
     """
     T, H, W = in_size
     extents = [(p.window * T, p.height * H, p.width * W) for p in priors]
-    if write_size is None:
-        sizes = [tuple(max(MIN_WRITE_SIZE, round(e)) for e in extent) for extent in extents]
-    else:
+    if write_size is not None:
         sizes = [tuple(write_size)] * len(priors)
+    else:
+        rows, columns = (H, W) if write_resolution is None else write_resolution
+        points = [(p.window * T, p.height * rows, p.width * columns) for p in priors]
+        sizes = [tuple(max(MIN_WRITE_SIZE, round(e)) for e in extent) for extent in points]
     strides = [tuple(e / s for e, s in zip(extent, size)) for extent, size in zip(extents, sizes)]
 
     def axis(k: int) -> AxisLayout:

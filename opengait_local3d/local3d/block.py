@@ -60,6 +60,9 @@ class Local3DBlock(nn.Module):
             :mod:`~opengait_local3d.local3d.alignment`.
         feature_extraction: per-part conv3d + ReLU (Table 5 row f); off fuses the raw volumes.
         write_size: ``write`` only: ``(L, N, M)`` resolution of every part (default: its prior extent).
+        write_resolution: ``write`` only: ``(H_r, W_r)``: each part's rows and columns are its prior extent on
+            an ``H_r x W_r`` map rather than on the block input (see
+            :func:`~opengait_local3d.local3d.alignment.write_layout`).
         localization_width: channels of the localization's convs.
         localization_pooling: side of the max-pooled grid the localization heads read (1: global pooling).
         localization_norm: end the localization heads with a BatchNorm1d whose scale starts at zero.
@@ -102,6 +105,7 @@ class Local3DBlock(nn.Module):
         alignment: str = "zoom",
         feature_extraction: bool = True,
         write_size: Sequence[int] | None = None,
+        write_resolution: Sequence[int] | None = None,
         localization_width: int = 32,
         localization_pooling: int = 2,
         localization_norm: bool = True,
@@ -120,18 +124,24 @@ class Local3DBlock(nn.Module):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         self.alignment = check_alignment(alignment)
-        if write_size is not None:
+        for name, value, count, names in (("write_size", write_size, 3, "(L, N, M)"),
+                                          ("write_resolution", write_resolution, 2, "(H, W)")):
+            if value is None:
+                continue
             if alignment != "write":
-                raise ValueError("write_size is only used with alignment='write'")
-            if len(write_size) != 3 or not all(isinstance(s, int) and s >= 1 for s in write_size):
-                raise ValueError(f"write_size must be three positive ints (L, N, M), got {write_size!r}")
-            write_size = tuple(write_size)
+                raise ValueError(f"{name} is only used with alignment='write'")
+            if len(value) != count or not all(isinstance(s, int) and s >= 1 for s in value):
+                raise ValueError(f"{name} must be {count} positive ints {names}, got {value!r}")
+        if write_size is not None and write_resolution is not None:
+            raise ValueError("give write_size or write_resolution, not both")
         for name, value in (("offset_range", offset_range), ("min_sigma", min_sigma),
                             ("localization_lr_scale", localization_lr_scale)):
             if not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.mode, self.write_size = mode, write_size
+        self.mode = mode
+        self.write_size = None if write_size is None else tuple(write_size)
+        self.write_resolution = None if write_resolution is None else tuple(write_resolution)
         self.offset_range, self.min_sigma = float(offset_range), float(min_sigma)
         self.part_names, self.priors = resolve_priors(parts, priors)
         self.global_block = global_block
@@ -175,7 +185,7 @@ class Local3DBlock(nn.Module):
         if self.alignment == "zoom":
             layout = zoom_layout(self.priors, in_size, canvas)
         else:
-            layout = write_layout(self.priors, in_size, self.write_size)
+            layout = write_layout(self.priors, in_size, self.write_size, self.write_resolution)
         # Localization and sampling run in at least float32 even under autocast: the Gaussian weights
         # underflow in float16, and the sampler takes all of its tensors in one dtype.
         dtype = torch.promote_types(x.dtype, torch.float32)
@@ -197,12 +207,19 @@ class Local3DBlock(nn.Module):
                 mask_y=grid.mask_y,
                 mask_t=grid.mask_t,
             )
-        local = self.extraction(volumes) if self.extraction is not None else volumes.unbind(1)
-        if self.alignment == "write":
-            banks = write_filterbanks(grid, self.mode, in_size, canvas)
-            local = write_volume(torch.stack(local, 1), *banks).unbind(1)
+        if self.extraction is None:
+            local = volumes.unbind(1)
+        else:  # write: each part's conv over its own points only (zoom fuses the whole canvas of every part)
+            regions = None if self.alignment == "zoom" else layout.regions()
+            local = self.extraction(volumes, regions)
         self._record(grid, volumes)
-        return self.fusion(features, local)
+        if self.alignment == "zoom":
+            return self.fusion(features, local)
+        # Write: project each part to the output channels at its own resolution, then write all parts back
+        # summed (equal to writing every part and fusing, see Fusion.project_parts, without P canvases).
+        banks = write_filterbanks(grid, self.mode, in_size, canvas)
+        projected = self.fusion.project_parts(torch.stack(local, 1))
+        return self.fusion.combine(features, write_volume(projected, *banks, sum_parts=True))
 
     def _check_global_output(self, x: Tensor, features: Tensor) -> None:
         n, _, T = x.shape[:3]

@@ -1,7 +1,10 @@
 """Feature extraction of the local paths (Sec. 3.2.3): one conv3d 3x3x3 + ReLU per part."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -16,6 +19,12 @@ class FeatureExtraction(nn.Module):
     Shape:
         - Input: volumes ``[n, P, c_in, L, N, M]``.
         - Output: ``P`` tensors ``[n, c_out, L, N, M]``.
+
+    With ``regions``, part ``p`` is convolved only over its own ``(L_p, N_p, M_p)`` corner of the common grid
+    and the rest of its output is zero: the same as convolving the whole grid and masking, when the volume
+    is zero outside the region (as :func:`~opengait_local3d.local3d.sample_volume`'s masks make it), because
+    the conv's zero padding reads what the masked points hold. Parts smaller than the largest then cost only
+    their own size.
     """
 
     def __init__(self, in_channels: int, out_channels: int, num_parts: int):
@@ -23,8 +32,17 @@ class FeatureExtraction(nn.Module):
         self.convs = nn.ModuleList(nn.Conv3d(in_channels, out_channels, 3, padding=1) for _ in range(num_parts))
         self.activation = nn.ReLU()
 
-    def forward(self, volumes: Tensor) -> list[Tensor]:
+    def forward(self, volumes: Tensor, regions: Sequence[tuple[int, int, int]] | None = None) -> list[Tensor]:
         # unbind, not volumes[:, p]: its backward stacks the P gradients once instead of P zero-filled copies.
         # Channels-last-3d: oneDNN's NDHWC conv3d is faster on CPU, and its output feeds the fusion's GEMMs as is.
-        parts = (part.contiguous(memory_format=torch.channels_last_3d) for part in volumes.unbind(1))
-        return [self.activation(conv(part)) for part, conv in zip(parts, self.convs)]
+        parts = volumes.unbind(1)
+        if regions is None:
+            return [self.activation(conv(part.contiguous(memory_format=torch.channels_last_3d)))
+                    for part, conv in zip(parts, self.convs)]
+        L, N, M = volumes.shape[-3:]
+        outputs = []
+        for part, conv, (length, rows, columns) in zip(parts, self.convs, regions):
+            own = part[..., :length, :rows, :columns].contiguous(memory_format=torch.channels_last_3d)
+            features = self.activation(conv(own))
+            outputs.append(F.pad(features, (0, M - columns, 0, N - rows, 0, L - length)))
+        return outputs

@@ -69,6 +69,26 @@ class Fusion(nn.Module):
         n, _, T, H, W = global_features.shape
         return F.relu(fused).view(n, T, H, W, -1).permute(0, 4, 1, 2, 3)
 
+    def project_parts(self, local_features: Tensor) -> Tensor:
+        """Each part's slice of the 1x1x1 conv applied to its own features:
+        ``[n, P, c_l, L, N, M] -> [n, P, c_g, L, N, M]`` (no bias).
+
+        The conv is linear and acts on channels only, so it commutes with anything that acts on positions
+        only, such as DRAW's write: ``write(project(f))`` summed over parts, passed to :meth:`combine`,
+        equals :meth:`forward` on the written features, at the cost of the parts' own resolution.
+        """
+        c_g, c_l, P = self.widths[0], self.widths[1], len(self.widths) - 1
+        weight = self.conv.weight.flatten(1)[:, c_g:].view(c_g, P, c_l)
+        return torch.einsum("opc,npclyx->npolyx", weight.to(local_features.dtype), local_features)
+
+    def combine(self, global_features: Tensor, local_sum: Tensor) -> Tensor:
+        """``ReLU(conv_global(global) + bias + local_sum)`` with ``local_sum [n, c_g, T, H, W]`` the parts'
+        projected features on the canvas, summed (see :meth:`project_parts`)."""
+        c_g = self.widths[0]
+        weight = self.conv.weight[:, :c_g]
+        fused = F.conv3d(global_features, weight, self.conv.bias)
+        return F.relu(fused + local_sum.to(fused.dtype))
+
     def weights_per_path(self) -> dict[str, float]:
         """Mean absolute fusion weight over each path's input channels (the paper's Fig. 4b)."""
         weight = self.conv.weight.detach()

@@ -12,22 +12,25 @@ def coverage_normalised(bank: Tensor) -> Tensor:
     return (bank / coverage).transpose(-1, -2)
 
 
-def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor) -> Tensor:
+def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_parts: bool = False) -> Tensor:
     """Write volumes back with the transposed filterbanks, normalised by coverage (DESIGN 3.5).
 
     Each axis's transposed filterbank is divided by ``max(coverage, 1)``: a constant volume writes back
     that constant inside the attended region and fades to 0 outside it, with no gain of 1/stride.
     The temporal write comes first, then each canvas frame ``t`` is written with its own spatial grid
-    (the adjoint order of :func:`~opengait_local3d.local3d.sampling.sample_volume`, without gamma).
+    (the adjoint order of :func:`~opengait_local3d.local3d.sampling.sample_volume`, without gamma): columns,
+    then rows, which is the cheaper order when parts are smaller than the canvas.
 
     Args:
         volumes: ``[n, P, c, L, N, M]``.
         g_t: temporal filterbank ``[n, P, L, T]``.
         g_y: row filterbanks per canvas frame ``[n, P, T, N, H]``.
         g_x: column filterbanks per canvas frame ``[n, P, T, M, W]``.
+        sum_parts: return the sum over parts ``[n, c, T, H, W]``, computed in the last contraction so the
+            ``P`` written canvases are never built.
 
     Returns:
-        ``[n, P, c, T, H, W]``.
+        ``[n, P, c, T, H, W]``, or ``[n, c, T, H, W]`` with ``sum_parts``.
 
     Raises:
         ValueError: the filterbank sizes do not match ``volumes`` or each other.
@@ -56,5 +59,6 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor) -> Tens
                 f"{name} must have shape {shape} for volumes {tuple(volumes.shape)}, got {tuple(bank.shape)}"
             )
     frames = torch.einsum("nptl,npclyx->npctyx", coverage_normalised(g_t), volumes)
-    frames = torch.einsum("npthy,npctyx->npcthx", coverage_normalised(g_y), frames)
-    return torch.einsum("nptwx,npcthx->npcthw", coverage_normalised(g_x), frames)
+    frames = torch.einsum("nptwx,npctyx->npctyw", coverage_normalised(g_x), frames)
+    output = "ncthw" if sum_parts else "npcthw"
+    return torch.einsum(f"npthy,npctyw->{output}", coverage_normalised(g_y), frames)
