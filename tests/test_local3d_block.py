@@ -185,3 +185,32 @@ def test_bad_arguments_are_value_errors_naming_them():
     wrong = Local3DBlock(conv_block(3, 6), 3, 8)
     with pytest.raises(ValueError, match="global_block must map"):
         wrong(torch.randn(2, 3, 5, 16, 11))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_write_fast_path_equals_writing_every_part_then_fusing(mode):
+    """The block projects parts at their own resolution, convolves each part over its own points only and
+    writes all parts back summed; the straightforward way convolves the padded volumes, writes every part
+    onto its own canvas and fuses the concatenation with the 1x1x1 conv (Sec. 3.2.4)."""
+    from opengait_local3d.local3d.alignment import sampling_grid, write_filterbanks, write_layout
+    from opengait_local3d.local3d.writing import write_volume
+
+    block = make_block(alignment="write", mode=mode, fusion_init="default", write_resolution=(8, 6)).double()
+    with torch.no_grad():
+        for head in (block.localization.frame_head, block.localization.sequence_head):
+            head[-1].weight.normal_(std=0.5)  # parts off their priors, per frame
+    block.eval()
+    x = torch.randn(2, 3, 7, 16, 11, dtype=torch.float64)
+    got = block(x)
+
+    features = block.global_block(x)
+    in_size, canvas = tuple(x.shape[2:]), tuple(features.shape[2:])
+    grid = sampling_grid(write_layout(block.priors, in_size, None, (8, 6)), block.priors,
+                         block.localization(features), in_size, offset_range=0.5, min_sigma=0.5)
+    temporal_sigma2 = grid.temporal_sigma2 if mode == "gaussian" else None
+    volumes = sample_volume(x, grid.mu_x, grid.mu_y, grid.mu_t, grid.sigma2, grid.gamma, mode,
+                            temporal_sigma2=temporal_sigma2, mask_x=grid.mask_x, mask_y=grid.mask_y, mask_t=grid.mask_t)
+    local = [F.relu(conv(volumes[:, p])) for p, conv in enumerate(block.extraction.convs)]
+    written = write_volume(torch.stack(local, 1), *write_filterbanks(grid, mode, in_size, canvas))
+    expected = F.relu(block.fusion.conv(torch.cat([features, *written.unbind(1)], dim=1)))
+    assert torch.allclose(got, expected, atol=1e-10)

@@ -26,8 +26,8 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
         g_t: temporal filterbank ``[n, P, L, T]``.
         g_y: row filterbanks per canvas frame ``[n, P, T, N, H]``.
         g_x: column filterbanks per canvas frame ``[n, P, T, M, W]``.
-        sum_parts: return the sum over parts ``[n, c, T, H, W]``, computed in the last contraction so the
-            ``P`` written canvases are never built.
+        sum_parts: return the sum over parts ``[n, c, T, H, W]`` (a view over ``[n, T, c, H, W]`` memory),
+            computed in the last contraction so the ``P`` written canvases are never built.
 
     Returns:
         ``[n, P, c, T, H, W]``, or ``[n, c, T, H, W]`` with ``sum_parts``.
@@ -60,5 +60,6 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
             )
     frames = torch.einsum("nptl,npclyx->npctyx", coverage_normalised(g_t), volumes)
     frames = torch.einsum("nptwx,npctyx->npctyw", coverage_normalised(g_x), frames)
-    output = "ncthw" if sum_parts else "npcthw"
-    return torch.einsum(f"npthy,npctyw->{output}", coverage_normalised(g_y), frames)
+    if sum_parts:
+        return torch.einsum("npthy,npctyw->ntchw", coverage_normalised(g_y), frames).transpose(1, 2)
+    return torch.einsum("npthy,npctyw->npcthw", coverage_normalised(g_y), frames)
