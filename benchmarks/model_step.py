@@ -11,7 +11,7 @@ Prints, for one batch of 32 sequences x 30 frames (8 identities x 4 sequences):
   its FLOP-bound time (FLOPs / matmul GFLOP/s) and the ratio of the measured step to it;
 * inference embeddings per second (eval mode, no grad, the same batch) for the three models.
 
-By default glibc's allocator is asked to keep freed memory (see :mod:`opengait_local3d.engine.allocator`): without that,
+By default glibc's allocator is asked to keep freed memory (see :mod:`opengait_local3d.utils.allocator`): without that,
 every step returns its multi-GB activations to the kernel and faults them back in (page zeroing in the
 kernel, about 15 million page faults and 25 s of system time per Local3DCNN step on a 2-core machine).
 ``--glibc-default`` measures the untuned allocator.
@@ -30,7 +30,7 @@ from typing import Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from opengait_local3d.engine.allocator import keep_freed_memory
+from opengait_local3d.utils.allocator import keep_freed_memory
 from opengait_local3d.modeling import build_network
 from opengait_local3d.modeling.losses import CrossEntropyLoss, TripletLoss
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from opengait_local3d.datasets.silhouette import load_sequence
+from opengait_local3d.datasets.synthgait import generate
+from opengait_local3d.datasets.synthgait.generate import PARTITION_FILE
 from opengait_local3d.engine.evaluation import as_test_set, get_protocol, single_view_rank1
-from opengait_local3d.tools.silhouette import load_sequence
-from opengait_local3d.tools.synthgait import generate
-from opengait_local3d.tools.synthgait.generate import PARTITION_FILE
 
 
 def time_generation(out: Path, args: argparse.Namespace) -> float:

@@ -3,14 +3,13 @@
 Layers, each importing only the ones before it:
 
 * :mod:`opengait_local3d.local3d`: the 3D local operation (framework-free, torch only).
-* :mod:`opengait_local3d.modeling`: host-free gait networks (Local3DCNN, GaitSet, GaitPart) and losses.
+* :mod:`opengait_local3d.utils`: small shared helpers (checks, registries, atomic writes) for the layers below.
+* :mod:`opengait_local3d.modeling`: host-free gait networks (Local3DCNN, GaitSet, GaitPart) and losses;
+  :mod:`opengait_local3d.visuals`: what their 3D local blocks attend to, drawn and summarised.
+* :mod:`opengait_local3d.datasets`: silhouettes in OpenGait's pkl layout, and SynthGait.
 * :mod:`opengait_local3d.engine`: the embedded OpenGait-compatible host (CPU or GPU, torchrun).
-* :mod:`opengait_local3d.tools`: command-line tools (SynthGait, pretreatment, visualisation, plugin).
+* :mod:`opengait_local3d.opengait_plugin`: the same networks as a plugin of an OpenGait checkout.
+* :mod:`opengait_local3d.tools`: the ``opengait-local3d`` commands; :mod:`opengait_local3d.resources`: the configs.
 """
-from pathlib import Path
 
 __version__ = "0.1.0"
-
-#: Repository root of an editable install; ``configs/`` lives there.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = PROJECT_ROOT / "configs"

@@ -6,9 +6,9 @@ import json
 import pytest
 import yaml
 
-from opengait_local3d import CONFIG_DIR
 from opengait_local3d.engine.config.loading import load_config, read_yaml
 from opengait_local3d.modeling import build_network
+from opengait_local3d.resources import CONFIG_DIR
 from opengait_local3d.tools import ablations
 
 CONFIGS = sorted(p for p in CONFIG_DIR.rglob("*.yaml") if p.name != "default.yaml")

@@ -8,7 +8,7 @@ from conftest import tiny_engine_config
 from opengait_local3d.cli import main as cli_main
 from opengait_local3d.engine import distributed
 from opengait_local3d.engine.config.loading import load_config
-from opengait_local3d.engine.models import get_model_class
+from opengait_local3d.engine.host import NetworkHost
 from opengait_local3d.tools.embed import embed
 
 
@@ -19,7 +19,7 @@ def test_embeddings_equal_the_test_phase_features(tiny_casiab, tmp_path):
     result = embed(path, 0, tiny_casiab.root, tmp_path / "emb.npz", partition="test", device="cpu")
 
     with distributed.session("cpu") as context:
-        model = get_model_class("GaitPart")(load_config(cfg), training=False)
+        model = NetworkHost(load_config(cfg), training=False)
         model.eval()
         reference = model.inference(context.rank)
         dataset = model.test_loader.dataset

@@ -2,15 +2,11 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from opengait_local3d import CONFIG_DIR
-from opengait_local3d.engine.config import generate_opengait_keys
 from opengait_local3d.engine.config.loading import load_config, merge_configs, read_yaml
 from opengait_local3d.engine.config.opengait_keys import OPENGAIT_COMMIT, OPENGAIT_KEYS
 from opengait_local3d.engine.config.paths import output_path, resolve_path
@@ -18,17 +14,8 @@ from opengait_local3d.engine.data.transforms import get_transform
 from opengait_local3d.engine.errors import ConfigError
 from opengait_local3d.engine.launcher import check_config
 from opengait_local3d.engine.optim import OPTIMIZERS, SCHEDULERS
+from opengait_local3d.resources import CONFIG_DIR
 
-# an OpenGait git repository (checkout or bare mirror) holding the pinned commit, if this machine has one
-MIRROR = Path(os.environ.get("OPENGAIT_ROOT", "/work/.mirror/ShiqiYu+OpenGait/repo"))
-
-
-def _has_pinned_commit() -> bool:
-    return MIRROR.is_dir() and subprocess.run(["git", "-C", str(MIRROR), "cat-file", "-e", f"{OPENGAIT_COMMIT}^{{commit}}"],
-                                              capture_output=True).returncode == 0
-
-
-needs_opengait = pytest.mark.skipif(not _has_pinned_commit(), reason="no OpenGait repository with the pinned commit")
 
 
 def write_yaml(path: Path, data: dict) -> Path:
@@ -117,14 +104,14 @@ def test_typed_entries_resolve_by_signature_and_tolerate_opengait_keys(caplog):
      r"trainer_cfg.transform\[0\].type: unknown transform 'BaseSilCutingTransform'; did you mean "
      r"'BaseSilCuttingTransform'"),
     ("trainer_cfg", {"transform": [{"type": "Compose", "trf_cfg": [{"type": "RandomErasing"}]}]},
-     r"trainer_cfg.transform\[0\].trf_cfg\[0\].type: unknown transform 'RandomErasing'"),
+     r"trainer_cfg.transform\[0\]: trf_cfg\[0\].type: unknown transform 'RandomErasing'"),
     ("loss_cfg", [{"type": "TripletLos", "margin": 0.2, "log_prefix": "t"}],
      r"loss_cfg\[0\].type: unknown loss 'TripletLos'; did you mean 'TripletLoss'"),
     ("loss_cfg", {"type": "TripletLoss", "margin": 0.2}, r"loss_cfg: missing 'log_prefix'"),
     ("trainer_cfg", {"sampler": {"sample_type": "fixed_sorted"}},
      r"trainer_cfg.sampler.sample_type: 'fixed_sorted' is not one of"),
     ("trainer_cfg", {"sampler": {"sample_type": "fixed_ordered", "frames_num_fixed": 0}},
-     r"trainer_cfg.sampler.frames_num_fixed: fixed_ordered needs an integer >= 1, got 0"),
+     r"trainer_cfg.sampler.frames_num_fixed: expected an integer >= 1, got 0"),
     ("evaluator_cfg", {"eval_func": "evaluate_indoor"},
      r"evaluator_cfg.eval_func: unknown evaluation function 'evaluate_indoor'; did you mean 'evaluate_indoor_dataset'"),
 ])
@@ -168,21 +155,3 @@ def test_recorded_opengait_keys_cover_its_default_config():
     assert len(OPENGAIT_COMMIT) == 40
     assert {"restore_hint", "save_iter", "sampler", "sync_BN"} <= OPENGAIT_KEYS["trainer_cfg"]
     assert {"frames_num_fixed", "frames_skip_num", "sample_type"} <= OPENGAIT_KEYS["sampler"]
-
-
-@needs_opengait
-def test_recorded_keys_match_the_generator_at_the_pinned_commit(tmp_path):
-    out = tmp_path / "keys.py"
-    generate_opengait_keys.main(["--opengait", str(MIRROR), "--commit", OPENGAIT_COMMIT, "--output", str(out)])
-    assert out.read_text() == Path(generate_opengait_keys.__file__).with_name("opengait_keys.py").read_text()
-
-
-@needs_opengait
-def test_every_opengait_config_loads():
-    _, configs, _ = generate_opengait_keys.read_configs(MIRROR, OPENGAIT_COMMIT)
-    for path, cfg in configs:
-        load_config(cfg)  # raises ConfigError naming the key otherwise
-    for name in ("configs/gaitset/gaitset.yaml", "configs/gaitpart/gaitpart.yaml"):
-        text = subprocess.run(["git", "-C", str(MIRROR), "show", f"{OPENGAIT_COMMIT}:{name}"], check=True,
-                              capture_output=True, text=True).stdout
-        check_config(load_config(yaml.safe_load(text)), training=True)

@@ -18,7 +18,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from conftest import tiny_engine_config
 from opengait_local3d.engine import distributed
 from opengait_local3d.engine.config.loading import load_config
-from opengait_local3d.engine.models import get_model_class
+from opengait_local3d.engine.host import NetworkHost
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 
@@ -55,16 +55,15 @@ DRIVER = textwrap.dedent("""
     import numpy as np, torch
     from opengait_local3d.engine import distributed, run
     from opengait_local3d.engine.config.loading import load_config
-    from opengait_local3d.engine.models import get_model_class
+    from opengait_local3d.engine.host import NetworkHost
 
     cfg_path, out = sys.argv[1], sys.argv[2]
     with distributed.session("cpu") as ctx:
         cfgs = load_config(cfg_path)
-        Model = get_model_class(cfgs["model_cfg"]["model"])
-        model = Model(cfgs, True)
-        Model.run_train(model)
+        model = NetworkHost(cfgs, True)
+        NetworkHost.run_train(model)
         torch.save(model.state_dict(), f"{out}/params-rank{ctx.rank}.pt")
-        tester = Model(load_config(cfg_path, restore_iteration=model.iteration), False)
+        tester = NetworkHost(load_config(cfg_path, restore_iteration=model.iteration), False)
         features = tester.inference(ctx.rank)
         result = run(cfg_path, "test", iteration=model.iteration)  # the whole test phase, nested
         if ctx.is_main:
@@ -88,9 +87,8 @@ def test_two_process_torchrun_keeps_ranks_identical_and_gathers_in_dataset_order
     assert rank0.keys() == rank1.keys()
     for key in rank0:
         torch.testing.assert_close(rank0[key], rank1[key], rtol=0, atol=0)
-    initial = get_model_class("GaitSet")
     with distributed.session("cpu"):  # single process, the same checkpoint
-        single = initial(load_config(cfg, restore_iteration=4), False).inference(0)["embeddings"]
+        single = NetworkHost(load_config(cfg, restore_iteration=4), False).inference(0)["embeddings"]
     gathered = np.load(tmp_path / "features.npy")
     assert gathered.shape == single.shape == (60, 4, 14)
     np.testing.assert_allclose(gathered, single, rtol=1e-5, atol=1e-6)

@@ -40,7 +40,8 @@ def test_framewise_applies_the_2d_module_to_every_frame():
 def test_output_has_the_global_shape_and_gradients_flow(mode, alignment, feature_extraction):
     block = make_block(mode=mode, alignment=alignment, feature_extraction=feature_extraction, fusion_init="default")
     x = torch.randn(2, 3, 5, 16, 11, requires_grad=True)
-    out = block(x)
+    with block.recording():
+        out = block(x)
     assert out.shape == (2, 8, 5, 16, 11) and (out >= 0).all()
     out.sum().backward()
     assert torch.isfinite(x.grad).all()
@@ -64,7 +65,7 @@ def test_every_part_starts_at_its_prior_at_block3_size():
     got = block.last_parameters
     # round(M * part height / part width) in pixels: head 11 * 2 / 4 = 5.5 -> 6, torso 11 * 8 / 10 -> 9, ...
     used_rows = {"head": 6, "torso": 9, "left_arm": 11, "right_arm": 11, "left_leg": 13, "right_leg": 13}
-    for p, (name, prior) in enumerate(DEFAULT_PRIORS.items()):  # the DESIGN table (test_local3d_parts)
+    for p, (name, prior) in enumerate(DEFAULT_PRIORS.items()):  # the priors' table (test_local3d_parts)
         cx, cy, width = prior.cx, prior.cy, prior.width
         stride = width * W / W  # part width in pixels over the M = W columns
         centre, strides, extent = got["centre"][:, p], got["stride"][:, p], got["extent"][:, p]
@@ -81,7 +82,8 @@ def test_every_part_starts_at_its_prior_at_block3_size():
 
 def test_zoom_samples_the_central_rows_and_zeros_the_rest_extra_row_below():
     block = make_block(parts=["head", "torso"])
-    block(torch.rand(1, 3, 4, 16, 11) + 1.0)  # positive input: every used row is non-zero
+    with block.recording():
+        block(torch.rand(1, 3, 4, 16, 11) + 1.0)  # positive input: every used row is non-zero
     rows_used = block.last_volumes.abs().sum(dim=(1, 2, 4)) > 0  # [P, N]
     # head: round(11 * 2 / 4) = 6 rows -> 5 zero rows above, 5 below; torso: 9 rows -> 3 above, 4 below.
     assert rows_used[0].nonzero().flatten().tolist() == list(range(5, 11))
@@ -91,7 +93,8 @@ def test_zoom_samples_the_central_rows_and_zeros_the_rest_extra_row_below():
 def test_last_volumes_are_the_sampled_volumes_of_sample_zero():
     block = make_block(parts=["left_leg"], feature_extraction=False)
     x = torch.randn(2, 3, 6, 16, 11)
-    block(x)
+    with block.recording():
+        block(x)
     p = block.last_parameters
     # Rebuild the left leg's mixture volume at its prior from Eqs. 4-6 written out here.
     stride, rows = 5 / 11 * 11 / 11, 13
@@ -106,6 +109,20 @@ def test_last_volumes_are_the_sampled_volumes_of_sample_zero():
     )
     assert torch.allclose(block.last_volumes[0], expected[0], atol=1e-5)
     assert torch.allclose(p["centre"][0, 0, 0], torch.tensor([3.3, 12.8]))
+
+
+def test_volumes_are_copied_only_while_recording():
+    block = make_block()
+    x = torch.randn(2, 3, 4, 16, 11)
+    block(x)
+    assert block.last_volumes is None and block.last_parameters["centre"].shape == (2, 6, 4, 2)
+    with block.recording():
+        block(x)
+        assert block.last_volumes is not None and block.record
+    assert not block.record
+    with torch.no_grad():
+        block(x)
+    assert block.last_volumes is None  # an inference forward after a recorded one copies nothing
 
 
 def test_fusion_equals_concatenation_then_1x1x1_conv_and_relu():
@@ -156,13 +173,15 @@ def test_a_3d_global_block_and_a_strided_global_block_work():
 
 def test_write_alignment_samples_each_part_at_its_prior_extent():
     block = make_block(alignment="write", parts=["torso", "left_arm"])
-    block(torch.randn(1, 3, 10, 16, 11))
+    with block.recording():
+        block(torch.randn(1, 3, 10, 16, 11))
     # torso: 8 x 10 px over 0.4 * 10 frames; arm 3 x 3 px; padded to the torso's (4, 8, 10).
     assert block.last_volumes.shape == (2, 3, 4, 8, 10)
     assert block.last_volumes[1, :, :, 3:].abs().sum() == 0 and block.last_volumes[1, :, :, :, 3:].abs().sum() == 0
     assert torch.allclose(block.last_parameters["stride"][0, :, 0], torch.tensor([[1.0, 1.0], [1.0, 1.0]]))
     fixed = make_block(alignment="write", write_size=(2, 5, 4))
-    fixed(torch.randn(1, 3, 10, 16, 11))
+    with fixed.recording():
+        fixed(torch.randn(1, 3, 10, 16, 11))
     assert fixed.last_volumes.shape == (6, 3, 2, 5, 4)
 
 

@@ -7,6 +7,7 @@ from torch import nn
 
 from opengait_local3d.local3d import Local3DBlock
 from opengait_local3d.modeling import build_network
+from opengait_local3d.visuals import recording
 
 H, W, S = 16, 12, 6
 TINY = {
@@ -67,9 +68,9 @@ def test_paper_variants_build_and_run(changes, local_blocks):
 
 
 def test_config_errors_name_the_key():
-    with pytest.raises(ValueError, match=r"'mod' in model_cfg.local3d of Local3DCNN; did you mean 'mode'"):
+    with pytest.raises(ValueError, match=r"local3d of Local3DCNN: unknown key 'mod'; did you mean 'mode'"):
         tiny(local3d={"mod": "gaussian"})
-    with pytest.raises(ValueError, match=r"model_cfg.local3d of Local3DCNN: mode must be one of"):
+    with pytest.raises(ValueError, match=r"local3d of Local3DCNN: mode must be one of"):
         tiny(local3d={"mode": "cubic"})
     with pytest.raises(ValueError, match="local_blocks"):
         tiny(local_blocks=[4])
@@ -110,9 +111,11 @@ def test_init_parameters_restores_the_priors_after_a_host_xavier_pass():
     assert torch.allclose(gammas, torch.full_like(gammas, 0.5))
 
 
-def test_visual_summary_shows_volumes_and_localization_in_training_only():
+def test_visual_summary_shows_localization_in_training_and_volumes_while_recording():
     net = tiny()
-    summary = run(net.train())["visual_summary"]
+    assert not any(key.startswith("image/local3d") for key in run(net.train())["visual_summary"])
+    with recording(net):
+        summary = run(net.train())["visual_summary"]
     for block in ("block2", "block3"):
         for part in ("head", "torso", "left_arm", "right_arm", "left_leg", "right_leg"):
             image = summary[f"image/local3d/{block}/{part}"]

@@ -14,13 +14,13 @@ import yaml
 from conftest import TINY_MODEL_CFGS, tiny_engine_config
 from test_plugin import make_fake_opengait
 
-from opengait_local3d import CONFIG_DIR
 from opengait_local3d.engine import load_config
-from opengait_local3d.engine.models import Local3DCNN as EngineLocal3DCNN
+from opengait_local3d.engine.host import NetworkHost
 from opengait_local3d.local3d import Local3DBlock
 from opengait_local3d.modeling import build_network
 from opengait_local3d.opengait_plugin import install, load_opengait_names
 from opengait_local3d.opengait_plugin.configs import opengait_meant_configs
+from opengait_local3d.resources import CONFIG_DIR
 
 BINDING = "opengait_local3d.opengait_plugin.binding"
 
@@ -109,7 +109,7 @@ def test_a_checkpoint_of_either_host_loads_in_the_other(checkout, tiny_casiab, t
     cfgs = load_config(tiny_engine_config(tiny_casiab, "Local3DCNN", tmp_path,
                                           evaluator_cfg={"save_name": "tiny", "sampler": {"batch_size": 3}}))
     torch.manual_seed(0)
-    engine_model = EngineLocal3DCNN(cfgs, training=True)
+    engine_model = NetworkHost(cfgs, training=True)
     torch.manual_seed(1)
     opengait_model = import_registry().Local3DCNN({"model_cfg": cfgs["model_cfg"]}, training=False)
     assert engine_model.state_dict().keys() == opengait_model.state_dict().keys()
@@ -125,7 +125,7 @@ def test_a_checkpoint_of_either_host_loads_in_the_other(checkout, tiny_casiab, t
     path = tmp_path / "opengait-00007.pt"
     torch.save({"model": opengait_model.state_dict(), "optimizer": {}, "scheduler": {}, "iteration": 7}, path)
     cfgs["evaluator_cfg"]["restore_hint"] = str(path)
-    tested = EngineLocal3DCNN(cfgs, training=False)
+    tested = NetworkHost(cfgs, training=False)
     torch.testing.assert_close(embeddings(tested, tested.net), embeddings(opengait_model, opengait_model.net))
 
 

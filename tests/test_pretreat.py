@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from opengait_local3d.cli import main
-from opengait_local3d.tools import silhouette
+from opengait_local3d.datasets import silhouette
+from opengait_local3d.datasets.silhouette import load_sequence, normalize_frame, save_sequence
 from opengait_local3d.tools.pretreat import pretreat
-from opengait_local3d.tools.silhouette import load_sequence, normalize_frame, save_sequence
 
 
 def rectangle(shape, rows, cols) -> np.ndarray:

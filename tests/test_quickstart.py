@@ -12,8 +12,7 @@ from opengait_local3d.cli import main as cli_main
 from opengait_local3d.engine.checkpoint import load_checkpoint
 from opengait_local3d.tools import compare as compare_tool
 from opengait_local3d.tools import quickstart as quickstart_tool
-from opengait_local3d.tools import synthrun
-from opengait_local3d.tools.synthrun import CONDITIONS, SYNTH_CONFIGS, SynthRun
+from opengait_local3d.tools.quickstart import CONDITIONS, SYNTH_CONFIGS, SynthRun
 
 TINY_DATA = {"subjects": 4, "size": 32, "frames": 8, "seed": 0, "views": (0, 90)}
 
@@ -28,7 +27,7 @@ TINY_MODELS = {
 @pytest.fixture
 def tiny_synth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """Point the quick start at a tiny SynthGait (4 ids, 2 views, 8-10 frames) and tiny model configs."""
-    monkeypatch.setattr(synthrun, "SYNTH_DATA", TINY_DATA)
+    monkeypatch.setattr(quickstart_tool, "SYNTH_DATA", TINY_DATA)
     configs = {}
     for model, overrides in TINY_MODELS.items():
         cfgs = yaml.safe_load(SYNTH_CONFIGS[model].read_text())
@@ -41,7 +40,6 @@ def tiny_synth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Pat
         path.parent.mkdir(exist_ok=True)
         path.write_text(yaml.safe_dump(cfgs))
         configs[model] = path
-    monkeypatch.setattr(synthrun, "SYNTH_CONFIGS", configs)
     monkeypatch.setattr(quickstart_tool, "SYNTH_CONFIGS", configs)
     monkeypatch.setattr(compare_tool, "SYNTH_CONFIGS", configs)
     return configs
@@ -110,8 +108,8 @@ def test_comparison_table_shows_mean_and_sample_std_over_seeds():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["quickstart", "--iter", "0"], "must be at least 1, got 0"),
-    (["compare", "--seeds", "0"], "must be at least 1, got 0"),
+    (["quickstart", "--iter", "0"], "expected an integer >= 1, got 0"),
+    (["compare", "--seeds", "0"], "expected an integer >= 1, got 0"),
     (["compare", "--models", "GaitSett"], "invalid choice"),
 ])
 def test_bad_arguments_are_usage_errors(argv, message, capsys):

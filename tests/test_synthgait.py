@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from opengait_local3d.cli import main
-from opengait_local3d.tools.silhouette import load_sequence
-from opengait_local3d.tools.synthgait import TYPES, SynthGaitSpec, generate
-from opengait_local3d.tools.synthgait.body import DEG, Bag, Coat, Walk, equip, sample_subject, sample_walk
-from opengait_local3d.tools.synthgait.camera import Camera, capsule_outlines, ellipse_outlines, figure_outlines
-from opengait_local3d.tools.synthgait.figure import walking_figure
-from opengait_local3d.tools.synthgait.generate import COMPLETE_MARKER, OWNER_MARKER, PARTITION_FILE
-from opengait_local3d.tools.synthgait.render import Canvas, SilhouetteNoise, rasterise
-from opengait_local3d.tools.synthgait.sequence import render_sequence
+from opengait_local3d.datasets.silhouette import load_sequence
+from opengait_local3d.datasets.synthgait import TYPES, SynthGaitSpec, generate
+from opengait_local3d.datasets.synthgait.body import DEG, Bag, Coat, Walk, equip, sample_subject, sample_walk
+from opengait_local3d.datasets.synthgait.camera import Camera, capsule_outlines, ellipse_outlines, figure_outlines
+from opengait_local3d.datasets.synthgait.figure import walking_figure
+from opengait_local3d.datasets.synthgait.generate import COMPLETE_MARKER, OWNER_MARKER, PARTITION_FILE
+from opengait_local3d.datasets.synthgait.render import Canvas, SilhouetteNoise, rasterise
+from opengait_local3d.datasets.synthgait.sequence import render_sequence
 
 SMALL = dict(subjects=2, views=(0, 90), frames=4, size=32)
 
@@ -250,7 +250,7 @@ def test_refuses_to_overwrite_what_is_not_synthgait(tmp_path, capsys):
     (["--size", "8"], "size must be at least 16"),
     (["--views", "0", "400"], "views must be distinct angles"),
     (["--frames", "0"], "frames must be positive"),
-    (["--workers", "0"], "workers must be positive"),
+    (["--workers", "0"], "workers: expected an integer >= 1, got 0"),
     (["--subjects", "two"], "invalid int value"),
 ])
 def test_bad_arguments_are_usage_errors(tmp_path, capsys, argv, message):

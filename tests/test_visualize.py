@@ -1,4 +1,4 @@
-"""Part pictures (engine.part_visuals) and the ``visualize`` command on a tiny Local3DCNN."""
+"""Part pictures (opengait_local3d.visuals) and the ``visualize`` command on a tiny Local3DCNN."""
 from __future__ import annotations
 
 import pickle
@@ -11,12 +11,12 @@ import yaml
 from conftest import TINY_MODEL_CFGS, make_silhouettes, tiny_engine_config
 from opengait_local3d.cli import main as cli_main
 from opengait_local3d.engine.config.loading import load_config
-from opengait_local3d.engine.models import get_model_class
-from opengait_local3d.engine.part_visuals import (CELL, FRAME_HEADER, GAMMA_BARS, LABEL_WIDTH, PART_COLOURS,
-                                                  TIMELINE_HEADER, TIMELINE_ROW, WINDOW_BAND, local_blocks,
-                                                  render_part_visuals)
+from opengait_local3d.engine.host import NetworkHost, load_network
 from opengait_local3d.modeling import build_network
-from opengait_local3d.tools.visualize import load_network, visualize_run
+from opengait_local3d.tools.visualize import visualize_run
+from opengait_local3d.visuals.pictures import (CELL, FRAME_HEADER, GAMMA_BARS, LABEL_WIDTH, PART_COLOURS,
+                                               TIMELINE_HEADER, TIMELINE_ROW, WINDOW_BAND, local_blocks,
+                                               render_part_visuals)
 
 LOCAL3DCNN = {**TINY_MODEL_CFGS["Local3DCNN"], "channels": [4, 4, 8, 8, 8, 8]}
 
@@ -100,7 +100,7 @@ def test_bad_sequence_shape_is_named():
 
 def test_the_network_is_the_engines_untrained_one_or_its_checkpoint(tiny_casiab, tmp_path):
     cfg = tiny_engine_config(tiny_casiab, "Local3DCNN", tmp_path / "output", model_cfg=LOCAL3DCNN)
-    engine_net = get_model_class("Local3DCNN")(load_config(cfg), training=False).net
+    engine_net = NetworkHost(load_config(cfg), training=False).net
     untrained = load_network(load_config(cfg), 0)
     for (key, value), reference in zip(untrained.state_dict().items(), engine_net.state_dict().values()):
         assert torch.equal(value, reference), key

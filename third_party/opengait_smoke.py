@@ -37,9 +37,9 @@ from pathlib import Path
 import torch
 import yaml
 
-from opengait_local3d import CONFIG_DIR
+from opengait_local3d.datasets.synthgait import generate
 from opengait_local3d.opengait_plugin import install, resolve_opengait_root
-from opengait_local3d.tools.synthgait import generate
+from opengait_local3d.resources import CONFIG_DIR
 
 CONFIG = "configs/3dlocal/3dlocal_casiab.yaml"
 ITERATIONS = 2
@@ -103,7 +103,7 @@ def check_registry(models) -> None:
     assert models.Local3DCNN.__module__ == "opengait_local3d.opengait_plugin.binding", models.Local3DCNN.__module__
     assert models.GaitSet.__module__ == "modeling.models.gaitset", "the plugin replaced OpenGait's GaitSet"
     assert models.GaitPart.__module__ == "modeling.models.gaitpart", "the plugin replaced OpenGait's GaitPart"
-    print(f"registry: models.Local3DCNN = {models.Local3DCNN.__module__}.Local3DCNN; "
+    print(f"registry: models.Local3DCNN = {models.Local3DCNN.__module__}.{models.Local3DCNN.__name__}; "
           f"GaitSet, GaitPart are still OpenGait's ({models.GaitSet.__module__}, {models.GaitPart.__module__})")
 
 

@@ -25,24 +25,24 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..local3d import parameter_groups
 from ..modeling.init import opengait_init
-from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from ..utils.checks import integer_at_least
+from .checkpoint import checkpoint_path, load_weights, save_checkpoint
 from .config.paths import output_path
 from .data import SAMPLERS, Batch, CollateFn, GaitDataset, get_transform
 from .distributed import gather_to_main, get_context
-from .errors import CheckpointError, ConfigError, DataError
+from .errors import ConfigError, DataError
 from .evaluation import check_test_set, evaluate_indoor_dataset
 from .interrupts import StopRequest, ignore_interrupts
 from .loss_aggregator import LossAggregator
 from .messages import get_msg_mgr
 from .optim import OPTIMIZERS, SCHEDULERS
-from .part_visuals import evaluator_view, render_part_visuals, tensorboard_images
-from .registry import Registry
+from .registries import section_registry
 
 __all__ = ["BaseModel", "EVAL_FUNCTIONS"]
 
 #: ``evaluator_cfg.eval_func`` -> function(data, dataset, ..., output_dir)
-EVAL_FUNCTIONS = Registry("evaluation function", "eval_func",
-                          {"evaluate_indoor_dataset": evaluate_indoor_dataset}, opengait_section="evaluator_cfg")
+EVAL_FUNCTIONS = section_registry("evaluation function", "eval_func",
+                                  {"evaluate_indoor_dataset": evaluate_indoor_dataset}, "evaluator_cfg")
 
 
 class BaseModel(nn.Module):
@@ -110,6 +110,11 @@ class BaseModel(nn.Module):
         """Run the network on OpenGait's input tuple (subclasses)."""
         raise NotImplementedError(f"{type(self).__name__} must implement forward")
 
+    def pictures(self) -> dict[str, Any]:
+        """The hook the trainer calls on rank 0 after each checkpoint: ``image/...`` summaries to log to
+        tensorboard (none here; :class:`~opengait_local3d.engine.host.NetworkHost` draws its network's parts)."""
+        return {}
+
     def init_parameters(self) -> None:
         """OpenGait's initialisation (Xavier-uniform convs and linears, zero biases, BN weights ~ N(1, 0.02)),
         then each submodule's own ``init_parameters``."""
@@ -121,23 +126,25 @@ class BaseModel(nn.Module):
         sampler_cfg = self.cfgs["trainer_cfg" if train else "evaluator_cfg"].get("sampler")
         if not isinstance(sampler_cfg, Mapping):
             raise ConfigError(f"{where}: missing (a mapping with type, batch_size and sample_type)")
-        num_workers = data_cfg.get("num_workers", 1)
-        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
-            raise ConfigError(f"data_cfg.num_workers: expected an integer >= 0, got {num_workers!r}")
+        num_workers = integer_at_least(data_cfg.get("num_workers", 1), 0, "data_cfg.num_workers", ConfigError)
         dataset = GaitDataset(data_cfg, train)
         collate = CollateFn(dataset.label_set, sampler_cfg, where)
         sampler = SAMPLERS.build(sampler_cfg, where, dataset=dataset, seed=self.seed, rank=self.context.rank,
                                  world_size=self.context.world_size)
         if train:
             _check_clip_length(dataset, collate, where)
-        elif self.cfgs["evaluator_cfg"].get("eval_func", "evaluate_indoor_dataset") == "evaluate_indoor_dataset":
-            try:
-                check_test_set(self.test_dataset_name, dataset.types_list, dataset.views_list,
-                               bool(self.cfgs["evaluator_cfg"].get("cross_view_gallery", False)))
-            except ValueError as err:
-                raise DataError(f"{dataset.root}: {err}") from None
         return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers,
                                            pin_memory=self.device.type == "cuda", worker_init_fn=ignore_interrupts)
+
+    def check_test_set(self) -> None:
+        """Raise :class:`DataError` if the test set lacks what the evaluation protocol reads (its types and
+        views); run before extracting any feature, so a long inference never ends in that error."""
+        dataset = self.test_loader.dataset
+        try:
+            check_test_set(self.test_dataset_name, dataset.types_list, dataset.views_list,
+                           bool(self.cfgs["evaluator_cfg"].get("cross_view_gallery", False)))
+        except ValueError as err:
+            raise DataError(f"{dataset.root}: {err}") from None
 
     @property
     def test_dataset_name(self) -> str:
@@ -203,14 +210,9 @@ class BaseModel(nn.Module):
         self._load_ckpt(path, resume=isinstance(restore_hint, int))
 
     def _load_ckpt(self, path: Any, resume: bool) -> None:
-        checkpoint = load_checkpoint(path, map_location=self.device)
         strict = bool(self.engine_cfg.get("restore_ckpt_strict", True))
-        try:
-            result = self.load_state_dict(checkpoint["model"], strict=strict)
-        except RuntimeError as err:
-            raise CheckpointError(f"{path}: does not fit {self.cfgs['model_cfg']['model']} as configured "
-                                  f"({str(err).splitlines()[0]}); set restore_ckpt_strict: false to load what "
-                                  f"fits") from None
+        checkpoint, result = load_weights(self, path, strict=strict, described=str(self.cfgs["model_cfg"]["model"]),
+                                          map_location=self.device)
         if not strict:
             self.msg_mgr.log_info(f"Restored with restore_ckpt_strict false; missing: {result.missing_keys}, "
                                   f"unexpected: {result.unexpected_keys}")
@@ -312,6 +314,8 @@ class BaseModel(nn.Module):
         Ctrl-C or SIGTERM: the current step finishes, a checkpoint is saved, then ``KeyboardInterrupt``.
         """
         total_iter = int(model.engine_cfg["total_iter"])
+        if model.engine_cfg.get("with_test"):
+            model.check_test_set()
         if model.iteration >= total_iter:
             model.msg_mgr.log_info(f"Iteration {model.iteration} >= total_iter {total_iter}: nothing to train")
             return
@@ -358,7 +362,8 @@ class BaseModel(nn.Module):
 
     def _save_and_test(self) -> None:
         self.save_ckpt(self.iteration)
-        self._log_part_visuals()
+        if self.context.is_main:
+            self.msg_mgr.write_to_tensorboard(self.pictures())
         if self.engine_cfg.get("with_test"):
             self.msg_mgr.log_info("Running test...")
             self.msg_mgr.write_to_tensorboard(BaseModel.run_test(self))
@@ -368,6 +373,7 @@ class BaseModel(nn.Module):
     def run_test(model: BaseModel) -> dict[str, Any]:
         """Extract the test features and evaluate them on rank 0 (``{}`` on the other ranks)."""
         evaluator_cfg = model.cfgs["evaluator_cfg"]
+        model.check_test_set()
         was_training = model.training
         model.eval()
         try:
@@ -386,17 +392,6 @@ class BaseModel(nn.Module):
         accepted = set(inspect.signature(eval_func).parameters) - {"data", "dataset", "output_dir"}
         kwargs = {k: v for k, v in evaluator_cfg.items() if k in accepted}
         return eval_func(data, model.test_dataset_name, output_dir=str(model.save_path), **kwargs)
-
-    def _log_part_visuals(self) -> None:
-        """Rank 0 logs the 3D local blocks' pictures (:mod:`.part_visuals`) to tensorboard as
-        ``image/part_visuals/<name>``, always of training sequence 0 (at most a clip's length, through the
-        evaluator's transform): one no-grad forward of one sequence."""
-        if not self.context.is_main or not hasattr(self, "net"):
-            return
-        frames = self.train_loader.dataset[0].frames[0][:self.cfgs["trainer_cfg"]["sampler"].get("frames_num_fixed")]
-        transform = get_transform(self.cfgs["evaluator_cfg"].get("transform"), "evaluator_cfg.transform")[0]
-        pictures = render_part_visuals(self.net, evaluator_view(frames, transform))
-        self.msg_mgr.write_to_tensorboard(tensorboard_images(pictures))
 
     def _training_forward(self) -> Callable[[tuple], dict[str, Any]]:
         """The forward to train with: DDP around this model under torchrun, else the model itself."""

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
-from .atomic import atomic_write
+from ..utils.atomic import atomic_write
 from .errors import CheckpointError
 
-__all__ = ["checkpoint_path", "saved_iterations", "save_checkpoint", "load_checkpoint"]
+__all__ = ["checkpoint_path", "saved_iterations", "save_checkpoint", "load_checkpoint", "load_weights"]
 
 
 def checkpoint_path(save_path: str | Path, save_name: str, iteration: int) -> Path:
@@ -55,3 +56,28 @@ def load_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") 
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path}: not a checkpoint (expected a dict with a 'model' state)")
     return state
+
+
+def load_weights(module: nn.Module, path: str | Path, *, strict: bool, described: str, prefix: str = "",
+                 map_location: torch.device | str = "cpu") -> tuple[dict[str, Any], Any]:
+    """Load the ``model`` state of the checkpoint at ``path`` into ``module``.
+
+    Args:
+        strict: every key must fit (else what fits is loaded and the mismatch returned).
+        described: what ``module`` is, for the message (the model name).
+        prefix: removed from the checkpoint's keys (``"net."`` to load a host's checkpoint into its network).
+
+    Returns:
+        The checkpoint (optimizer, scheduler, iteration...) and ``load_state_dict``'s missing and unexpected keys.
+
+    Raises:
+        CheckpointError: as :func:`load_checkpoint`, or the state does not fit ``module`` (naming the file).
+    """
+    checkpoint = load_checkpoint(path, map_location=map_location)
+    state = {key.removeprefix(prefix): value for key, value in checkpoint["model"].items()}
+    try:
+        result = module.load_state_dict(state, strict=strict)
+    except RuntimeError as err:
+        raise CheckpointError(f"{path}: does not fit {described} as configured ({str(err).splitlines()[0]}); "
+                              "set restore_ckpt_strict: false to load what fits") from None
+    return checkpoint, result

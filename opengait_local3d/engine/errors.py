@@ -4,10 +4,7 @@ The command line prints the message of an :class:`EngineError` without a traceba
 """
 from __future__ import annotations
 
-import difflib
-from typing import Iterable
-
-__all__ = ["EngineError", "ConfigError", "DataError", "CheckpointError", "did_you_mean"]
+__all__ = ["EngineError", "ConfigError", "DataError", "CheckpointError"]
 
 
 class EngineError(Exception):
@@ -27,12 +24,6 @@ class DataError(EngineError, ValueError):
 
 class CheckpointError(EngineError, FileNotFoundError):
     """A checkpoint to restore is missing or unreadable."""
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """Return ``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""`` if none is close."""
-    match = difflib.get_close_matches(str(name), sorted(map(str, choices)), n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
 
 
 def _without_worker_traceback(message: str, cls: type) -> str:

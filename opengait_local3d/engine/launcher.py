@@ -9,7 +9,7 @@ from typing import Any, Iterator, Mapping
 import yaml
 
 from . import distributed
-from .allocator import keep_freed_memory
+from ..utils.allocator import keep_freed_memory
 from .base_model import EVAL_FUNCTIONS
 from .config.loading import config_source, load_config
 from .config.paths import output_path
@@ -17,7 +17,7 @@ from .data import SAMPLERS, CollateFn, get_transform
 from .errors import ConfigError
 from .loss_aggregator import LossAggregator
 from .messages import get_msg_mgr
-from .models import get_model_class
+from .host import NetworkHost
 from .optim import OPTIMIZERS, SCHEDULERS
 
 __all__ = ["run", "RunResult", "check_config"]
@@ -61,14 +61,13 @@ def run(cfgs: str | Path | Mapping[str, Any], phase: str = "train", *, iteration
         if context.device.type == "cpu" and cfgs["engine_cfg"]["keep_freed_memory"]:
             keep_freed_memory()
         with _named_by(source):
-            Model = get_model_class(cfgs["model_cfg"].get("model"))
-            model = Model(cfgs, training)
+            model = NetworkHost(cfgs, training)
         n_params = sum(p.numel() for p in model.parameters())
-        get_msg_mgr().log_info(f"{Model.__name__}: {n_params / 1e6:.5f}M parameters ({n_params})")
+        get_msg_mgr().log_info(f"{cfgs['model_cfg']['model']}: {n_params / 1e6:.5f}M parameters ({n_params})")
         if training:
-            Model.run_train(model)
+            NetworkHost.run_train(model)
             return RunResult(phase, model.iteration, save_path)
-        return RunResult(phase, model.iteration, save_path, Model.run_test(model))
+        return RunResult(phase, model.iteration, save_path, NetworkHost.run_test(model))
 
 
 @contextlib.contextmanager

@@ -10,15 +10,14 @@ from torch import Tensor, nn
 from ..modeling.losses import LOSSES
 from .distributed import all_gather_keep_grad, get_context
 from .errors import ConfigError
-from .registry import Registry
+from .registries import section_registry
 
 __all__ = ["LossAggregator", "LOSS_REGISTRY"]
 
 logger = logging.getLogger(__name__)
 
 #: ``loss_cfg.type`` -> loss class; ``log_prefix`` picks its inputs from ``training_feat``
-LOSS_REGISTRY = Registry("loss", "type", LOSSES, opengait_section="loss_cfg",
-                         reserved=frozenset({"log_prefix", "gather_and_scale"}))
+LOSS_REGISTRY = section_registry("loss", "type", LOSSES, "loss_cfg", reserved={"log_prefix", "gather_and_scale"})
 
 
 class LossAggregator(nn.Module):

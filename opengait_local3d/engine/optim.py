@@ -6,7 +6,7 @@ import inspect
 import torch.optim
 import torch.optim.lr_scheduler as lr_scheduler
 
-from .registry import Registry
+from .registries import section_registry
 
 __all__ = ["OPTIMIZERS", "SCHEDULERS"]
 
@@ -18,12 +18,12 @@ def _classes(module: object, base: type, excluded: tuple[str, ...] = ()) -> dict
 
 
 #: the optimizers of ``torch.optim`` (``Adam``, ``SGD``, ``AdamW``...) but LBFGS, whose step needs a closure
-OPTIMIZERS = Registry("optimizer", "solver", _classes(torch.optim, torch.optim.Optimizer, excluded=("LBFGS",)),
-                      opengait_section="optimizer_cfg", engine_args=frozenset({"params"}))
+OPTIMIZERS = section_registry("optimizer", "solver", _classes(torch.optim, torch.optim.Optimizer, excluded=("LBFGS",)),
+                              "optimizer_cfg", supplied={"params"})
 
 #: the schedulers of ``torch.optim.lr_scheduler`` that step once per iteration without a metric or callables
-SCHEDULERS = Registry(
+SCHEDULERS = section_registry(
     "scheduler", "scheduler",
     _classes(lr_scheduler, lr_scheduler.LRScheduler,
              excluded=("ReduceLROnPlateau", "LambdaLR", "MultiplicativeLR", "SequentialLR", "ChainedScheduler")),
-    opengait_section="scheduler_cfg", engine_args=frozenset({"optimizer"}))
+    "scheduler_cfg", supplied={"optimizer"})

@@ -1,7 +1,8 @@
 """The 3D local block (Fig. 2): a global path plus local paths that localize, sample, extract, fuse."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import contextlib
+from typing import Iterator, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -80,14 +81,17 @@ class Local3DBlock(nn.Module):
 
     * ``last_parameters``: ``centre``, ``stride``, ``extent`` ``[n, P, T, 2]`` as (x, y) in input pixels
       (``extent`` = stride x used grid points: the attended box), ``sigma`` and ``gamma`` ``[n, P, T]``,
-      ``temporal_centre``, ``temporal_stride``, ``temporal_extent`` ``[n, P]`` in input frames.
-    * ``last_volumes``: sample 0's sampled volumes ``[P, c_in, L, N, M]`` (a copy, so the batch's buffer
-      is freed; in ``write`` alignment, padded to the largest part with zeros).
+      ``temporal_centre``, ``temporal_stride``, ``temporal_extent`` ``[n, P]`` in input frames (detached
+      references to the forward's tensors, no copies).
+    * ``last_volumes``: only while :meth:`recording`, sample 0's sampled volumes ``[P, c_in, L, N, M]``
+      (a copy, so the batch's buffer is freed; in ``write`` alignment, padded to the largest part with
+      zeros); ``None`` otherwise, so training and inference copy nothing.
 
     Example:
         >>> conv = FrameWise(nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.LeakyReLU()))
         >>> block = Local3DBlock(conv, 4, 8, parts=["head", "left_leg"])
-        >>> block(torch.randn(2, 4, 6, 16, 11)).shape
+        >>> with block.recording():
+        ...     block(torch.randn(2, 4, 6, 16, 11)).shape
         torch.Size([2, 8, 6, 16, 11])
         >>> block.last_volumes.shape, sorted(block.fusion_weights())
         (torch.Size([2, 4, 6, 16, 11]), ['global', 'head', 'left_leg'])
@@ -161,8 +165,18 @@ class Local3DBlock(nn.Module):
             FeatureExtraction(in_channels, local_channels, len(self.priors)) if feature_extraction else None
         )
         self.fusion = Fusion(out_channels, local_channels, self.part_names, init=fusion_init)
+        self.record = False
         self.last_parameters: dict[str, Tensor] = {}
         self.last_volumes: Tensor | None = None
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        """Within the block, every forward keeps sample 0's sampled volumes as ``last_volumes``."""
+        previous, self.record = self.record, True
+        try:
+            yield
+        finally:
+            self.record = previous
 
     def reset_local_paths(self) -> None:
         """Every part back at its prior and the fusion at its initialisation (call after a host
@@ -240,7 +254,7 @@ class Local3DBlock(nn.Module):
             "temporal_stride": grid.temporal_stride.detach(),
             "temporal_extent": grid.temporal_extent.detach(),
         }
-        self.last_volumes = volumes[0].detach().clone()
+        self.last_volumes = volumes[0].detach().clone() if self.record else None
 
     def extra_repr(self) -> str:
         return (

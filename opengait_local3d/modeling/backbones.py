@@ -11,6 +11,7 @@ from typing import Sequence
 
 from torch import nn
 
+from ..utils.registry import Registry
 from .layers import FocalConv2d
 
 _CONV_SPEC = re.compile(r"^(BC)-(\d+)$|^(FC)-(\d+)-(\d+)$")
@@ -64,4 +65,5 @@ class Plain(nn.Sequential):
         self.out_channels = out_channels
 
 
-BACKBONES = {"Plain": Plain}
+#: ``backbone_cfg.type`` -> backbone
+BACKBONES = Registry("backbone", "type", {"Plain": Plain})

@@ -5,9 +5,10 @@ from typing import Mapping, Sequence
 
 from torch import Tensor, nn
 
+from ..utils.checks import require
+from ..utils.registry import build_from_cfg
 from . import layers
 from .backbones import BACKBONES
-from .config import build_from_cfg, check_keys, require
 from .init import opengait_init
 from .outputs import network_outputs
 from .pooling import HorizontalPooling
@@ -17,10 +18,7 @@ from .temporal import MicroMotionCapture
 
 def build_backbone(backbone_cfg: Mapping, where: str) -> nn.Module:
     """Build OpenGait's ``backbone_cfg`` (``type`` names the backbone, the other keys are its arguments)."""
-    check_keys(backbone_cfg, ["type", "in_channels", "layers_cfg"], where, required=["type", "layers_cfg"])
-    kind = backbone_cfg["type"]
-    require(kind in BACKBONES, f"{where}: unknown backbone type '{kind}' (known: {', '.join(BACKBONES)})")
-    backbone = build_from_cfg(BACKBONES[kind], {k: v for k, v in backbone_cfg.items() if k != "type"}, where)
+    backbone = BACKBONES.build(backbone_cfg, where)
     require(backbone_cfg.get("in_channels", 1) == 1, f"{where}: in_channels must be 1 (silhouettes)")
     return backbone
 
@@ -47,9 +45,9 @@ class GaitPart(nn.Module):
 
     def __init__(self, backbone_cfg: Mapping, SeparateFCs: Mapping, bin_num: Sequence[int]):  # noqa: N803
         super().__init__()
-        self.backbone = layers.use_channels_last(build_backbone(backbone_cfg, "model_cfg.backbone_cfg of GaitPart"))
+        self.backbone = layers.use_channels_last(build_backbone(backbone_cfg, "backbone_cfg of GaitPart"))
         self.hpp = HorizontalPooling(bin_num)
-        self.head = build_from_cfg(layers.SeparateFCs, SeparateFCs, "model_cfg.SeparateFCs of GaitPart")
+        self.head = build_from_cfg(layers.SeparateFCs, SeparateFCs, "SeparateFCs of GaitPart")
         channels, parts = self.head.fc_bin.shape[1], self.head.parts_num
         require(self.backbone.out_channels == channels,
                 f"GaitPart: SeparateFCs.in_channels must equal the backbone's {self.backbone.out_channels} channels")

@@ -6,8 +6,9 @@ from typing import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from ..utils.checks import require
+from ..utils.registry import build_from_cfg
 from .backbones import make_layers
-from .config import build_from_cfg, require
 from .init import opengait_init
 from .outputs import network_outputs
 from . import layers
@@ -52,7 +53,7 @@ class GaitSet(nn.Module):
         for block in (self.set_block1, self.set_block2, self.set_block3, self.gl_block2, self.gl_block3):
             layers.use_channels_last(block)
         self.hpp = HorizontalPooling(bin_num)
-        self.head = build_from_cfg(layers.SeparateFCs, SeparateFCs, "model_cfg.SeparateFCs of GaitSet")
+        self.head = build_from_cfg(layers.SeparateFCs, SeparateFCs, "SeparateFCs of GaitSet")
         require(self.head.fc_bin.shape[1] == c3,
                 f"GaitSet: SeparateFCs.in_channels must equal in_channels[-1] = {c3}")
         require(self.head.parts_num == 2 * self.hpp.parts_num,

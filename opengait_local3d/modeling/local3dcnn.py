@@ -6,19 +6,20 @@ from typing import Any, Mapping, Sequence
 from torch import Tensor, nn
 
 from ..local3d import FrameWise, Local3DBlock
+from ..utils.checks import require
+from ..utils.registry import checked_arguments
+from ..visuals.summary import local_block_summary
 from .backbones import make_layers
 from .compact import CompactBlock
-from .config import accepted_keys, check_keys, require
 from .init import opengait_init
 from .layers import SeparateFCs, use_channels_last
 from .outputs import network_outputs
 from .pooling import HorizontalPooling
 from .sequences import encode_sequences, unpack_inputs
 from .temporal import MicroMotionCapture
-from .visuals import local_block_summary
 
 _BLOCK_ARGS = ("global_block", "in_channels", "out_channels")
-_LOCAL3D_WHERE = "model_cfg.local3d of Local3DCNN"
+_LOCAL3D_WHERE = "local3d of Local3DCNN"
 
 
 def _global_path(in_channels: int, mid_channels: int, out_channels: int, first_kernel_size: int, halving: int) -> nn.Module:
@@ -30,9 +31,7 @@ def _global_path(in_channels: int, mid_channels: int, out_channels: int, first_k
 
 def _local_block_options(local3d: Mapping[str, Any]) -> dict[str, Any]:
     """Check ``model_cfg.local3d`` against :class:`Local3DBlock`'s options (those the network does not set)."""
-    required, optional = accepted_keys(Local3DBlock)
-    check_keys(local3d, [key for key in required + optional if key not in _BLOCK_ARGS], _LOCAL3D_WHERE)
-    return dict(local3d)
+    return checked_arguments(Local3DBlock, local3d, _LOCAL3D_WHERE, supplied=_BLOCK_ARGS)
 
 
 def _local_block(global_path: nn.Module, in_channels: int, out_channels: int, options: Mapping[str, Any]) -> nn.Module:
@@ -72,8 +71,9 @@ class Local3DCNN(nn.Module):
 
     Forward: ``inputs = (ipts, labs, typs, vies, seqL)`` with silhouettes ``[n, s, h, w]`` (after the two
     poolings, ``h // 4`` must be divisible by every ``bin_num``) or packed ``[1, sum(s), h, w]`` with ``seqL``.
-    In training mode ``visual_summary`` also holds, for every local block, sample 0's sampled part volumes
-    and per-part localization scalars (see :func:`local_block_summary`).
+    In training mode ``visual_summary`` also holds, for every local block, per-part localization scalars and,
+    while the blocks record (:func:`opengait_local3d.visuals.recording`), sample 0's sampled part volumes
+    (see :func:`~opengait_local3d.visuals.summary.local_block_summary`).
     """
 
     def __init__(

@@ -6,8 +6,8 @@
 * :mod:`.configs`: our OpenGait-meant configs as placed in the checkout (``configs/3dlocal/``).
 * :mod:`.manifest`: what was written, with hashes, so no user file is ever overwritten or removed.
 * :mod:`.installer`: :func:`install` and :func:`uninstall`.
-* :mod:`.binding`: ``Local3DCNN`` on OpenGait's ``BaseModel``; imported only inside OpenGait's process,
-  so this package does not import it.
+* :mod:`.binding`: our networks on OpenGait's ``BaseModel`` (``OpenGaitHost``, registered as ``Local3DCNN``);
+  imported only inside OpenGait's process, so this package does not import it.
 """
 from .checkout import OPENGAIT_ROOT_ENV, PluginError, resolve_opengait_root
 from .installer import Action, install, uninstall

@@ -1,11 +1,12 @@
-"""``Local3DCNN`` bound to OpenGait's own ``BaseModel``: the class OpenGait's registry finds.
+"""The networks of :mod:`opengait_local3d.modeling` bound to OpenGait's own ``BaseModel``.
 
 Importable only inside OpenGait's process, where ``opengait/`` is on ``sys.path`` (its ``main.py``
-imports ``modeling.models``); the shim that install-plugin writes imports it from there. OpenGait's
-``BaseModel`` then drives it: data loading, LossAggregator, optimizer, DDP, checkpoints, evaluator.
+imports ``modeling.models``); the shim that install-plugin writes imports :class:`OpenGaitHost` from there
+under the registry name ``Local3DCNN``. OpenGait's ``BaseModel`` then drives it: data loading,
+LossAggregator, optimizer, DDP, checkpoints, evaluator.
 
-One model definition, two hosts: like :class:`opengait_local3d.engine.models.Local3DCNN`, this class
-only binds the host-free network as ``self.net``, so state_dict keys are ``net.*`` in both hosts and a
+One model definition, two hosts: like the engine's :class:`~opengait_local3d.engine.host.NetworkHost`, this
+class only binds the host-free network as ``self.net``, so state_dict keys are ``net.*`` in both hosts and a
 checkpoint of either loads in the other.
 """
 import torch
@@ -17,17 +18,17 @@ try:
     from modeling.base_model import BaseModel
 except ImportError as error:
     raise ImportError(
-        "opengait_local3d.opengait_plugin.binding binds Local3DCNN to OpenGait's BaseModel and is imported "
+        "opengait_local3d.opengait_plugin.binding binds our networks to OpenGait's BaseModel and is imported "
         "inside OpenGait (opengait/ on sys.path), through the shim `opengait-local3d install-plugin` writes; "
         f"here OpenGait's modeling.base_model is not importable ({error})."
     ) from error
 
 
-class Local3DCNN(BaseModel):
-    """3D Local CNN (Huang et al., ICCV 2021) for OpenGait: ``model_cfg.model: Local3DCNN``.
+class OpenGaitHost(BaseModel):
+    """The network ``model_cfg.model`` names, on OpenGait's ``BaseModel`` (registered as ``Local3DCNN``).
 
-    ``model_cfg``'s other keys are the network's arguments
-    (:class:`opengait_local3d.modeling.local3dcnn.Local3DCNN`). ``forward(inputs)`` takes OpenGait's
+    ``model_cfg``'s other keys are the network's arguments (for ``model: Local3DCNN``,
+    :class:`opengait_local3d.modeling.local3dcnn.Local3DCNN`). ``forward(inputs)`` takes OpenGait's
     ``(ipts, labs, typs, vies, seqL)`` and returns ``training_feat`` with ``triplet`` (embeddings,
     labels) and ``softmax`` (logits, labels) for OpenGait's TripletLoss and CrossEntropyLoss.
     """

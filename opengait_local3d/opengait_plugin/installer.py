@@ -16,13 +16,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import CONFIG_DIR, __version__
+from .. import __version__
+from ..resources import CONFIG_DIR
 from .checkout import REGISTRY_DIR, PluginError, resolve_opengait_root
 from .configs import INSTALL_DIR, installed_path, opengait_meant_configs, opengait_partitions, translate_config
-from ..engine.atomic import atomic_write_text
+from ..utils.atomic import atomic_write_text
 from .manifest import file_hash, read_manifest, text_hash, write_manifest
-from .names import PLUGIN_MODELS
-from .shim import SHIM_FILENAME, render_shim
+from .shim import REGISTERED_MODELS, SHIM_FILENAME, render_shim
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def planned_files(root: Path, config_dir: Path = CONFIG_DIR) -> dict[str, str]:
 
 def _rival_definitions(root: Path) -> list[str]:
     """Registry modules other than the shim that define a class named like one of ours."""
-    pattern = re.compile(rf"^class ({'|'.join(PLUGIN_MODELS)})\b", re.MULTILINE)
+    pattern = re.compile(rf"^class ({'|'.join(REGISTERED_MODELS)})\b", re.MULTILINE)
     return [
         f"{path.relative_to(root)} defines class {match[1]}"
         for path in sorted((root / REGISTRY_DIR).glob("*.py"))

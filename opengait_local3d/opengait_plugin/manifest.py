@@ -9,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..engine.atomic import atomic_write_text
+from ..utils.atomic import atomic_write_text
 from .checkout import PluginError
 
 MANIFEST_NAME = ".opengait_local3d_plugin.json"

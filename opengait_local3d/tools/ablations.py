@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from .. import CONFIG_DIR
+
 from ..local3d import PART_NAMES
+from ..resources import CONFIG_DIR
 
 MODULE = "opengait_local3d.tools.ablations"
 BASE_CONFIG = CONFIG_DIR / "3dlocal_casiab.yaml"

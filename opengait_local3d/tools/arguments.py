@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..utils.checks import require
+
 __all__ = ["at_least", "add_checkpoint_arguments"]
 
 
@@ -13,8 +15,7 @@ def at_least(minimum: int):
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        require(value >= minimum, f"expected an integer >= {minimum}, got {value}", argparse.ArgumentTypeError)
         return value
 
     parse.__name__ = f"int >= {minimum}"

@@ -9,10 +9,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..engine.atomic import atomic_write_text
 from ..engine.errors import EngineError
+from ..utils.atomic import atomic_write_text
 from .arguments import at_least
-from .synthrun import CONDITIONS, SYNTH_CONFIGS, SynthRun, prepare_data, synth_config, train_and_test
+from .quickstart import CONDITIONS, SYNTH_CONFIGS, SynthRun, prepare_data, synth_config, train_and_test
 
 __all__ = ["register", "compare", "format_comparison"]
 

@@ -13,13 +13,13 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..engine import distributed
-from ..engine.atomic import atomic_write
+from ..utils.atomic import atomic_write
 from ..engine.config.loading import load_config
 from ..engine.config.paths import resolve_path
 from ..engine.data.dataset import partition_ids
 from ..engine.errors import DataError, EngineError
 from ..engine.messages import get_msg_mgr
-from ..engine.models import get_model_class
+from ..engine.host import NetworkHost
 from .arguments import add_checkpoint_arguments
 
 __all__ = ["register", "embed"]
@@ -71,7 +71,6 @@ def embed(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, data: str
     if not root.is_dir():
         raise DataError(f"{root}: the dataset folder does not exist")
     cfgs["data_cfg"]["dataset_root"] = str(root)
-    cfgs["evaluator_cfg"]["eval_func"] = "embeddings_only"  # no protocol follows: any types and views will do
     with tempfile.TemporaryDirectory() as tmp, distributed.session(device) as context:
         if partition != "test":  # the test loader reads TEST_SET: a partition whose TEST_SET is what was asked
             ids = _ids(root, cfgs["data_cfg"], partition)
@@ -79,7 +78,7 @@ def embed(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, data: str
         msg_mgr = get_msg_mgr()
         msg_mgr.init_logger(Path(tmp), log_to_file=False, is_main=context.is_main)
         try:
-            model = get_model_class(cfgs["model_cfg"].get("model"))(cfgs, training=False)
+            model = NetworkHost(cfgs, training=False)  # inference only: no evaluation protocol checks the ids
             model.eval()
             features = model.inference(context.rank)
         finally:

@@ -9,7 +9,7 @@ Convention:
       directly, without a rearranging step.
 
     Output: ``OUT/<id>/<type>/<view>/<view>.pkl`` holding ``uint8 [T, size, size]``, each frame
-    normalised as OpenGait's pretreatment does (:mod:`opengait_local3d.tools.silhouette`). Frames are
+    normalised as OpenGait's pretreatment does (:mod:`opengait_local3d.datasets.silhouette`). Frames are
     taken in file-name order. Unreadable or non-image files, empty folders and near-empty frames
     are counted and reported, never fatal; a pkl is written to a temporary name and renamed, so an
     interrupted run leaves no half-written pkl. Sequences with fewer than 5 frames get a warning.
@@ -27,8 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .parallel import parallel_map, resolve_workers
-from .silhouette import MIN_SEQUENCE_FRAMES, normalize_sequence, save_sequence, sequence_path
+from ..datasets.silhouette import MIN_SEQUENCE_FRAMES, normalize_sequence, save_sequence, sequence_path
+from ..utils.parallel import parallel_map, resolve_workers
 
 DATASETS = ("casiab", "oumvlp")
 _OUMVLP_FOLDER = re.compile(r"^Silhouette_(\d+)-(\d+)$")

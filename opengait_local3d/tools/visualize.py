@@ -10,18 +10,15 @@ from typing import Any, Mapping
 
 import torch
 
-from ..engine.checkpoint import checkpoint_path, load_checkpoint
 from ..engine.config.loading import load_config
-from ..engine.config.paths import output_path
-from ..engine.data import get_transform
+from ..engine.data import apply_to_sequence, get_transform
 from ..engine.data.dataset import load_sequence
-from ..engine.errors import CheckpointError, ConfigError, DataError, EngineError
-from ..engine.models import get_model_class
-from ..engine.part_visuals import evaluator_view, render_part_visuals
-from ..modeling import build_network
+from ..engine.errors import DataError, EngineError
+from ..engine.host import load_network
+from ..visuals import render_part_visuals
 from .arguments import add_checkpoint_arguments
 
-__all__ = ["register", "visualize_run", "load_network", "read_sequence"]
+__all__ = ["register", "visualize_run", "read_sequence"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,36 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=partial(_run, parser))
 
 
-def load_network(cfgs: Mapping[str, Any], iteration: int) -> torch.nn.Module:
-    """The config's network with the weights of checkpoint ``iteration`` (found as the test phase finds it:
-    ``output_root/<dataset>/<model>/<evaluator save_name>/checkpoints``), in eval mode on the CPU.
-
-    ``iteration`` 0 gives the untrained network, initialised as the engine initialises it (``engine_cfg.seed``).
-
-    Raises:
-        ConfigError: unknown model or ``model_cfg`` key. CheckpointError: a missing or unreadable
-            checkpoint, or one that does not fit the configured network (naming its file).
-    """
-    model_cfg = cfgs["model_cfg"]
-    get_model_class(model_cfg.get("model"))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(cfgs["engine_cfg"]["seed"]))
-        try:
-            network = build_network(model_cfg)
-        except ValueError as err:
-            raise ConfigError(f"model_cfg: {err}") from None
-        network.init_parameters()
-    if iteration:
-        path = checkpoint_path(output_path(cfgs, training=False), cfgs["evaluator_cfg"]["save_name"], iteration)
-        state = load_checkpoint(path)["model"]
-        try:
-            network.load_state_dict({k.removeprefix("net."): v for k, v in state.items()})
-        except RuntimeError as err:
-            raise CheckpointError(f"{path}: does not fit {model_cfg['model']} as configured "
-                                  f"({str(err).splitlines()[0]})") from None
-    return network.eval()
-
-
 def read_sequence(path: Path, cfgs: Mapping[str, Any]) -> torch.Tensor:
     """The sequence at ``path`` (a pkl, or a folder whose first pkl is taken, as the first input) through the
     evaluator's transform: float ``[s, h, w]``.
@@ -86,7 +53,7 @@ def read_sequence(path: Path, cfgs: Mapping[str, Any]) -> torch.Tensor:
             raise DataError(f"{path}: no .pkl file in this folder")
         path = pkls[0]
     transform = get_transform(cfgs["evaluator_cfg"].get("transform"), "evaluator_cfg.transform")[0]
-    return evaluator_view(load_sequence(path), transform)
+    return apply_to_sequence(transform, load_sequence(path))
 
 
 def visualize_run(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, sequence_path: str | os.PathLike,

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from ... import CONFIG_DIR
+from ...resources import CONFIG_DIR
 from ..errors import ConfigError
 from .schema import check_keys
 

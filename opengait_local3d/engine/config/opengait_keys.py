@@ -1,6 +1,6 @@
 """Config keys that OpenGait's own configs use (generated: do not edit).
 
-Regenerate with ``python -m opengait_local3d.engine.config.generate_opengait_keys --opengait PATH``.
+Regenerate with ``python third_party/opengait_facts.py --opengait PATH``.
 Source: 107 engine configs under ``configs/`` at the commit below; skipped (no model_cfg):
 ``configs/skeletongait/pretreatment_heatmap.yaml``.
 """

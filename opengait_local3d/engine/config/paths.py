@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from ... import PROJECT_ROOT
+from ...resources import CONFIG_ROOT
 from ..errors import ConfigError
 
 __all__ = ["output_path", "resolve_path"]
@@ -22,7 +22,8 @@ def output_path(cfgs: Mapping[str, Any], training: bool) -> Path:
 
 def resolve_path(value: str | Path, key: str) -> Path:
     """A path from the config: as given if it exists (relative to the working directory, like OpenGait),
-    else relative to the project root (so ``configs/partitions/...`` works from anywhere).
+    else relative to the folder holding the package's configs (so ``configs/partitions/...`` works from
+    anywhere, installed or in a checkout; see :mod:`opengait_local3d.resources`).
 
     Raises:
         ConfigError: naming ``key`` and both places tried, if neither exists.
@@ -30,7 +31,7 @@ def resolve_path(value: str | Path, key: str) -> Path:
     path = Path(value).expanduser()
     if path.exists():
         return path
-    if not path.is_absolute() and (PROJECT_ROOT / path).exists():
-        return PROJECT_ROOT / path
-    tried = f"{path.resolve()}" + ("" if path.is_absolute() else f" or {PROJECT_ROOT / path}")
+    if not path.is_absolute() and (CONFIG_ROOT / path).exists():
+        return CONFIG_ROOT / path
+    tried = f"{path.resolve()}" + ("" if path.is_absolute() else f" or {CONFIG_ROOT / path}")
     raise ConfigError(f"{key}: {value} does not exist (looked for {tried})")

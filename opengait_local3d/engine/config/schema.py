@@ -4,7 +4,7 @@ A key that is neither is a misspelling and an error naming the key, its section 
 closest known key as a suggestion. A key OpenGait's configs use that this engine does not implement is
 accepted and reported once (so OpenGait's yaml files load). ``model_cfg`` is checked by
 :func:`opengait_local3d.modeling.build_network`; the entries of typed sections (losses, optimizer,
-scheduler, samplers, transforms) by their :class:`~opengait_local3d.engine.registry.Registry`.
+scheduler, samplers, transforms) by their :class:`~opengait_local3d.utils.registry.Registry`.
 """
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from typing import Any, Iterator, Mapping
 
 from ..data.samplers import SAMPLERS
 from ..data.transforms import TRANSFORMS
-from ..errors import ConfigError, did_you_mean
+from ...utils.suggestions import did_you_mean
+from ..errors import ConfigError
 from ..loss_aggregator import LOSS_REGISTRY
 from ..optim import OPTIMIZERS, SCHEDULERS
-from ..registry import Registry
+from ...utils.registry import Registry
 from .opengait_keys import OPENGAIT_KEYS
 
 __all__ = ["ENGINE_KEYS", "check_keys"]

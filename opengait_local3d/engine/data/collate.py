@@ -20,6 +20,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import numpy as np
 import torch
 
+from ...utils.checks import integer_at_least
 from ..errors import ConfigError, DataError
 from .dataset import Sample
 from .draws import random_positions
@@ -71,10 +72,8 @@ class CollateFn:
         self.frames, self.order = frames, order
 
         def count(key: str, minimum: int, default: int | None = None) -> int:
-            value = sampler_cfg.get(key, default)
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise ConfigError(f"{where}.{key}: {sample_type} needs an integer >= {minimum}, got {value!r}")
-            return value
+            return integer_at_least(sampler_cfg.get(key, default), minimum, f"{where}.{key}",
+                                    ConfigError)
 
         self.frames_all_limit = count("frames_all_limit", -1, -1)
         if frames == "fixed":

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple, Sequence
@@ -17,6 +16,7 @@ import numpy as np
 import torch.utils.data
 from tqdm import tqdm
 
+from ...datasets import silhouette
 from ..config.paths import resolve_path
 from ..errors import ConfigError, DataError
 
@@ -52,28 +52,17 @@ class Sample(NamedTuple):
 
 
 def load_sequence(path: str | os.PathLike) -> np.ndarray:
-    """The uint8 array ``[T, H, W]`` stored in the pkl ``path``.
+    """The uint8 array ``[T, H, W]`` stored in the pkl ``path``, as
+    :func:`opengait_local3d.datasets.silhouette.load_sequence` reads it.
 
     Raises:
         DataError: naming ``path``, if it is unreadable or corrupt, not an array, not uint8, not of rank 3,
             or empty.
     """
     try:
-        with open(path, "rb") as handle:
-            data = pickle.load(handle)
-    except OSError as err:
-        raise DataError(f"{path}: cannot read ({err.strerror})") from None
-    except Exception as err:  # pickle raises many types on a truncated or foreign file
-        raise DataError(f"{path}: corrupt pkl ({type(err).__name__}: {err}); re-run the pretreatment") from None
-    if not isinstance(data, np.ndarray):
-        raise DataError(f"{path}: holds a {type(data).__name__}, expected a uint8 array [T, H, W]")
-    if data.dtype != np.uint8:
-        raise DataError(f"{path}: dtype {data.dtype}, expected uint8 silhouettes [T, H, W] (0..255)")
-    if data.ndim != 3:
-        raise DataError(f"{path}: shape {list(data.shape)} has rank {data.ndim}, expected [T, H, W]")
-    if len(data) == 0:
-        raise DataError(f"{path}: empty sequence (0 frames)")
-    return data
+        return silhouette.load_sequence(path)
+    except ValueError as err:
+        raise DataError(str(err)) from None
 
 
 class GaitDataset(torch.utils.data.Dataset):

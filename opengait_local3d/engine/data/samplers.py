@@ -13,7 +13,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch.utils.data
 
-from ..registry import Registry
+from ...utils.checks import integer_at_least
+from ..registries import section_registry
 from .collate import COLLATE_KEYS
 from .dataset import GaitDataset, SampleKey
 from .draws import batch_seed, random_positions
@@ -80,9 +81,7 @@ class InferenceSampler(torch.utils.data.Sampler):
 
     def __init__(self, dataset: GaitDataset, batch_size: int, *, seed: int = 0, rank: int = 0,
                  world_size: int = 1):
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        per_rank = math.ceil(batch_size / world_size)
+        per_rank = math.ceil(integer_at_least(batch_size, 1, "batch_size") / world_size)
         self.seed, self.rank = seed, rank
         starts = range(0, len(dataset), per_rank)
         self.chunks = [(b, range(s, min(s + per_rank, len(dataset))))
@@ -98,6 +97,5 @@ class InferenceSampler(torch.utils.data.Sampler):
 
 
 #: ``sampler.type`` -> class
-SAMPLERS = Registry("sampler", "type", {"TripletSampler": TripletSampler, "InferenceSampler": InferenceSampler},
-                    opengait_section="sampler", engine_args=frozenset({"dataset", "seed", "rank", "world_size"}),
-                    reserved=COLLATE_KEYS)
+SAMPLERS = section_registry("sampler", "type", {"TripletSampler": TripletSampler, "InferenceSampler": InferenceSampler},
+                            "sampler", supplied={"dataset", "seed", "rank", "world_size"}, reserved=COLLATE_KEYS)

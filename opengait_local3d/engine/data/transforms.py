@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError
-from ..registry import Registry
+from ..registries import section_registry
 
-__all__ = ["TRANSFORMS", "ENGINE_ONLY_TRANSFORMS", "get_transform", "Compose", "NoOperation", "BaseSilTransform",
+__all__ = ["TRANSFORMS", "ENGINE_ONLY_TRANSFORMS", "get_transform", "apply_to_sequence", "Compose", "NoOperation", "BaseSilTransform",
            "BaseSilCuttingTransform", "RandomHorizontalFlip", "Resize"]
 
 Transform = Callable[..., Tensor]
@@ -115,11 +116,16 @@ class Compose:
 
 
 #: ``transform.type`` -> class
-TRANSFORMS = Registry("transform", "type", {cls.__name__: cls for cls in (
-    NoOperation, BaseSilTransform, BaseSilCuttingTransform, RandomHorizontalFlip, Resize, Compose)},
-    opengait_section="transform")
+TRANSFORMS = section_registry("transform", "type", {cls.__name__: cls for cls in (
+    NoOperation, BaseSilTransform, BaseSilCuttingTransform, RandomHorizontalFlip, Resize, Compose)}, "transform")
 #: transforms OpenGait does not define
 ENGINE_ONLY_TRANSFORMS = frozenset({"Resize"})
+
+
+def apply_to_sequence(transform: Transform, frames: np.ndarray) -> Tensor:
+    """One stored sequence (uint8 ``[T, H, W]``) as the network sees it at test time: the float ``[s, h, w]``
+    that ``transform`` (deterministic, e.g. of ``evaluator_cfg.transform``) makes of it."""
+    return transform(torch.from_numpy(np.ascontiguousarray(frames))[None], None, torch.Generator())[0].float()
 
 
 def get_transform(trf_cfg: Any, where: str) -> list[Transform]:

@@ -14,7 +14,7 @@ from .distances import METRICS
 from .protocols import Protocol, check_test_set
 from .report import SINGLE_VIEW_FIGURES, cross_view_tables, matrix_tables, single_view_tables
 from .single_view import Rank1Matrices, single_view_rank1
-from ..atomic import atomic_write_text
+from ...utils.atomic import atomic_write_text
 from .tables import Table, format_csv, format_markdown, format_text
 from .testset import as_test_set
 

@@ -9,11 +9,12 @@ Two protocol families, as OpenGait defines them:
 """
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+
+from ...utils.suggestions import did_you_mean
 
 __all__ = ["Protocol", "DATASET_ALIASES", "get_protocol", "check_test_set", "sorted_views"]
 
@@ -65,6 +66,10 @@ DATASET_ALIASES: Mapping[str, str] = MappingProxyType({
 })
 
 
+#: the names the "did you mean" of an unknown dataset chooses from
+PROTOCOL_NAMES = ("CASIA-B", "OUMVLP", "SynthGait")
+
+
 def _alias_key(name: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", str(name).upper())
 
@@ -85,11 +90,9 @@ def get_protocol(dataset_name: str, cross_view_gallery: bool = False) -> Protoco
     """
     canonical = DATASET_ALIASES.get(_alias_key(dataset_name))
     if canonical is None:
-        close = difflib.get_close_matches(_alias_key(dataset_name), list(DATASET_ALIASES), n=1)
-        hint = f"; did you mean {DATASET_ALIASES[close[0]]!r}?" if close else ""
         raise ValueError(
-            f"no evaluation protocol for dataset {dataset_name!r}: supported are 'CASIA-B' and 'OUMVLP' "
-            f"('SynthGait' uses CASIA-B's){hint}")
+            f"no evaluation protocol for dataset {dataset_name!r}{did_you_mean(dataset_name, PROTOCOL_NAMES)}: "
+            "supported are 'CASIA-B' and 'OUMVLP' ('SynthGait' uses CASIA-B's)")
     return PROTOCOLS[(canonical, bool(cross_view_gallery))]
 
 

@@ -9,17 +9,18 @@ For one sequence, each :class:`~opengait_local3d.local3d.Local3DBlock` of the ne
 * ``block<k>_volumes``: the sampled part volumes (mean over channels), rows = parts, columns = frames;
 * ``fusion_weights``: the fusion's mean absolute weight per path (global + each part), per block.
 
-Images are uint8 BGR arrays ``[H, W, 3]``. Training logs them to tensorboard at each save
-(:func:`tensorboard_images`); the ``visualize`` tool writes them as PNG, and the last block's boxes over
-every frame as an MP4.
+Images are uint8 BGR arrays ``[H, W, 3]``. The engine's training logs them to tensorboard at each save
+(:func:`tensorboard_pictures`); the ``visualize`` command writes them as PNG, and the last block's boxes
+over every frame as an MP4.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -27,10 +28,10 @@ import torch
 from torch import Tensor, nn
 
 from ..local3d import Local3DBlock, grid_centres
-from .atomic import atomic_write
+from ..utils.atomic import atomic_write
 
-__all__ = ["PART_COLOURS", "evaluator_view", "local_blocks", "render_part_visuals", "tensorboard_images",
-           "write_pictures"]
+__all__ = ["PART_COLOURS", "local_blocks", "recording", "render_part_visuals", "tensorboard_images",
+           "tensorboard_pictures", "write_pictures"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +58,14 @@ def local_blocks(network: nn.Module) -> list[tuple[str, Local3DBlock]]:
     return [(f"block{n}", b) for n, b in zip(numbers, blocks)]
 
 
-def evaluator_view(frames: np.ndarray, transform: Callable[..., Tensor]) -> Tensor:
-    """One stored sequence (uint8 ``[T, H, W]``) as the network sees it at test time: the float ``[s, h, w]``
-    that ``transform`` (an engine transform of ``evaluator_cfg.transform``) makes of it."""
-    return transform(torch.from_numpy(np.ascontiguousarray(frames))[None], None, torch.Generator())[0].float()
+@contextlib.contextmanager
+def recording(network: nn.Module) -> Iterator[None]:
+    """Within the block, every 3D local block of ``network`` keeps sample 0's sampled volumes
+    (:meth:`Local3DBlock.recording`)."""
+    with contextlib.ExitStack() as stack:
+        for _, block in local_blocks(network):
+            stack.enter_context(block.recording())
+        yield
 
 
 @torch.no_grad()
@@ -68,7 +73,7 @@ def render_part_visuals(network: nn.Module, sequence: Tensor, out_dir: str | os.
                         ) -> dict[str, np.ndarray]:
     """Run ``sequence`` through ``network`` and draw each local block's parts.
 
-    One no-grad forward in eval mode; the network's training mode is restored afterwards.
+    One no-grad forward in eval mode, its blocks recording; the network's training mode is restored afterwards.
 
     Args:
         network: a host-free network (``forward((ipts, labs, typs, vies, seqL))``), e.g. Local3DCNN.
@@ -96,7 +101,8 @@ def render_part_visuals(network: nn.Module, sequence: Tensor, out_dir: str | os.
     network.eval()
     try:
         x = sequence.float()[None].to(next(network.parameters()).device)
-        network(([x], torch.zeros(1, dtype=torch.long, device=x.device), ["-"], ["-"], None))
+        with recording(network):
+            network(([x], torch.zeros(1, dtype=torch.long, device=x.device), ["-"], ["-"], None))
     finally:
         network.train(was_training)
         for hook in hooks:
@@ -134,6 +140,12 @@ def tensorboard_images(pictures: dict[str, np.ndarray]) -> dict[str, Tensor]:
     """``{'image/part_visuals/<name>': [1, 3, H, W] float RGB in [0, 1]}``, the message manager's summary form."""
     return {f"image/part_visuals/{name}": torch.from_numpy(image[..., ::-1].copy()).permute(2, 0, 1)[None] / 255.0
             for name, image in pictures.items()}
+
+
+def tensorboard_pictures(network: nn.Module, sequence: Tensor) -> dict[str, Tensor]:
+    """:func:`render_part_visuals` of ``sequence`` (``[s, h, w]``) in :func:`tensorboard_images` form; empty
+    for a network without 3D local blocks."""
+    return tensorboard_images(render_part_visuals(network, sequence))
 
 
 def _write_boxes_video(frames: np.ndarray, block: Local3DBlock, scale: float, path: Path, fps: int = 10) -> None:

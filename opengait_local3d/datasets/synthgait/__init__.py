@@ -1,11 +1,10 @@
-"""SynthGait: procedural walking silhouettes with CASIA-B's exact structure (``opengait-local3d synth``).
+"""SynthGait: procedural walking silhouettes with CASIA-B's exact structure (the ``synth`` command).
 
 An articulated 3D body (ellipsoid head and torso, tapered capsule limbs) walks with periodic joint
 angles; each subject has its own proportions and gait style, each walk its own small variations and
 covariate (bag or coat), each camera its own view drift, distance and segmentation noise. Frames are
 projected, rasterised with OpenCV and normalised exactly as ``opengait-local3d pretreat`` does.
 """
-from .command import register
 from .generate import TYPES, VIEWS, SynthGaitOutput, SynthGaitSpec, generate
 
-__all__ = ["TYPES", "VIEWS", "SynthGaitOutput", "SynthGaitSpec", "generate", "register"]
+__all__ = ["TYPES", "VIEWS", "SynthGaitOutput", "SynthGaitSpec", "generate"]

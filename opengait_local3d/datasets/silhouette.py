@@ -19,7 +19,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from ..engine.atomic import atomic_write
+from ..utils.atomic import atomic_write
 
 #: A frame whose mass (sum / 255) is at most this many full pixels is skipped as near-empty
 #: (OpenGait skips frames whose sum is at most 10000, i.e. about 39 white pixels).
@@ -127,6 +127,25 @@ def save_sequence(path: str | os.PathLike, frames: np.ndarray, atomic: bool = Tr
 
 
 def load_sequence(path: str | os.PathLike) -> np.ndarray:
-    """Read one pkl written by :func:`save_sequence` (or by OpenGait's pretreatment)."""
-    with open(path, "rb") as handle:
-        return pickle.load(handle)
+    """The uint8 array ``[T, H, W]`` in the pkl ``path`` (written by :func:`save_sequence` or OpenGait's pretreatment).
+
+    Raises:
+        ValueError: naming ``path``, if it is unreadable or corrupt, not an array, not uint8, not of rank 3,
+            or empty.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = pickle.load(handle)
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read ({err.strerror})") from None
+    except Exception as err:  # pickle raises many types on a truncated or foreign file
+        raise ValueError(f"{path}: corrupt pkl ({type(err).__name__}: {err}); re-run the pretreatment") from None
+    if not isinstance(data, np.ndarray):
+        raise ValueError(f"{path}: holds a {type(data).__name__}, expected a uint8 array [T, H, W]")
+    if data.dtype != np.uint8:
+        raise ValueError(f"{path}: dtype {data.dtype}, expected uint8 silhouettes [T, H, W] (0..255)")
+    if data.ndim != 3:
+        raise ValueError(f"{path}: shape {list(data.shape)} has rank {data.ndim}, expected [T, H, W]")
+    if len(data) == 0:
+        raise ValueError(f"{path}: empty sequence (0 frames)")
+    return data

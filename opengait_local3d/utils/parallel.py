@@ -8,6 +8,8 @@ from typing import Callable, Sequence, TypeVar
 
 from tqdm import tqdm
 
+from .checks import integer_at_least
+
 Job = TypeVar("Job")
 Result = TypeVar("Result")
 
@@ -23,13 +25,9 @@ def resolve_workers(workers: int | None) -> int:
     """``workers``, or :func:`default_workers` for ``None``.
 
     Raises:
-        ValueError: if ``workers`` is not positive.
+        ValueError: if ``workers`` is not a positive integer.
     """
-    if workers is None:
-        return default_workers()
-    if workers < 1:
-        raise ValueError(f"workers must be positive, got {workers}")
-    return workers
+    return default_workers() if workers is None else integer_at_least(workers, 1, "workers")
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:

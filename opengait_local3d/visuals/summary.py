@@ -1,4 +1,7 @@
-"""Tensorboard entries that show what a :class:`Local3DBlock` attends to, so a collapsing part is visible."""
+"""Tensorboard entries that show what a :class:`Local3DBlock` attends to, so a collapsing part is visible.
+
+A network adds them to its ``visual_summary`` in training (both hosts log it every ``log_iter``).
+"""
 from __future__ import annotations
 
 from torch import Tensor
@@ -13,7 +16,8 @@ def normalise_per_image(volume: Tensor, eps: float = 1e-12) -> Tensor:
 
 
 def local_block_summary(block: Local3DBlock, name: str, in_size: tuple[int, int, int]) -> dict[str, Tensor]:
-    """Sample 0's part volumes and the batch's mean localization per part, from the block's last forward.
+    """The batch's mean localization per part, and sample 0's part volumes if the block recorded them
+    (:meth:`Local3DBlock.recording`), from the block's last forward.
 
     Args:
         block: a block that has run a forward pass.
@@ -21,8 +25,8 @@ def local_block_summary(block: Local3DBlock, name: str, in_size: tuple[int, int,
         in_size: the block input's ``(T, H, W)``.
 
     Returns:
-        ``'image/local3d/<name>/<part>'``: the channel-mean sampled volume ``[L, 1, N, M]``, scaled to [0, 1]
-        per part; ``'scalar/local3d/<name>/<part>/<what>'`` (0-d tensors, no device sync): ``offset_x``,
+        ``'image/local3d/<name>/<part>'`` (when recorded): the channel-mean sampled volume ``[L, 1, N, M]``,
+        scaled to [0, 1] per part; ``'scalar/local3d/<name>/<part>/<what>'`` (0-d tensors, no device sync): ``offset_x``,
         ``offset_y``, ``offset_t`` (centre minus prior centre, as fractions of the map width, height and the
         sequence length), ``stride_x``, ``stride_y``, ``sigma`` (input pixels), ``gamma``, and ``window``
         (attended frames as a fraction of the sequence).
@@ -34,10 +38,11 @@ def local_block_summary(block: Local3DBlock, name: str, in_size: tuple[int, int,
     sigma, gamma = params["sigma"].mean((0, 2)), params["gamma"].mean((0, 2))
     temporal_centre = params["temporal_centre"].mean(0) / frames
     window = params["temporal_extent"].mean(0) / frames
-    volumes = block.last_volumes.mean(1, keepdim=True)  # [P, 1, L, N, M]
+    volumes = None if block.last_volumes is None else block.last_volumes.mean(1, keepdim=True)  # [P, 1, L, N, M]
     summary: dict[str, Tensor] = {}
     for index, (part, prior) in enumerate(zip(block.part_names, block.priors)):
-        summary[f"image/local3d/{name}/{part}"] = normalise_per_image(volumes[index]).transpose(0, 1)
+        if volumes is not None:
+            summary[f"image/local3d/{name}/{part}"] = normalise_per_image(volumes[index]).transpose(0, 1)
         scalars = {
             "offset_x": centre[index, 0] / width - prior.cx,
             "offset_y": centre[index, 1] / height - prior.cy,

@@ -20,8 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ...engine.atomic import atomic_write
-from ..parallel import parallel_map, resolve_workers
+from ...utils.atomic import atomic_write
+from ...utils.parallel import parallel_map, resolve_workers
 from ..silhouette import save_sequence, sequence_path
 from .body import sample_subject, sample_walk
 from .sequence import render_sequence

@@ -1,4 +1,4 @@
-"""``opengait-local3d synth``: the command-line face of :func:`~.generate.generate`."""
+"""``opengait-local3d synth``: render SynthGait (:func:`opengait_local3d.datasets.synthgait.generate`)."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from .generate import TYPES, VIEWS, SynthGaitSpec, generate
+from ..datasets.synthgait import TYPES, VIEWS, SynthGaitSpec, generate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -31,7 +31,7 @@ def render_sequence(walk: Walk, view_degrees: float, frames: int, size: int,
     """Render ``walk`` seen from ``view_degrees``: ``uint8 [T, size, size]``, ``frames <= T <= 1.25 frames``.
 
     Example:
-        >>> from opengait_local3d.tools.synthgait.body import sample_subject, sample_walk
+        >>> from opengait_local3d.datasets.synthgait.body import sample_subject, sample_walk
         >>> rng = np.random.default_rng(0)
         >>> walk = sample_walk(rng, sample_subject(rng), "nm")
         >>> render_sequence(walk, 90, 8, 32, rng).shape[1:]
