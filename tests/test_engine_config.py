@@ -103,8 +103,9 @@ def test_typed_entries_resolve_by_signature_and_tolerate_opengait_keys(caplog):
     ("trainer_cfg", {"transform": [{"type": "BaseSilCutingTransform"}]},
      r"trainer_cfg.transform\[0\].type: unknown transform 'BaseSilCutingTransform'; did you mean "
      r"'BaseSilCuttingTransform'"),
-    ("trainer_cfg", {"transform": [{"type": "Compose", "trf_cfg": [{"type": "RandomErasing"}]}]},
-     r"trainer_cfg.transform\[0\]: trf_cfg\[0\].type: unknown transform 'RandomErasing'"),
+    ("trainer_cfg", {"transform": [{"type": "Compose", "trf_cfg": [{"type": "RandomErasin"}]}]},
+     r"trainer_cfg.transform\[0\]: trf_cfg\[0\].type: unknown transform 'RandomErasin'; did you mean "
+     r"'RandomErasing'"),
     ("loss_cfg", [{"type": "TripletLos", "margin": 0.2, "log_prefix": "t"}],
      r"loss_cfg\[0\].type: unknown loss 'TripletLos'; did you mean 'TripletLoss'"),
     ("loss_cfg", {"type": "TripletLoss", "margin": 0.2}, r"loss_cfg: missing 'log_prefix'"),

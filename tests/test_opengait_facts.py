@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import pytest
 import yaml
 
 from opengait_local3d.engine.config.loading import load_config
+from opengait_local3d.engine.data import get_transform
+from opengait_local3d.engine.errors import ConfigError
 from opengait_local3d.engine.config.opengait_keys import OPENGAIT_COMMIT
 from opengait_local3d.engine.launcher import check_config
 
@@ -32,6 +35,7 @@ def _pinned_repository() -> Path | None:
 
 
 PINNED = _pinned_repository()
+AUGMENTATIONS = ("RandomRotate", "RandomPerspective", "RandomAffine", "RandomErasing", "RandomHorizontalFlip")
 needs_opengait = pytest.mark.skipif(PINNED is None, reason="no OpenGait repository with the pinned commit at "
                                                            "$OPENGAIT_ROOT")
 
@@ -63,5 +67,23 @@ def test_every_opengait_config_loads_in_the_engine():
     configs, _ = facts.read_configs(repo)
     for path, cfg in configs:
         load_config(cfg)  # raises ConfigError naming the key otherwise
-    for name in ("configs/gaitset/gaitset.yaml", "configs/gaitpart/gaitpart.yaml"):
+    for name in ("configs/gaitset/gaitset.yaml", "configs/gaitpart/gaitpart.yaml",
+                 "configs/gaitbase/gaitbase_da_casiab.yaml"):
         check_config(load_config(yaml.safe_load(repo.read(name))), training=True)
+
+
+@needs_opengait
+def test_opengaits_silhouette_augmentations_build_wherever_its_configs_use_them():
+    repo = facts.Repository(PINNED, OPENGAIT_COMMIT)
+    augmented = [(path, cfg["trainer_cfg"]["transform"]) for path, cfg in facts.read_configs(repo)[0]
+                 if any(entry.get("type") in AUGMENTATIONS for entry in facts._transform_entries(
+                     cfg["trainer_cfg"].get("transform")))]
+    assert len(augmented) == 35  # GaitBase, DeepGaitV2 and others at the pinned commit
+    built = 0
+    for path, transform in augmented:
+        try:
+            get_transform(transform, f"{path}: trainer_cfg.transform")
+            built += 1
+        except ConfigError as err:  # only transforms of other modalities may be missing (e.g. RGB ones)
+            assert re.search(r"unknown transform '(\w+)'", str(err))[1] not in AUGMENTATIONS, err
+    assert built == 30  # the other 5 also use RGB or parsing transforms

@@ -2,8 +2,9 @@
 
 OpenGait calls each transform once per sequence (``[s, h, w]`` uint8 numpy). Here a transform maps a batch
 ``x [n, s, h, w]`` (or packed ``[1, sum(s), h, w]`` with ``seqL [1, n]``) at once, with the same meaning per
-sequence; random ones draw one decision per sequence from ``generator``. As in OpenGait the batch arrives
-as uint8 (so cutting happens before the float conversion) and ``BaseSil*Transform`` turns it into floats.
+sequence; the random ones (:mod:`.augmentations`: RandomHorizontalFlip, RandomRotate, RandomPerspective,
+RandomAffine, RandomErasing) draw once per sequence from ``generator``. As in OpenGait the batch arrives as
+uint8 (so cutting happens before the float conversion) and ``BaseSil*Transform`` turns it into floats.
 
 A transform config is OpenGait's: one entry per input modality (a dict counts as a list of one), each a
 ``type`` with its arguments; ``Compose`` chains a ``trf_cfg`` list. ``Resize`` is engine-only (OpenGait has
@@ -20,9 +21,10 @@ from torch import Tensor
 
 from ..errors import ConfigError
 from ..registries import section_registry
+from .augmentations import RandomAffine, RandomErasing, RandomHorizontalFlip, RandomPerspective, RandomRotate
 
-__all__ = ["TRANSFORMS", "ENGINE_ONLY_TRANSFORMS", "get_transform", "apply_to_sequence", "Compose", "NoOperation", "BaseSilTransform",
-           "BaseSilCuttingTransform", "RandomHorizontalFlip", "Resize"]
+__all__ = ["TRANSFORMS", "ENGINE_ONLY_TRANSFORMS", "get_transform", "apply_to_sequence", "Compose", "NoOperation",
+           "BaseSilTransform", "BaseSilCuttingTransform", "Resize"]
 
 Transform = Callable[..., Tensor]
 
@@ -66,23 +68,6 @@ def _divided(x: Tensor, divsor: float) -> Tensor:
     return x.to(torch.float32, copy=True).div_(divsor)
 
 
-class RandomHorizontalFlip:
-    """Mirror whole sequences left-right, each with probability ``prob``."""
-
-    def __init__(self, prob: float = 0.5):
-        self.prob = prob
-
-    def __call__(self, x: Tensor, seqL: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        n_sequences = x.shape[0] if seqL is None else seqL.shape[-1]
-        flip = torch.rand(n_sequences, generator=generator) < self.prob
-        if seqL is not None:  # packed: one decision per sequence, spread over its frames
-            flip = flip.repeat_interleave(seqL.reshape(-1).cpu())[None]
-        else:
-            flip = flip[:, None]
-        flip = flip.to(x.device)[..., None, None]
-        return torch.where(flip, x.flip(-1), x)
-
-
 class Resize:
     """Engine-only: resize every frame to ``size = [h, w]`` (bilinear, antialiased).
 
@@ -117,7 +102,8 @@ class Compose:
 
 #: ``transform.type`` -> class
 TRANSFORMS = section_registry("transform", "type", {cls.__name__: cls for cls in (
-    NoOperation, BaseSilTransform, BaseSilCuttingTransform, RandomHorizontalFlip, Resize, Compose)}, "transform")
+    NoOperation, BaseSilTransform, BaseSilCuttingTransform, Resize, Compose, RandomHorizontalFlip, RandomRotate,
+    RandomPerspective, RandomAffine, RandomErasing)}, "transform")
 #: transforms OpenGait does not define
 ENGINE_ONLY_TRANSFORMS = frozenset({"Resize"})
 
