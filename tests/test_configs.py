@@ -6,7 +6,9 @@ import json
 import pytest
 import yaml
 
+from opengait_local3d import cli
 from opengait_local3d.engine.config.loading import load_config, read_yaml
+from opengait_local3d.engine.config.paths import resolve_path
 from opengait_local3d.modeling import build_network
 from opengait_local3d.resources import CONFIG_DIR
 from opengait_local3d.tools import ablations
@@ -89,3 +91,24 @@ def test_paper_settings_of_the_main_configs():
     assert ou["trainer_cfg"]["total_iter"] == 250000 and ou["trainer_cfg"]["sampler"]["batch_size"] == [32, 16]
     assert ou["scheduler_cfg"]["milestones"] == [150000] and ou["scheduler_cfg"]["gamma"] == 0.1
     assert ou["model_cfg"]["channels"] == [2 * c for c in casia["model_cfg"]["channels"]]
+
+
+def test_configs_command_copies_every_config_and_never_overwrites(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a folder without configs/, as a user's
+    out = tmp_path / "my-configs"
+    assert cli.main(["configs", "--out", str(out)]) == 0
+    shipped = {p.relative_to(CONFIG_DIR).as_posix(): p.read_bytes() for p in CONFIG_DIR.rglob("*") if p.is_file()}
+    copied = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert copied == shipped and "3dlocal_casiab.yaml" in copied and "partitions/OUMVLP.json" in copied
+    assert f"{len(shipped)} of {len(shipped)} files written" in capsys.readouterr().out
+
+    edited = out / "3dlocal_casiab.yaml"
+    edited.write_text(edited.read_text().replace("your_path", "/data/CASIA-B-pkl"))
+    assert cli.main(["configs", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "kept  3dlocal_casiab.yaml" in printed and "0 of" in printed
+    assert "/data/CASIA-B-pkl" in edited.read_text()
+    # a copied config runs from anywhere: its partition path resolves against the package's configs
+    data_cfg = load_config(edited)["data_cfg"]
+    assert data_cfg["dataset_root"] == "/data/CASIA-B-pkl"
+    assert resolve_path(data_cfg["dataset_partition"], "p") == CONFIG_DIR / "partitions" / "CASIA-B.json"
