@@ -17,7 +17,7 @@ import yaml
 
 from opengait_local3d import cli
 from opengait_local3d.opengait_plugin import PluginError, config_problems, install, load_opengait_names, uninstall
-from opengait_local3d.opengait_plugin.configs import INSTALL_DIR, is_engine_only, opengait_meant_configs
+from opengait_local3d.opengait_plugin.configs import INSTALL_DIR, ROOT_CONFIGS, is_engine_only, opengait_meant_configs
 from opengait_local3d.opengait_plugin.manifest import MANIFEST_NAME
 from opengait_local3d.opengait_plugin.shim import SHIM_FILENAME
 from opengait_local3d.resources import CONFIG_DIR
@@ -301,10 +301,35 @@ def test_the_real_configs_install_into_the_fake_checkout(checkout):
     """Every OpenGait-meant config we ship translates: its names exist in OpenGait, its partition is OpenGait's."""
     actions = install(checkout)
     expected = {f"{INSTALL_DIR.as_posix()}/{p.as_posix()}" for p in opengait_meant_configs(CONFIG_DIR)} | {SHIM}
+    expected |= {f"configs/{name}" for name in ROOT_CONFIGS}
     assert {a.path for a in actions} == expected
     for path in expected - {SHIM}:
         partition = yaml.safe_load((checkout / path).read_text())["data_cfg"]["dataset_partition"]
         assert partition in ("./datasets/CASIA-B/CASIA-B.json", "./datasets/OUMVLP/OUMVLP.json"), path
+
+
+def test_the_papers_main_configs_are_also_at_opengaits_config_root(checkout):
+    """The mission's command, ``opengait/main.py --cfgs configs/3dlocal_casiab.yaml``, finds its config."""
+    assert ROOT_CONFIGS == ("3dlocal_casiab.yaml", "3dlocal_casiab_128.yaml", "3dlocal_oumvlp.yaml")
+    before = snapshot(checkout)
+    install(checkout)
+    manifest = json.loads((checkout / MANIFEST_NAME).read_text())["files"]
+    for name in ROOT_CONFIGS:
+        at_root, beside = (checkout / "configs" / name).read_text(), (checkout / INSTALL_DIR / name).read_text()
+        assert f"opengait/main.py --cfgs configs/{name} --phase train" in at_root
+        assert yaml.safe_load(at_root) == yaml.safe_load(beside)  # the same config, its own header
+        assert manifest[f"configs/{name}"] == hashlib.sha256(at_root.encode()).hexdigest()
+    assert {a.outcome for a in install(checkout)} == {"unchanged"}
+    assert {a.outcome for a in uninstall(checkout)} == {"removed"}
+    assert snapshot(checkout) == before  # OpenGait's configs/ folder and files untouched
+
+
+def test_install_refuses_a_users_own_config_at_the_root_name(checkout):
+    theirs = checkout / "configs" / "3dlocal_casiab.yaml"
+    theirs.write_text("model_cfg: {model: Mine}\n")
+    with pytest.raises(PluginError, match=r"configs/3dlocal_casiab.yaml exists and was not written by install-plugin"):
+        install(checkout)
+    assert theirs.read_text() == "model_cfg: {model: Mine}\n" and not (checkout / SHIM).exists()
 
 
 # ---- the command line ------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 * :mod:`.checkout`: find an OpenGait checkout (``--opengait PATH`` or ``$OPENGAIT_ROOT``) and check it is one.
 * :mod:`.names`: the names OpenGait defines at the pinned commit (``opengait_names.json``) and a config check.
 * :mod:`.shim`: the one-class module written into ``opengait/modeling/models/``.
-* :mod:`.configs`: our OpenGait-meant configs as placed in the checkout (``configs/3dlocal/``).
+* :mod:`.configs`: our OpenGait-meant configs as placed in the checkout (``configs/3dlocal/``, and the paper's
+  main configs at ``configs/``).
 * :mod:`.manifest`: what was written, with hashes, so no user file is ever overwritten or removed.
 * :mod:`.installer`: :func:`install` and :func:`uninstall`.
 * :mod:`.binding`: our networks on OpenGait's ``BaseModel`` (``OpenGaitHost``, registered as ``Local3DCNN``);

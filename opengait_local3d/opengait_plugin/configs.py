@@ -2,7 +2,9 @@
 
 Convention:
     * Meant for OpenGait: ``configs/3dlocal_*.yaml`` and ``configs/ablations/*.yaml``; they are
-      copied to ``<checkout>/configs/3dlocal/`` (ablations to ``configs/3dlocal/ablations/``).
+      copied to ``<checkout>/configs/3dlocal/`` (ablations to ``configs/3dlocal/ablations/``). The paper's
+      main configs (:data:`ROOT_CONFIGS`, Tables 1 and 2) are also copied to OpenGait's config root, so
+      ``opengait/main.py --cfgs configs/3dlocal_casiab.yaml`` finds them there.
     * Engine-only: everything under ``configs/synth/`` (names OpenGait lacks, tiny synthetic
       settings); never copied.
     * In the copy, ``data_cfg.dataset_partition`` points at OpenGait's own partition file with the
@@ -22,6 +24,8 @@ from .checkout import PluginError
 from .names import config_problems
 
 INSTALL_DIR = Path("configs") / "3dlocal"
+#: configs also placed at OpenGait's config root (``configs/<name>``): the paper's Table 1 and 2 models
+ROOT_CONFIGS = ("3dlocal_casiab.yaml", "3dlocal_casiab_128.yaml", "3dlocal_oumvlp.yaml")
 OPENGAIT_CONFIG_PATTERNS = ("3dlocal_*.yaml", "ablations/*.yaml")
 ENGINE_ONLY_DIRS = ("synth",)
 
@@ -45,9 +49,10 @@ def is_engine_only(relative: Path) -> bool:
     return relative.parts[0] in ENGINE_ONLY_DIRS
 
 
-def installed_path(relative: Path) -> Path:
-    """Where the config ``configs/<relative>`` goes, relative to the checkout root."""
-    return INSTALL_DIR / relative
+def installed_paths(relative: Path) -> list[Path]:
+    """Where the config ``configs/<relative>`` goes, relative to the checkout root: ``configs/3dlocal/``, and
+    ``configs/`` itself for :data:`ROOT_CONFIGS`."""
+    return [INSTALL_DIR / relative] + ([Path("configs") / relative] if relative.as_posix() in ROOT_CONFIGS else [])
 
 
 def _partition_key(path: Path) -> str | None:
@@ -106,8 +111,8 @@ def _set_data_value(text: str, key: str, value: str, source: Path) -> str:
     return updated
 
 
-def translate_config(config_dir: Path, relative: Path, root: Path, partitions: dict[str, str]) -> str:
-    """The text install-plugin writes for ``config_dir/relative`` into the checkout at ``root``.
+def translate_config(config_dir: Path, relative: Path, root: Path, partitions: dict[str, str], target: Path) -> str:
+    """The text install-plugin writes for ``config_dir/relative`` at ``target`` of the checkout at ``root``.
 
     Raises:
         PluginError: the config uses a name OpenGait lacks (it would then belong under
@@ -123,7 +128,7 @@ def translate_config(config_dir: Path, relative: Path, root: Path, partitions: d
         raise PluginError(f"{source} is not runnable by OpenGait:\n  " + "\n  ".join(problems))
     partition = (cfgs.get("data_cfg") or {}).get("dataset_partition")
     if partition is not None:
-        target = _opengait_partition(str(partition), source, config_dir.parent, root, partitions)
-        text = _set_data_value(text, "dataset_partition", target, source)
-    header = _HEADER.format(source=relative.as_posix(), target=installed_path(relative).as_posix())
+        theirs = _opengait_partition(str(partition), source, config_dir.parent, root, partitions)
+        text = _set_data_value(text, "dataset_partition", theirs, source)
+    header = _HEADER.format(source=relative.as_posix(), target=target.as_posix())
     return header + text

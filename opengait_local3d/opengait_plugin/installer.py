@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import __version__
 from ..resources import CONFIG_DIR
 from .checkout import REGISTRY_DIR, PluginError, resolve_opengait_root
-from .configs import INSTALL_DIR, installed_path, opengait_meant_configs, opengait_partitions, translate_config
+from .configs import INSTALL_DIR, installed_paths, opengait_meant_configs, opengait_partitions, translate_config
 from ..utils.atomic import atomic_write_text
 from .manifest import file_hash, read_manifest, text_hash, write_manifest
 from .shim import REGISTERED_MODELS, SHIM_FILENAME, render_shim
@@ -49,7 +49,8 @@ def planned_files(root: Path, config_dir: Path = CONFIG_DIR) -> dict[str, str]:
     files = {(REGISTRY_DIR / SHIM_FILENAME).as_posix(): render_shim(__version__)}
     partitions = opengait_partitions(root)
     for relative in opengait_meant_configs(config_dir):
-        files[installed_path(relative).as_posix()] = translate_config(config_dir, relative, root, partitions)
+        for target in installed_paths(relative):
+            files[target.as_posix()] = translate_config(config_dir, relative, root, partitions, target)
     return files
 
 

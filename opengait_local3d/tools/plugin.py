@@ -14,12 +14,13 @@ _INSTALL_HELP = """\
 Make Local3DCNN visible to an OpenGait checkout's model registry and copy our OpenGait configs there.
 
 Writes opengait/modeling/models/opengait_local3d_plugin.py (a shim that imports Local3DCNN from this
-installed package; no model code is copied) and configs/3dlocal/*.yaml (dataset_partition pointing at
-OpenGait's own partition files; set dataset_root yourself). Safe to run again: it never overwrites or
-removes a file it did not write, and keeps configs you edited. Then, from the checkout's root and with
-this package installed in the Python that runs OpenGait:
+installed package; no model code is copied), configs/3dlocal/*.yaml and configs/3dlocal/ablations/*.yaml
+(dataset_partition pointing at OpenGait's own partition files; set dataset_root yourself), and the
+paper's main configs (3dlocal_casiab.yaml, 3dlocal_casiab_128.yaml, 3dlocal_oumvlp.yaml) at configs/ too.
+Safe to run again: it never overwrites or removes a file it did not write, and keeps configs you edited.
+Then, from the checkout's root and with this package installed in the Python that runs OpenGait:
 
-  torchrun --nproc_per_node=NGPU opengait/main.py --cfgs configs/3dlocal/3dlocal_casiab.yaml --phase train
+  torchrun --nproc_per_node=NGPU opengait/main.py --cfgs configs/3dlocal_casiab.yaml --phase train
 """
 
 _UNINSTALL_HELP = """\
@@ -79,8 +80,9 @@ def run_install(args: argparse.Namespace) -> int:
         note = _commit_note(root)
         if note:
             print(note, file=sys.stderr)
-        print(f"Next: set data_cfg.dataset_root in {root / INSTALL_DIR}/*.yaml, and install opengait-local3d "
-              "in the Python that runs OpenGait.")
+        print(f"Next: set data_cfg.dataset_root in the configs you run ({root / 'configs'}/3dlocal_*.yaml, "
+              f"{root / INSTALL_DIR}/), and install opengait-local3d in the Python that runs OpenGait; then, there: "
+              "torchrun --nproc_per_node=NGPU opengait/main.py --cfgs configs/3dlocal_casiab.yaml --phase train")
     return status
 
 
