@@ -198,7 +198,7 @@ def bench_sampler(n: int, T: int, repeats: int, device: torch.device) -> None:
 
 
 def backbone_block(c_in: int, c_out: int, first_kernel: int) -> nn.Module:
-    """GaitPart's per-frame block: two convs with LeakyReLU (DESIGN 3.1)."""
+    """GaitPart's per-frame block: two convs with LeakyReLU (docs/design.md, 'Backbone')."""
     return FrameWise(
         nn.Sequential(
             nn.Conv2d(c_in, c_out, first_kernel, padding=first_kernel // 2, bias=False),

@@ -1,4 +1,4 @@
-"""Part priors: the DESIGN 3.3 table, config overrides, and clear errors."""
+"""Part priors: the table of docs/design.md, 'Part priors', config overrides, and clear errors."""
 import pytest
 
 from opengait_local3d.local3d import DEFAULT_PRIORS, PART_NAMES, PartPrior, resolve_priors

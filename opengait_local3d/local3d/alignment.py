@@ -1,4 +1,5 @@
-"""Where the local volumes are sampled from and how they line up with the global map (DESIGN 3.5).
+"""Where the local volumes are sampled from and how they line up with the global map
+(docs/design.md, 'Alignment').
 
 Two alignments put the P part volumes on a common ``L x N x M`` grid so that all parts are sampled in
 one batched call:

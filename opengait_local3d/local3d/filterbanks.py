@@ -1,6 +1,6 @@
 """Sampling grids and 1D filterbanks of the paper's Eqs. 4-9.
 
-Convention (DESIGN 3.4):
+Convention (docs/design.md, 'Sampling conventions'):
     Continuous coordinates put the centre of pixel (or frame) index ``p`` at ``p + 0.5``, so a map of
     size ``S`` spans ``[0, S]``; this is ``grid_sample``'s ``align_corners=False``. Grid positions and
     strides are in input pixels (frames). A filterbank row ``i`` holds the weights with which output

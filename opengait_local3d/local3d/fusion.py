@@ -15,8 +15,8 @@ class Fusion(nn.Module):
     """``ReLU(conv1x1x1(cat[global, local_1, ..., local_P]))`` back to the global width.
 
     The concatenation is never built: the 1x1x1 conv over the concatenated channels equals the sum of
-    1x1x1 convs of each path with its slice of the weight (DESIGN 3.5), which saves a copy of every
-    path's features.
+    1x1x1 convs of each path with its slice of the weight (docs/design.md, 'Feature extraction and fusion'),
+    which saves a copy of every path's features.
 
     Args:
         global_channels: channels of the global path, and of the output.

@@ -5,7 +5,7 @@ any field of any part by name::
 
     priors = resolve_priors(["head", "left_leg"], {"head": {"cy": 0.08, "window": 0.6}})
 
-The defaults are the authors' (DESIGN 3.3): centres and extents on the normalised map, every part
+The defaults are the authors' (docs/design.md, 'Part priors'): centres and extents on the normalised map, every part
 centred in time with a window of 0.4 of the sequence, sigma half the stride, gamma 0.5.
 """
 from __future__ import annotations

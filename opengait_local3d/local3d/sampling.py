@@ -1,6 +1,6 @@
 """Differentiable sampling of local 3D volumes (Eq. 10): ``V = gamma G_X G_Y T_T I``.
 
-Convention (DESIGN 3.4):
+Convention (docs/design.md, 'Sampling conventions'):
     Spatial parameters are per *input* frame: frame ``t`` is filtered with its own grid and multiplied
     by its ``gamma``; the temporal filter then maps the ``T`` filtered frames to ``L`` output frames.
     Coordinates put the centre of index ``p`` at ``p + 0.5`` (``align_corners=False``), in input

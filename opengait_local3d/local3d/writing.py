@@ -13,7 +13,7 @@ def coverage_normalised(bank: Tensor) -> Tensor:
 
 
 def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_parts: bool = False) -> Tensor:
-    """Write volumes back with the transposed filterbanks, normalised by coverage (DESIGN 3.5).
+    """Write volumes back with the transposed filterbanks, normalised by coverage (docs/design.md, 'Alignment').
 
     Each axis's transposed filterbank is divided by ``max(coverage, 1)``: a constant volume writes back
     that constant inside the attended region and fades to 0 outside it, with no gain of 1/stride.

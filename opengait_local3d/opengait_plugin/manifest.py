@@ -39,7 +39,8 @@ def read_manifest(root: Path) -> dict[str, str]:
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise PluginError(
             f"{path}: unreadable ({error}); it records which files install-plugin wrote. Restore it, or "
-            "delete it together with the files install-plugin wrote (listed in third_party/README.md)."
+            "delete it together with the files install-plugin wrote (opengait/modeling/models/"
+            "opengait_local3d_plugin.py, configs/3dlocal/ and configs/3dlocal_*.yaml)."
         ) from error
     if not isinstance(files, dict):
         raise PluginError(f"{path}: 'files' should map paths to hashes, got {type(files).__name__}")
