@@ -11,6 +11,7 @@ from typing import Sequence
 
 from torch import nn
 
+from ..utils.checks import require
 from ..utils.registry import Registry
 from .layers import FocalConv2d
 
@@ -36,8 +37,8 @@ def make_layers(layers_cfg: Sequence[str], in_channels: int, first_kernel_size: 
 
     ``first_kernel_size`` applies to the first conv (5 at the network input, 3 inside the network).
     """
-    if isinstance(layers_cfg, str) or not layers_cfg:
-        raise ValueError(f"{where}: layers_cfg must be a non-empty list of layer strings, got {layers_cfg!r}")
+    require(not isinstance(layers_cfg, str) and bool(layers_cfg),
+            f"{where}: layers_cfg must be a non-empty list of layer strings, got {layers_cfg!r}")
     layers: list[nn.Module] = []
     channels, kernel_size = in_channels, first_kernel_size
     for index, spec in enumerate(layers_cfg):

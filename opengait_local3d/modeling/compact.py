@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ..utils.checks import require
+
 
 class CompactBlock(nn.Module):
     """BN over the flattened part features, dropout, ReLU, bias-free FC, BN: ``[n, c, p] -> [n, out_features]``.
@@ -17,8 +19,7 @@ class CompactBlock(nn.Module):
 
     def __init__(self, in_features: int, out_features: int = 256, dropout: float = 0.9):
         super().__init__()
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"CompactBlock: dropout must be in [0, 1), got {dropout}")
+        require(0.0 <= dropout < 1.0, f"CompactBlock: dropout must be in [0, 1), got {dropout}")
         self.encoder_bn = nn.BatchNorm1d(in_features)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(in_features, out_features, bias=False)

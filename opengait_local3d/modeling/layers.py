@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..utils.checks import integer_at_least
+
 
 class SeparateFCs(nn.Module):
     """One linear map per part (GaitSet's HPM FCs): ``[n, c_in, p] -> [n, c_out, p]``.
@@ -54,8 +56,7 @@ class FocalConv2d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, halving: int, padding: int = 0):
         super().__init__()
-        if halving < 0:
-            raise ValueError(f"FocalConv2d: halving must be >= 0, got {halving}")
+        integer_at_least(halving, 0, "FocalConv2d: halving")
         self.halving = halving
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False)
 

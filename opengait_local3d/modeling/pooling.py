@@ -6,6 +6,8 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..utils.checks import require
+
 
 def horizontal_pooling(x: Tensor, bins: Sequence[int]) -> Tensor:
     """Split the map into horizontal strips and pool each strip with mean + max.
@@ -43,8 +45,8 @@ class HorizontalPooling(nn.Module):
 
     def __init__(self, bin_num: Sequence[int]):
         super().__init__()
-        if isinstance(bin_num, int) or not bin_num or not all(isinstance(b, int) and b > 0 for b in bin_num):
-            raise ValueError(f"bin_num must be a non-empty list of positive ints, got {bin_num!r}")
+        require(not isinstance(bin_num, int) and bool(bin_num) and all(isinstance(b, int) and b > 0 for b in bin_num),
+                f"bin_num must be a non-empty list of positive ints, got {bin_num!r}")
         self.bin_num = list(bin_num)
 
     @property

@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch.utils.data
 
-from ...utils.checks import integer_at_least
+from ...utils.checks import integer_at_least, require
 from ..registries import section_registry
 from .collate import COLLATE_KEYS
 from .dataset import GaitDataset, SampleKey
@@ -38,12 +38,11 @@ class TripletSampler(torch.utils.data.Sampler):
 
     def __init__(self, dataset: GaitDataset, batch_size: Sequence[int], batch_shuffle: bool = False, *,
                  seed: int = 0, rank: int = 0, world_size: int = 1):
-        if (not isinstance(batch_size, (list, tuple)) or len(batch_size) != 2
-                or not all(isinstance(b, int) and b > 0 for b in batch_size)):
-            raise ValueError(f"batch_size must be [P, K] (ids per batch, sequences per id), got {batch_size!r}")
+        require(isinstance(batch_size, (list, tuple)) and len(batch_size) == 2
+                and all(isinstance(b, int) and b > 0 for b in batch_size),
+                f"batch_size must be [P, K] (ids per batch, sequences per id), got {batch_size!r}")
         p, k = batch_size
-        if (p * k) % world_size:
-            raise ValueError(f"batch_size {p} x {k} = {p * k} is not divisible by the {world_size} processes")
+        require((p * k) % world_size == 0, f"batch_size {p} x {k} = {p * k} is not divisible by the {world_size} processes")
         self.ids_per_batch, self.seqs_per_id = p, k
         self.batch_shuffle = bool(batch_shuffle)
         self.seed, self.rank, self.world_size = seed, rank, world_size

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...utils.checks import require
 from ..errors import ConfigError
 from ..registries import section_registry
 from .augmentations import RandomAffine, RandomErasing, RandomHorizontalFlip, RandomPerspective, RandomRotate
@@ -75,8 +76,7 @@ class Resize:
     """
 
     def __init__(self, size: Sequence[int]):
-        if len(size) != 2:
-            raise ValueError(f"size must be [h, w], got {size!r}")
+        require(len(size) == 2, f"size must be [h, w], got {size!r}")
         self.size = (int(size[0]), int(size[1]))
 
     def __call__(self, x: Tensor, seqL: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
