@@ -35,6 +35,7 @@ from .evaluation import check_test_set, evaluate_indoor_dataset
 from .interrupts import StopRequest, ignore_interrupts
 from .loss_aggregator import LossAggregator
 from .messages import get_msg_mgr
+from .watch import TrainingWatch
 from .optim import OPTIMIZERS, SCHEDULERS
 from .registries import section_registry
 
@@ -320,6 +321,7 @@ class BaseModel(nn.Module):
             model.msg_mgr.log_info(f"Iteration {model.iteration} >= total_iter {total_iter}: nothing to train")
             return
         forward = model._training_forward()
+        model.watch = TrainingWatch(getattr(model, "net", model), model.loss_aggregator.losses, model.msg_mgr.log_warning)
         model.train_loader.batch_sampler.start_batch = model.next_batch
         with model.msg_mgr.progress(total_iter, "Training", initial=model.iteration) as bar, StopRequest() as stop:
             for batch in model.train_loader:
@@ -354,6 +356,7 @@ class BaseModel(nn.Module):
         visual_summary["scalar/learning_rate"] = self.optimizer.param_groups[0]["lr"]
         self.msg_mgr.train_step(loss_info, visual_summary)
         if self.iteration % self.engine_cfg["log_iter"] == 0:
+            self.watch.check(self.iteration, loss_info)
             if self._repeated:
                 self.msg_mgr.log_warning(f"{self._repeated} of the {self._sampled} sequences sampled since the last "
                                          f"report were shorter than the clip and were repeated")

@@ -82,7 +82,7 @@ class Local3DBlock(nn.Module):
     * ``last_parameters``: ``centre``, ``stride``, ``extent`` ``[n, P, T, 2]`` as (x, y) in input pixels
       (``extent`` = stride x used grid points: the attended box), ``sigma`` and ``gamma`` ``[n, P, T]``,
       ``temporal_centre``, ``temporal_stride``, ``temporal_extent`` ``[n, P]`` in input frames (detached
-      references to the forward's tensors, no copies).
+      references to the forward's tensors, no copies); ``last_input_size``: the input's ``(T, H, W)``.
     * ``last_volumes``: only while :meth:`recording`, sample 0's sampled volumes ``[P, c_in, L, N, M]``
       (a copy, so the batch's buffer is freed; in ``write`` alignment, padded to the largest part with
       zeros); ``None`` otherwise, so training and inference copy nothing.
@@ -167,6 +167,7 @@ class Local3DBlock(nn.Module):
         self.fusion = Fusion(out_channels, local_channels, self.part_names, init=fusion_init)
         self.record = False
         self.last_parameters: dict[str, Tensor] = {}
+        self.last_input_size: tuple[int, int, int] | None = None
         self.last_volumes: Tensor | None = None
 
     @contextlib.contextmanager
@@ -226,7 +227,7 @@ class Local3DBlock(nn.Module):
         else:  # write: each part's conv over its own points only (zoom fuses the whole canvas of every part)
             regions = None if self.alignment == "zoom" else layout.regions()
             local = self.extraction(volumes, regions)
-        self._record(grid, volumes)
+        self._record(grid, volumes, in_size)
         if self.alignment == "zoom":
             return self.fusion(features, local)
         # Write: project each part to the output channels at its own resolution, then write all parts back
@@ -243,7 +244,8 @@ class Local3DBlock(nn.Module):
                 f"(same n and T); it mapped {tuple(x.shape)} to {tuple(features.shape)}"
             )
 
-    def _record(self, grid, volumes: Tensor) -> None:
+    def _record(self, grid, volumes: Tensor, in_size: tuple[int, int, int]) -> None:
+        self.last_input_size = in_size
         self.last_parameters = {
             "centre": grid.centre.detach(),
             "stride": grid.stride.detach(),

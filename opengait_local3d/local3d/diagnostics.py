@@ -108,7 +108,7 @@ class PartMonitor:
 
     def _hook(self, name: str):
         def record(block: Local3DBlock, inputs: tuple, output: Tensor) -> None:
-            stats = part_statistics(block.last_parameters, tuple(inputs[0].shape[2:]))
+            stats = part_statistics(block.last_parameters, block.last_input_size)
             totals = self._sums.setdefault(name, {key: torch.zeros_like(value) for key, value in stats.items()})
             for key, value in stats.items():
                 totals[key] += value
@@ -134,5 +134,9 @@ class PartMonitor:
 
 
 def named_local_blocks(network: nn.Module) -> dict[str, Local3DBlock]:
-    """Every :class:`Local3DBlock` of ``network`` by its module path (``'blocks.2'``)."""
+    """The network's 3D local blocks by the names tables show: its own ``named_local_blocks()`` if it has
+    one (e.g. ``block3`` for Local3DCNN), else every :class:`Local3DBlock` by its module path (``'1.0'``)."""
+    named = getattr(network, "named_local_blocks", None)
+    if callable(named):
+        return dict(named())
     return {name: module for name, module in network.named_modules() if isinstance(module, Local3DBlock)}

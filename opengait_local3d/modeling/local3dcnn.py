@@ -124,6 +124,10 @@ class Local3DCNN(nn.Module):
             if isinstance(block, Local3DBlock):
                 block.reset_local_paths()
 
+    def named_local_blocks(self) -> dict[str, Local3DBlock]:
+        """The blocks with 3D local paths by their 1-based names: ``{'block3': ...}``."""
+        return {f"block{index}": self.blocks[index - 1] for index in self.local_blocks}
+
     def encode(self, sils: Tensor) -> Tensor:
         """Part features of fixed-length clips: ``[n, s, h, w] -> [n, C6, p]``."""
         x = sils.unsqueeze(1)
