@@ -12,10 +12,11 @@ from conftest import TINY_MODEL_CFGS, make_silhouettes, tiny_engine_config
 from opengait_local3d.cli import main as cli_main
 from opengait_local3d.engine.config.loading import load_config
 from opengait_local3d.engine.host import NetworkHost, load_network
+from opengait_local3d.local3d import named_local_blocks
 from opengait_local3d.modeling import build_network
 from opengait_local3d.tools.visualize import visualize_run
 from opengait_local3d.visuals.pictures import (CELL, FRAME_HEADER, GAMMA_BARS, LABEL_WIDTH, PART_COLOURS,
-                                               TIMELINE_HEADER, TIMELINE_ROW, WINDOW_BAND, local_blocks,
+                                               TIMELINE_HEADER, TIMELINE_ROW, WINDOW_BAND,
                                                render_part_visuals)
 
 LOCAL3DCNN = {**TINY_MODEL_CFGS["Local3DCNN"], "channels": [4, 4, 8, 8, 8, 8]}
@@ -41,7 +42,7 @@ def tiny_sequence(frames: int = 6) -> torch.Tensor:
 def test_pictures_of_every_local_block_are_written_and_training_mode_is_kept(tmp_path):
     network = tiny_network().train()
     pictures = render_part_visuals(network, tiny_sequence(), tmp_path)
-    labels = [label for label, _ in local_blocks(network)]
+    labels = list(named_local_blocks(network))
     assert labels == ["block1", "block2", "block3"]
     expected = {f"{label}_{kind}" for label in labels for kind in ("boxes", "timeline", "volumes")} | {"fusion_weights"}
     assert set(pictures) == expected
@@ -54,7 +55,7 @@ def test_pictures_of_every_local_block_are_written_and_training_mode_is_kept(tmp
 def test_a_box_is_drawn_where_the_parameters_say():
     network = tiny_network(perturbed=True)
     pictures = render_part_visuals(network, tiny_sequence(), None)
-    block = local_blocks(network)[-1][1]  # block 3: input 4 x 4 for 16 x 16 frames, so 4 frame pixels each
+    block = list(named_local_blocks(network).values())[-1]  # block 3: input 4 x 4 for 16 x 16 frames, so 4 frame pixels each
     part = len(block.part_names) - 1  # drawn last, so nothing covers its outline
     (cx, cy), (ex, ey) = block.last_parameters["centre"][0, part, 0].tolist(), block.last_parameters["extent"][0, part, 0].tolist()
     display = 4 * CELL / 16
@@ -70,7 +71,7 @@ def test_the_timeline_shows_each_parts_temporal_window_and_gamma_per_frame():
     frames = 6
     network = tiny_network(perturbed=True)
     image = render_part_visuals(network, tiny_sequence(frames), None)["block1_timeline"]
-    params = local_blocks(network)[0][1].last_parameters
+    params = list(named_local_blocks(network).values())[0].last_parameters
     cell = 24  # display pixels per input frame for a 6-frame sequence
     for p, name in enumerate(PART_COLOURS):
         top = TIMELINE_HEADER + p * TIMELINE_ROW

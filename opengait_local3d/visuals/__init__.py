@@ -8,9 +8,9 @@
 Recording is opt-in: a :class:`~opengait_local3d.local3d.Local3DBlock` copies its sampled volumes only
 inside :func:`recording`, which the pictures switch on for their one forward.
 """
-from .pictures import (PART_COLOURS, local_blocks, recording, render_part_visuals, tensorboard_images,
+from .pictures import (PART_COLOURS, recording, render_part_visuals, tensorboard_images,
                        tensorboard_pictures, write_pictures)
 from .summary import local_block_summary
 
-__all__ = ["PART_COLOURS", "local_block_summary", "local_blocks", "recording", "render_part_visuals",
+__all__ = ["PART_COLOURS", "local_block_summary", "recording", "render_part_visuals",
            "tensorboard_images", "tensorboard_pictures", "write_pictures"]

@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..local3d import Local3DBlock, grid_centres
+from ..local3d import Local3DBlock, grid_centres, named_local_blocks
 from ..utils.atomic import atomic_write
 
-__all__ = ["PART_COLOURS", "local_blocks", "recording", "render_part_visuals", "tensorboard_images",
+__all__ = ["PART_COLOURS", "recording", "render_part_visuals", "tensorboard_images",
            "tensorboard_pictures", "write_pictures"]
 
 logger = logging.getLogger(__name__)
@@ -50,20 +50,12 @@ TIMELINE_HEADER = 30
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def local_blocks(network: nn.Module) -> list[tuple[str, Local3DBlock]]:
-    """``(label, block)`` of each 3D local block, labelled by backbone block number when the network says it
-    (``network.local_blocks``), else by order."""
-    blocks = [m for m in network.modules() if isinstance(m, Local3DBlock)]
-    numbers = list(getattr(network, "local_blocks", range(1, len(blocks) + 1)))
-    return [(f"block{n}", b) for n, b in zip(numbers, blocks)]
-
-
 @contextlib.contextmanager
 def recording(network: nn.Module) -> Iterator[None]:
     """Within the block, every 3D local block of ``network`` keeps sample 0's sampled volumes
     (:meth:`Local3DBlock.recording`)."""
     with contextlib.ExitStack() as stack:
-        for _, block in local_blocks(network):
+        for block in named_local_blocks(network).values():
             stack.enter_context(block.recording())
         yield
 
@@ -89,7 +81,7 @@ def render_part_visuals(network: nn.Module, sequence: Tensor, out_dir: str | os.
     Raises:
         ValueError: ``sequence`` is not ``[s, h, w]``.
     """
-    blocks = local_blocks(network)
+    blocks = list(named_local_blocks(network).items())
     if not blocks:
         return {}
     if sequence.ndim != 3:
