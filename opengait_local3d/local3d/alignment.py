@@ -147,6 +147,7 @@ def sampling_grid(
     in_size: Sequence[int],
     *,
     offset_range: float = 0.5,
+    temporal_offset_range: float | None = None,
     min_sigma: float = 0.0,
 ) -> SamplingGrid:
     """Combine the priors, the layout and the localization outputs into the grids of every part.
@@ -158,6 +159,7 @@ def sampling_grid(
         in_size: ``(T, H, W)`` of the block input.
         offset_range: a centre moves at most this fraction of its part's prior extent along each axis
             (width, height, window): Delta of Eqs. 4-6 is ``2 x offset_range x extent x offset``.
+        temporal_offset_range: the same for the temporal centre, if it differs (``None``: ``offset_range``).
         min_sigma: floor of every Gaussian's sigma, in input pixels (frames in time): the variance is
             ``min_sigma^2 +`` the prior variance times its learned scale, so sampling stays smooth enough
             to pass positional gradients however fine the stride.
@@ -172,8 +174,10 @@ def sampling_grid(
     stride_y = per_part(layout.y.prior_stride).unsqueeze(-1) * params.scale_y
     stride_t = per_part(layout.t.prior_stride) * params.scale_t
     cx, cy, ct = (per_part([getattr(p, name) for p in priors]) for name in ("cx", "cy", "ct"))
+    temporal_range = offset_range if temporal_offset_range is None else temporal_offset_range
     reach_x, reach_y, reach_t = (
-        per_part([2 * offset_range * getattr(p, name) for p in priors]) for name in ("width", "height", "window")
+        per_part([2 * limit * getattr(p, name) for p in priors])
+        for name, limit in (("width", offset_range), ("height", offset_range), ("window", temporal_range))
     )
     delta_x, delta_y = reach_x.unsqueeze(-1) * params.offset_x, reach_y.unsqueeze(-1) * params.offset_y
     delta_t = reach_t * params.offset_t

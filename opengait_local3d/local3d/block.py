@@ -71,6 +71,7 @@ class Local3DBlock(nn.Module):
             built with :func:`~opengait_local3d.local3d.parameter_groups`.
         smoothing: smooth each part's centre over the two previous frames (Sec. 4.2).
         offset_range: a part's centre moves at most this fraction of its prior extent (width, height, window).
+        temporal_offset_range: the same for the temporal centre alone (default: ``offset_range``).
         scale_range: spatial strides and variances stay within this factor of the prior.
         temporal_scale_range: the temporal stride stays within this factor of the prior.
         min_sigma: floor of the Gaussian filters' sigma, in input pixels (frames in time).
@@ -116,6 +117,7 @@ class Local3DBlock(nn.Module):
         localization_lr_scale: float = 1.0,
         smoothing: bool = True,
         offset_range: float = 0.5,
+        temporal_offset_range: float | None = None,
         scale_range: float = 2.0,
         temporal_scale_range: float = 1.5,
         min_sigma: float = 0.5,
@@ -146,7 +148,11 @@ class Local3DBlock(nn.Module):
         self.mode = mode
         self.write_size = None if write_size is None else tuple(write_size)
         self.write_resolution = None if write_resolution is None else tuple(write_resolution)
+        if temporal_offset_range is not None and not (isinstance(temporal_offset_range, (int, float))
+                                                      and temporal_offset_range >= 0):
+            raise ValueError(f"temporal_offset_range must be a number >= 0, got {temporal_offset_range!r}")
         self.offset_range, self.min_sigma = float(offset_range), float(min_sigma)
+        self.temporal_offset_range = None if temporal_offset_range is None else float(temporal_offset_range)
         self.part_names, self.priors = resolve_priors(parts, priors)
         self.global_block = global_block
         self.localization = Localization(
@@ -207,7 +213,8 @@ class Local3DBlock(nn.Module):
         with torch.autocast(x.device.type, enabled=False):
             params = self.localization(features.detach().to(dtype))
             grid = sampling_grid(
-                layout, self.priors, params, in_size, offset_range=self.offset_range, min_sigma=self.min_sigma
+                layout, self.priors, params, in_size, offset_range=self.offset_range,
+                temporal_offset_range=self.temporal_offset_range, min_sigma=self.min_sigma,
             )
             volumes = sample_volume(
                 x.to(dtype),
