@@ -12,7 +12,9 @@ from opengait_local3d.cli import main as cli_main
 from opengait_local3d.engine.checkpoint import load_checkpoint
 from opengait_local3d.tools import compare as compare_tool
 from opengait_local3d.tools import quickstart as quickstart_tool
-from opengait_local3d.tools.quickstart import CONDITIONS, SYNTH_CONFIGS, SynthRun
+import dataclasses
+
+from opengait_local3d.tools.quickstart import CONDITIONS, SYNTH_MODELS, SynthRun
 
 TINY_DATA = {"subjects": 4, "size": 32, "frames": 8, "seed": 0, "views": (0, 90)}
 
@@ -30,18 +32,20 @@ def tiny_synth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Pat
     monkeypatch.setattr(quickstart_tool, "SYNTH_DATA", TINY_DATA)
     configs = {}
     for model, overrides in TINY_MODELS.items():
-        cfgs = yaml.safe_load(SYNTH_CONFIGS[model].read_text())
+        cfgs = yaml.safe_load(SYNTH_MODELS[model].config.read_text())
         cfgs["model_cfg"].update(overrides)
         cfgs["trainer_cfg"].update({"total_iter": 2, "save_iter": 1, "log_iter": 1})
         cfgs["trainer_cfg"]["sampler"].update({"batch_size": [2, 2], "frames_num_fixed": 8})
         cfgs["evaluator_cfg"]["sampler"]["batch_size"] = 4
         cfgs["data_cfg"]["cache"] = False
-        path = tmp_path / "configs" / SYNTH_CONFIGS[model].name
+        path = tmp_path / "configs" / SYNTH_MODELS[model].config.name
         path.parent.mkdir(exist_ok=True)
         path.write_text(yaml.safe_dump(cfgs))
         configs[model] = path
-    monkeypatch.setattr(quickstart_tool, "SYNTH_CONFIGS", configs)
-    monkeypatch.setattr(compare_tool, "SYNTH_CONFIGS", configs)
+    models = {name: dataclasses.replace(spec, config=configs[name.split("-")[0]])
+              for name, spec in SYNTH_MODELS.items() if name.split("-")[0] in configs}
+    monkeypatch.setattr(quickstart_tool, "SYNTH_MODELS", models)
+    monkeypatch.setattr(compare_tool, "SYNTH_MODELS", models)
     return configs
 
 
@@ -126,3 +130,38 @@ def test_an_output_folder_that_is_not_synthgait_is_refused(tiny_synth, tmp_path,
     assert cli_main(["quickstart", "--out", str(out), "--workers", "1"]) == 2
     assert "SynthGait" in capsys.readouterr().err
     assert (out / "data" / "SynthGait" / "thesis.tex").read_text() == "mine"
+
+
+def test_compare_has_local3dcnn_without_local_paths_and_learning_curves(tiny_synth, tmp_path, monkeypatch):
+    out = tmp_path / "cmp"
+    assert cli_main(["compare", "--out", str(out), "--models", "Local3DCNN-no-local", "GaitPart",
+                     "--workers", "1"]) == 0
+    written = yaml.safe_load((out / "configs" / "3dlocal_synth_nolocal_seed0.yaml").read_text())
+    assert written["model_cfg"]["local_blocks"] == [] and written["trainer_cfg"]["save_name"] == "3DLocal_synth_nolocal_seed0"
+    with_local, _ = quickstart_tool.synth_config(quickstart_tool.SYNTH_MODELS["Local3DCNN"],
+                                                 quickstart_tool.prepare_data(out), out, seed=0)
+    assert with_local["model_cfg"].get("local_blocks") != [] and with_local["trainer_cfg"]["save_name"] == "3DLocal_synth_seed0"
+    lines = (out / "learning_curves.csv").read_text().splitlines()
+    assert lines[0] == "model,seed_run,iteration,NM,BG,CL,mean"
+    assert [line.split(",")[:3] for line in lines[1:]] == [["Local3DCNN-no-local", "0", "1"],
+                                                           ["Local3DCNN-no-local", "0", "2"],
+                                                           ["GaitPart", "0", "1"], ["GaitPart", "0", "2"]]
+    for line in lines[1:]:
+        values = [float(v) for v in line.split(",")[3:]]
+        assert values[3] == pytest.approx(np.mean(values[:3]), abs=1e-4)
+    final = {row.split(",")[0]: row.split(",")[2:5] for row in (out / "compare.csv").read_text().splitlines()[1:]}
+    assert [line.split(",")[3:6] for line in lines[1:] if line.split(",")[2] == "2"] == list(final.values())
+    assert (out / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+    tested = []  # a second compare finds every checkpoint's figures by content and tests nothing
+    monkeypatch.setattr(quickstart_tool, "run", lambda cfgs, phase, **kw: tested.append(phase))
+    assert cli_main(["compare", "--out", str(out), "--models", "Local3DCNN-no-local", "--workers", "1"]) == 0
+    assert tested == []
+
+
+def test_learning_curves_average_seeds_and_conditions_at_iterations_every_seed_has():
+    def run(curve):
+        return dataclasses.replace(_run((0, 0, 0), 1), curve={i: dict(zip(CONDITIONS, v)) for i, v in curve.items()})
+
+    runs = {"A": [run({100: (10, 20, 30), 200: (40, 50, 60)}), run({100: (30, 40, 50)})]}
+    assert compare_tool.learning_curves(runs) == {"A": {100: pytest.approx((20 + 40) / 2)}}

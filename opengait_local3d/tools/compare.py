@@ -1,4 +1,5 @@
-"""``opengait-local3d compare``: GaitSet, GaitPart and Local3DCNN on the same SynthGait, side by side."""
+"""``opengait-local3d compare``: GaitSet, GaitPart, Local3DCNN and Local3DCNN without its local paths on the same
+SynthGait, side by side, with their learning curves."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,8 @@ import numpy as np
 from ..engine.errors import EngineError
 from ..utils.atomic import atomic_write_text
 from .arguments import at_least
-from .quickstart import CONDITIONS, SYNTH_CONFIGS, SynthRun, prepare_data, synth_config, train_and_test
+from ..visuals.curves import write_learning_curves
+from .quickstart import CONDITIONS, SYNTH_MODELS, SynthRun, prepare_data, synth_config, train_and_test
 
 __all__ = ["register", "compare", "format_comparison"]
 
@@ -20,18 +22,20 @@ __all__ = ["register", "compare", "format_comparison"]
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``compare`` subcommand."""
     parser = subparsers.add_parser(
-        "compare", help="GaitSet vs GaitPart vs Local3DCNN on SynthGait",
-        description="Train and test GaitSet, GaitPart and Local3DCNN on the quick-start SynthGait with matched "
-                    "configs (configs/synth/*_synth.yaml: same data, input size, batch, clip length, optimizer "
-                    "and schedule; each model keeps its own losses), once per seed, and print one table of "
-                    "cross-view rank-1 (mean and sample standard deviation over seeds). Runs already finished "
-                    "in OUT are reused, interrupted ones resume.",
-        epilog="The table is also written to OUT/compare.md and OUT/compare.csv.")
+        "compare", help="GaitSet vs GaitPart vs Local3DCNN (with and without local paths) on SynthGait",
+        description="Train and test the models on the quick-start SynthGait with matched configs "
+                    "(configs/synth/*_synth.yaml: same data, input size, batch, clip length, optimizer and "
+                    "schedule; each model keeps its own losses; Local3DCNN-no-local is Local3DCNN's config with "
+                    "local_blocks: []), once per seed, and print one table of cross-view rank-1 (mean and sample "
+                    "standard deviation over seeds). Every saved checkpoint is tested too, for the learning "
+                    "curves. Runs already finished in OUT are reused, interrupted ones resume.",
+        epilog="Written: OUT/compare.md and OUT/compare.csv (the table), OUT/learning_curves.csv and "
+               "OUT/learning_curves.png (mean rank-1 over NM/BG/CL and seeds against iterations).")
     parser.add_argument("--out", type=Path, default=Path("quickstart"), metavar="DIR",
                         help="folder for the data, configs and outputs (default: ./quickstart, shared with quickstart)")
     parser.add_argument("--seeds", type=at_least(1), default=1, metavar="K", help="training seeds 0..K-1 per model (default: 1)")
-    parser.add_argument("--models", nargs="+", choices=list(SYNTH_CONFIGS), default=list(SYNTH_CONFIGS),
-                        metavar="MODEL", help=f"models to compare (default: {' '.join(SYNTH_CONFIGS)})")
+    parser.add_argument("--models", nargs="+", choices=list(SYNTH_MODELS), default=list(SYNTH_MODELS),
+                        metavar="MODEL", help=f"models to compare (default: {' '.join(SYNTH_MODELS)})")
     parser.add_argument("--iter", type=at_least(1), default=None, metavar="N",
                         help="training iterations of every model (default: each config's total_iter)")
     parser.add_argument("--workers", type=at_least(1), default=None, metavar="K",
@@ -46,8 +50,8 @@ def compare(out: Path, models: Sequence[str], seeds: int, total_iter: int | None
     runs: dict[str, list[SynthRun]] = {model: [] for model in models}
     for seed in range(seeds):
         for model in models:
-            cfgs, path = synth_config(SYNTH_CONFIGS[model], data, out, seed=seed, total_iter=total_iter)
-            runs[model].append(train_and_test(cfgs, path))
+            cfgs, path = synth_config(SYNTH_MODELS[model], data, out, seed=seed, total_iter=total_iter)
+            runs[model].append(train_and_test(cfgs, path, curve=True))
     return runs
 
 
@@ -80,6 +84,27 @@ def _comparison_csv(runs: dict[str, list[SynthRun]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def learning_curves(runs: dict[str, list[SynthRun]]) -> dict[str, dict[int, float]]:
+    """Per model, the mean over seeds and conditions of rank-1 at each iteration every seed has tested."""
+    curves = {}
+    for model, model_runs in runs.items():
+        shared = set.intersection(*(set(run.curve) for run in model_runs))
+        curves[model] = {i: float(np.mean([[run.curve[i][c] for c in CONDITIONS] for run in model_runs]))
+                         for i in sorted(shared)}
+    return curves
+
+
+def _curves_csv(runs: dict[str, list[SynthRun]]) -> str:
+    lines = ["model,seed_run,iteration," + ",".join(CONDITIONS) + ",mean"]
+    for model, model_runs in runs.items():
+        for index, run in enumerate(model_runs):
+            for iteration, rank1 in sorted(run.curve.items()):
+                scores = [rank1[c] for c in CONDITIONS]
+                lines.append(f"{model},{index},{iteration}," + ",".join(f"{v:.4f}" for v in scores)
+                             + f",{np.mean(scores):.4f}")
+    return "\n".join(lines) + "\n"
+
+
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         runs = compare(args.out, args.models, args.seeds, args.iter, args.workers)
@@ -89,5 +114,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     title = "SynthGait cross-view rank-1 (%), CASIA-B protocol, identical views excluded (mean ± std over seeds)"
     atomic_write_text(args.out / "compare.md", f"{title}\n\n{format_comparison(runs, markdown=True)}\n")
     atomic_write_text(args.out / "compare.csv", _comparison_csv(runs))
-    print(f"\n{title}\n{format_comparison(runs)}\n\nwritten to {args.out / 'compare.md'} and {args.out / 'compare.csv'}")
+    atomic_write_text(args.out / "learning_curves.csv", _curves_csv(runs))
+    write_learning_curves(args.out / "learning_curves.png", learning_curves(runs),
+                          "SynthGait: mean rank-1 over NM/BG/CL and seeds (%)")
+    written = ", ".join(str(args.out / name) for name in ("compare.md", "compare.csv", "learning_curves.csv",
+                                                          "learning_curves.png"))
+    print(f"\n{title}\n{format_comparison(runs)}\n\nwritten: {written}")
     return 0

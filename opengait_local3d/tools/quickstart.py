@@ -6,24 +6,26 @@ The quick-start runs, which ``compare`` repeats for every model and seed, live i
     OUT/configs/<config>.yaml          the exact config each run used (rerun it with python -m opengait_local3d.main)
     OUT/output/SynthGait/<model>/<save_name>/   checkpoints, logs, tensorboard summaries, evaluation tables
 
-Training resumes from the newest checkpoint of an interrupted run, and a finished one is only tested again.
+Training resumes from the newest checkpoint of an interrupted run, a finished one is not trained again, and a
+checkpoint tested before is not tested again (its figures are kept by content hash).
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 
 from ..datasets.synthgait import SynthGaitOutput, generate
-from ..engine.checkpoint import saved_iterations
+from ..engine.checkpoint import checkpoint_path, saved_iterations
 from ..engine.config.loading import read_yaml
 from ..engine.config.paths import output_path
 from ..engine.errors import EngineError
@@ -33,14 +35,26 @@ from ..utils.atomic import atomic_write_text
 from .arguments import at_least
 from .visualize import visualize_run
 
-__all__ = ["register", "quickstart", "SYNTH_CONFIGS", "SYNTH_DATA", "CONDITIONS", "SynthRun", "prepare_data",
+__all__ = ["register", "quickstart", "SynthModel", "SYNTH_MODELS", "SYNTH_DATA", "CONDITIONS", "SynthRun", "prepare_data",
            "synth_config", "train_and_test"]
 
-#: the engine-only quick-start config of each model
-SYNTH_CONFIGS: dict[str, Path] = {
-    "GaitSet": CONFIG_DIR / "synth" / "gaitset_synth.yaml",
-    "GaitPart": CONFIG_DIR / "synth" / "gaitpart_synth.yaml",
-    "Local3DCNN": CONFIG_DIR / "synth" / "3dlocal_synth.yaml",
+@dataclass(frozen=True)
+class SynthModel:
+    """A model of the quick start: its engine-only config, changes merged over its sections, and the suffix
+    that tells its save names and config file apart from the config's own."""
+
+    config: Path
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    suffix: str = ""
+
+
+#: the models ``compare`` knows; ``Local3DCNN-no-local`` is Local3DCNN's config without 3D local paths
+SYNTH_MODELS: dict[str, SynthModel] = {
+    "GaitSet": SynthModel(CONFIG_DIR / "synth" / "gaitset_synth.yaml"),
+    "GaitPart": SynthModel(CONFIG_DIR / "synth" / "gaitpart_synth.yaml"),
+    "Local3DCNN": SynthModel(CONFIG_DIR / "synth" / "3dlocal_synth.yaml"),
+    "Local3DCNN-no-local": SynthModel(CONFIG_DIR / "synth" / "3dlocal_synth.yaml",
+                                      {"model_cfg": {"local_blocks": []}}, "nolocal"),
 }
 
 #: the SynthGait the quick-start configs are sized for: 30 training and 20 test ids, 11 views, 32x32 px
@@ -60,6 +74,7 @@ class SynthRun:
     rank1: dict[str, float]
     train_seconds: float
     test_seconds: float
+    curve: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
 def prepare_data(out: Path, workers: int | None = None) -> SynthGaitOutput:
@@ -67,12 +82,12 @@ def prepare_data(out: Path, workers: int | None = None) -> SynthGaitOutput:
     return generate(out / "data" / "SynthGait", workers=workers, **SYNTH_DATA)
 
 
-def synth_config(config: Path, data: SynthGaitOutput, out: Path, *, seed: int | None = None,
+def synth_config(model: SynthModel, data: SynthGaitOutput, out: Path, *, seed: int | None = None,
                  total_iter: int | None = None) -> tuple[dict[str, Any], Path]:
-    """``config`` pointed at ``data`` and ``out``, written to ``out/configs/`` so it can be rerun by hand.
+    """``model``'s config pointed at ``data`` and ``out``, written to ``out/configs/`` so it can be rerun by hand.
 
     Args:
-        config: a quick-start yaml config.
+        model: a quick-start model (config and overrides).
         data: the generated SynthGait.
         out: the run folder (outputs go to ``out/output``).
         seed: if given, ``engine_cfg.seed``, and ``_seed<S>`` appended to both save names and the file name.
@@ -81,25 +96,30 @@ def synth_config(config: Path, data: SynthGaitOutput, out: Path, *, seed: int | 
     Returns:
         The config and the path it was written to.
     """
-    cfgs = copy.deepcopy(read_yaml(config))
+    cfgs = copy.deepcopy(read_yaml(model.config))
+    for section, values in model.overrides.items():
+        cfgs.setdefault(section, {}).update(copy.deepcopy(dict(values)))
     cfgs["data_cfg"]["dataset_root"] = str(data.root.resolve())
     cfgs["data_cfg"]["dataset_partition"] = str(data.partition.resolve())
     cfgs.setdefault("engine_cfg", {})["output_root"] = str((out / "output").resolve())
-    name = config.stem
+    tags = ([model.suffix] if model.suffix else []) + ([f"seed{seed}"] if seed is not None else [])
     if seed is not None:
         cfgs["engine_cfg"]["seed"] = int(seed)
-        name = f"{name}_seed{seed}"
-        for section in ("trainer_cfg", "evaluator_cfg"):
-            cfgs[section]["save_name"] = f"{cfgs[section]['save_name']}_seed{seed}"
+    for section in ("trainer_cfg", "evaluator_cfg"):
+        cfgs[section]["save_name"] = "_".join([cfgs[section]["save_name"], *tags])
     if total_iter is not None:
         cfgs["trainer_cfg"]["total_iter"] = int(total_iter)
-    path = out / "configs" / f"{name}.yaml"
+    path = out / "configs" / f"{'_'.join([model.config.stem, *tags])}.yaml"
     atomic_write_text(path, yaml.safe_dump(cfgs, sort_keys=False))
     return cfgs, path
 
 
-def train_and_test(cfgs: dict[str, Any], config_path: Path) -> SynthRun:
-    """Train ``cfgs`` to ``total_iter`` (resuming from its newest checkpoint), then test the last checkpoint."""
+def train_and_test(cfgs: dict[str, Any], config_path: Path, curve: bool = False) -> SynthRun:
+    """Train ``cfgs`` to ``total_iter`` (resuming from its newest checkpoint), then test the last checkpoint.
+
+    With ``curve``, every saved checkpoint is tested (the learning curve). A checkpoint's rank-1 figures are kept
+    in ``<save_path>/rank1_by_checkpoint.json`` under its content hash, so a run tested before is not tested again.
+    """
     total = int(cfgs["trainer_cfg"]["total_iter"])
     latest = _newest_checkpoint(cfgs)
     started = time.perf_counter()
@@ -108,9 +128,25 @@ def train_and_test(cfgs: dict[str, Any], config_path: Path) -> SynthRun:
         cfgs["trainer_cfg"]["restore_hint"] = latest
         run(cfgs, "train")
     trained = time.perf_counter()
-    result = run(cfgs, "test", iteration=total)
-    rank1 = {c: float(result.metrics[f"scalar/test_accuracy/{c}@R1"]) for c in CONDITIONS}
-    return SynthRun(config_path, result.save_path, total, rank1, trained - started, time.perf_counter() - trained)
+    save_path = output_path(cfgs, training=False)
+    saved = saved_iterations(save_path, cfgs["evaluator_cfg"]["save_name"])
+    tested = [i for i in saved if i <= total] if curve else [total]
+    results = {iteration: _rank1(cfgs, save_path, iteration) for iteration in tested}
+    return SynthRun(config_path, save_path, total, results[total], trained - started, time.perf_counter() - trained,
+                    results if curve else {})
+
+
+def _rank1(cfgs: dict[str, Any], save_path: Path, iteration: int) -> dict[str, float]:
+    """Rank-1 per condition of checkpoint ``iteration``: from the record of its content hash, or tested now."""
+    checkpoint = checkpoint_path(save_path, cfgs["evaluator_cfg"]["save_name"], iteration)
+    digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    record_path = save_path / "rank1_by_checkpoint.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    if digest not in record:
+        metrics = run(cfgs, "test", iteration=iteration).metrics
+        record[digest] = {c: float(metrics[f"scalar/test_accuracy/{c}@R1"]) for c in CONDITIONS}
+        atomic_write_text(record_path, json.dumps(record, indent=1))
+    return record[digest]
 
 
 def _newest_checkpoint(cfgs: dict[str, Any]) -> int:
@@ -149,7 +185,7 @@ def quickstart(out: Path, total_iter: int | None = None, workers: int | None = N
         The run, and the visualisation files written under ``out/visualization``.
     """
     data = prepare_data(out, workers)
-    cfgs, config_path = synth_config(SYNTH_CONFIGS["Local3DCNN"], data, out, total_iter=total_iter)
+    cfgs, config_path = synth_config(SYNTH_MODELS["Local3DCNN"], data, out, total_iter=total_iter)
     result = train_and_test(cfgs, config_path)
     test_id = _first_test_id(data.partition)
     sequence = data.root / test_id / VISUALISED[0] / VISUALISED[1]
