@@ -231,3 +231,14 @@ def test_plain_references_agree_with_each_other():
     assert torch.allclose(plain_gaussian(mu, torch.tensor(0.3, dtype=F64), 4).sum(-1), torch.ones(2, dtype=F64))
     assert plain_linear(mu, 4).tolist() == [[0.25, 0.75, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]
     assert math.isclose(float(plain_linear(torch.tensor([3.9], dtype=F64), 4)[0, 3]), 0.6, rel_tol=1e-12)
+
+
+def test_write_volume_summed_over_parts_is_the_sum_of_the_parts_writes():
+    g = torch.Generator().manual_seed(12)
+    volumes = torch.randn(2, 3, 4, 5, 3, 2, generator=g, dtype=F64)
+    g_t = torch.rand(2, 3, 5, 6, generator=g, dtype=F64)
+    g_y = torch.rand(2, 3, 6, 3, 7, generator=g, dtype=F64) * 0.5
+    g_x = torch.rand(2, 3, 6, 2, 4, generator=g, dtype=F64)
+    got = write_volume(volumes, g_t, g_y, g_x, sum_parts=True)
+    assert got.shape == (2, 4, 6, 7, 4)
+    assert torch.allclose(got, plain_write(volumes, g_t, g_y, g_x).sum(1), atol=1e-12)

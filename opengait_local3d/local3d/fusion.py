@@ -85,16 +85,17 @@ class Fusion(nn.Module):
         """``ReLU(conv_global(global) + bias + local_sum)`` with ``local_sum [n, c_g, T, H, W]`` the parts'
         projected features on the canvas, summed (see :meth:`project_parts`).
 
-        Computed per frame (a 1x1 conv2d over ``[n T, c, H, W]``): free views of a :class:`FrameWise` block's
-        output and of :func:`~opengait_local3d.local3d.write_volume`'s, and an output the next frame-wise block
-        reads without a copy.
+        Computed per frame (a 1x1 conv2d over ``[n T, c, H, W]``, a free view of a :class:`FrameWise` block's
+        output), the local sum added and the ReLU applied in place, so the output is one ``[n, T, c, H, W]``
+        buffer that the next frame-wise block reads without a copy.
         """
         n, c_g, T, H, W = global_features.shape
         frames = global_features.transpose(1, 2).reshape(n * T, c_g, H, W)
         weight = self.conv.weight[:, :c_g].reshape(c_g, c_g, 1, 1).to(frames.dtype)
-        fused = F.conv2d(frames, weight, self.conv.bias.to(frames.dtype))
-        fused = fused + local_sum.transpose(1, 2).reshape(n * T, c_g, H, W).to(fused.dtype)
-        return F.relu(fused).view(n, T, c_g, H, W).transpose(1, 2)
+        fused = F.conv2d(frames, weight, self.conv.bias.to(frames.dtype)).view(n, T, c_g, H, W)
+        # In place: the conv's backward does not need its output, and ReLU's needs only its own.
+        fused.add_(local_sum.transpose(1, 2).to(fused.dtype)).relu_()
+        return fused.transpose(1, 2)
 
     def weights_per_path(self) -> dict[str, float]:
         """Mean absolute fusion weight over each path's input channels (the paper's Fig. 4b)."""

@@ -26,11 +26,12 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
         g_t: temporal filterbank ``[n, P, L, T]``.
         g_y: row filterbanks per canvas frame ``[n, P, T, N, H]``.
         g_x: column filterbanks per canvas frame ``[n, P, T, M, W]``.
-        sum_parts: return the sum over parts ``[n, c, T, H, W]`` (a view over ``[n, T, c, H, W]`` memory),
+        sum_parts: return the sum over parts ``[n, c, T, H, W]`` (a view over ``[n, T, H, c, W]`` memory),
             computed in the last contraction so the ``P`` written canvases are never built.
 
     Returns:
-        ``[n, P, c, T, H, W]``, or ``[n, c, T, H, W]`` with ``sum_parts``.
+        ``[n, P, c, T, H, W]`` (a view over ``[n, T, P, H, c, W]`` memory), or ``[n, c, T, H, W]`` with
+        ``sum_parts``.
 
     Raises:
         ValueError: the filterbank sizes do not match ``volumes`` or each other.
@@ -58,8 +59,20 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
             raise ValueError(
                 f"{name} must have shape {shape} for volumes {tuple(volumes.shape)}, got {tuple(bank.shape)}"
             )
-    frames = torch.einsum("nptl,npclyx->npctyx", coverage_normalised(g_t), volumes)
-    frames = torch.einsum("nptwx,npctyx->npctyw", coverage_normalised(g_x), frames)
+    # Explicit batched matmuls, laid out so that each one reads the previous result in place: the parts move
+    # behind the frames while the volumes are still small, and the rows, written last, sum over the parts.
+    n, P, c, L, N, M = volumes.shape
+    H, W = g_y.shape[-1], g_x.shape[-1]
+    parts = volumes.permute(0, 1, 3, 4, 2, 5).reshape(n * P, L, N * c * M)
+    frames = torch.bmm(coverage_normalised(g_t).reshape(n * P, T, L), parts)  # [n P, T, N c M]
+    frames = frames.view(n, P, T, N * c, M).transpose(1, 2).reshape(n * T * P, N * c, M)
+    columns = coverage_normalised(g_x).transpose(-1, -2).transpose(1, 2).reshape(n * T * P, M, W)
+    frames = torch.bmm(frames, columns)  # [n T P, N c, W]
+    rows = coverage_normalised(g_y)  # [n, P, T, H, N]
     if sum_parts:
-        return torch.einsum("npthy,npctyw->ntchw", coverage_normalised(g_y), frames).transpose(1, 2)
-    return torch.einsum("npthy,npctyw->npcthw", coverage_normalised(g_y), frames)
+        rows = rows.permute(0, 2, 3, 1, 4).reshape(n * T, H, P * N)
+        written = torch.bmm(rows, frames.view(n * T, P * N, c * W))  # [n T, H, c W]
+        return written.view(n, T, H, c, W).permute(0, 3, 1, 2, 4)
+    rows = rows.transpose(1, 2).reshape(n * T * P, H, N)
+    written = torch.bmm(rows, frames.view(n * T * P, N, c * W))  # [n T P, H, c W]
+    return written.view(n, T, P, H, c, W).permute(0, 2, 4, 1, 3, 5)
