@@ -1,76 +1,104 @@
-"""Training-step and inference cost of Local3DCNN vs GaitPart (and GaitSet) at CASIA-B 64x44 settings.
+"""Training-step and inference cost of Local3DCNN against GaitPart and GaitSet, at CASIA-B 64x44 settings.
 
-Prints, for one batch of 32 sequences x 30 frames (8 identities x 4 sequences):
+Every model is built from its config file (``build_network(cfg['model_cfg'])``), as the issue tracker's cost bar
+says: GaitSet and GaitPart from ``configs/gaitset_casiab.yaml`` / ``configs/gaitpart_casiab.yaml``, Local3DCNN
+from ``configs/3dlocal_casiab.yaml`` (the paper's model) and, for reference, the same config with the authors'
+``zoom`` alignment and with local paths in block 3 only. For one batch (default 8 sequences x 30 frames) it prints:
 
-* matmul GFLOP/s of this machine (float32, 2048^3), the yardstick of the FLOP-bound time;
-* training step time (forward + losses + backward + Adam step) of Local3DCNN and GaitPart, measured
-  alternately in one process, medians of the repeats, and their ratio;
-* peak memory of a training step per model (VmHWM of a fresh subprocess running only that model, minus the
-  process's resident size before the first step);
-* Local3DCNN's parameter count and FLOPs per step (torch.utils.flop_counter; grid_sample is not counted),
-  its FLOP-bound time (FLOPs / matmul GFLOP/s) and the ratio of the measured step to it;
-* inference embeddings per second (eval mode, no grad, the same batch) for the three models.
+* training step time (forward + the config's losses + backward + Adam step), every model measured in turn in
+  one process, medians of the repeats, and each ratio to GaitPart;
+* inference rate (eval mode, no grad, the same batch), medians, and each ratio to GaitPart;
+* peak memory of a training step per model (VmHWM of a fresh subprocess running only that model, minus its
+  resident size before the first step), and its linear extrapolation to the paper's batch, 8 x 16 sequences
+  of 30 frames (activations grow with the batch; the parameters and optimizer state do not, and are small);
+* parameters and FLOPs per training step (torch.utils.flop_counter; grid_sample is not counted).
 
-By default glibc's allocator is asked to keep freed memory (see :mod:`opengait_local3d.utils.allocator`): without that,
-every step returns its multi-GB activations to the kernel and faults them back in (page zeroing in the
-kernel, about 15 million page faults and 25 s of system time per Local3DCNN step on a 2-core machine).
-``--glibc-default`` measures the untuned allocator.
-
-Run: ``python benchmarks/model_step.py [--repeats 5] [--batch 32] [--frames 30] [--glibc-default]``.
+Times are CPU times of this process (``time.process_time``) by default, which shift less than wall-clock
+times when other work shares the machine; ``--wall`` measures wall-clock time. Run it with nothing else on
+the machine: ``python benchmarks/model_step.py [--repeats 5] [--batch 8] [--frames 30] [--threads N]``.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import subprocess
 import sys
 import time
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from opengait_local3d.utils.allocator import keep_freed_memory
+from opengait_local3d.engine.config.loading import read_yaml
 from opengait_local3d.modeling import build_network
 from opengait_local3d.modeling.losses import CrossEntropyLoss, TripletLoss
+from opengait_local3d.utils.allocator import keep_freed_memory
 
-HEIGHT, WIDTH, IDS = 64, 44, 8
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+HEIGHT, WIDTH = 64, 44
+PAPER_BATCH = 8 * 16
 
-MODEL_CFGS = {  # CASIA-B 64x44 settings: OpenGait's gaitset.yaml / gaitpart.yaml, the paper's Local3DCNN
-    "Local3DCNN": {"model": "Local3DCNN", "class_num": 74},
-    "GaitPart": {"model": "GaitPart",
-                 "backbone_cfg": {"type": "Plain", "in_channels": 1,
-                                  "layers_cfg": ["BC-32", "BC-32", "M", "FC-64-2", "FC-64-2", "M", "FC-128-3", "FC-128-3"]},
-                 "SeparateFCs": {"in_channels": 128, "out_channels": 128, "parts_num": 16}, "bin_num": [16]},
-    "GaitSet": {"model": "GaitSet", "in_channels": [1, 32, 64, 128],
-                "SeparateFCs": {"in_channels": 128, "out_channels": 256, "parts_num": 62}, "bin_num": [16, 8, 4, 2, 1]},
+#: name -> (config file, changes to its model_cfg)
+MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "GaitSet": ("gaitset_casiab.yaml", {}),
+    "GaitPart": ("gaitpart_casiab.yaml", {}),
+    "Local3DCNN": ("3dlocal_casiab.yaml", {}),
+    "Local3DCNN block 3": ("3dlocal_casiab.yaml", {"local_blocks": [3]}),
+    "Local3DCNN zoom": ("3dlocal_casiab.yaml", {"local3d": {"alignment": "zoom", "write_resolution": None}}),
 }
-LOSS_WEIGHTS = {"triplet": 1.0, "softmax": 0.1}  # GLN's (and our Local3DCNN configs') loss terms
+
+
+def model_cfg(name: str) -> dict[str, Any]:
+    """The model_cfg of ``name``: its config file's, with the changes of :data:`MODELS` merged in."""
+    file, changes = MODELS[name]
+    cfg = copy.deepcopy(read_yaml(CONFIGS / file)["model_cfg"])
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            merged = {**cfg.get(key, {}), **value}
+            cfg[key] = {k: v for k, v in merged.items() if v is not None}
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def loss_terms(name: str) -> list[tuple[str, float, torch.nn.Module]]:
+    """``(log_prefix, weight, loss)`` of the model's config (triplet and cross-entropy entries)."""
+    entries = read_yaml(CONFIGS / MODELS[name][0])["loss_cfg"]
+    entries = entries if isinstance(entries, list) else [entries]
+    built = []
+    for entry in entries:
+        if entry["type"] == "TripletLoss":
+            built.append((entry["log_prefix"], entry["loss_term_weight"], TripletLoss(entry["margin"])))
+        else:
+            built.append((entry["log_prefix"], entry["loss_term_weight"], CrossEntropyLoss(scale=entry.get("scale", 16))))
+    return built
 
 
 def make_batch(batch: int, frames: int) -> tuple:
     generator = torch.Generator().manual_seed(0)
     sils = (torch.rand(batch, frames, HEIGHT, WIDTH, generator=generator) > 0.5).float()
-    labels = torch.arange(IDS).repeat_interleave(batch // IDS)
+    labels = torch.arange(batch) // 2  # two sequences per identity
     return ([sils], labels, ["nm-01"] * batch, ["090"] * batch, None)
 
 
 def build(name: str) -> torch.nn.Module:
     torch.manual_seed(0)
-    net = build_network(MODEL_CFGS[name])
+    net = build_network(model_cfg(name))
     net.init_parameters()
     return net
 
 
-def training_step(net: torch.nn.Module, inputs: tuple) -> Callable[[], None]:
-    """One optimisation step with OpenGait's losses (triplet margin 0.2; CE scale 16 where there are logits)."""
-    losses = {"triplet": TripletLoss(0.2), "softmax": CrossEntropyLoss(scale=16)}
+def training_step(name: str, net: torch.nn.Module, inputs: tuple) -> Callable[[], None]:
+    """One optimisation step with the config's losses and Adam."""
+    losses = loss_terms(name)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
     net.train()
 
     def step() -> None:
         feats = net(inputs)["training_feat"]
-        total = sum(LOSS_WEIGHTS[k] * losses[k](**v)[0].mean() for k, v in feats.items())
+        total = sum(weight * loss(**feats[prefix])[0].mean() for prefix, weight, loss in losses if prefix in feats)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
@@ -78,16 +106,15 @@ def training_step(net: torch.nn.Module, inputs: tuple) -> Callable[[], None]:
     return step
 
 
-def timed(fn: Callable[[], None]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def timer(wall: bool) -> Callable[[Callable[[], None]], float]:
+    clock = time.perf_counter if wall else time.process_time
 
+    def timed(fn: Callable[[], None]) -> float:
+        start = clock()
+        fn()
+        return clock() - start
 
-def matmul_gflops(size: int = 2048, repeats: int = 7) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    return 2 * size**3 / statistics.median(timed(lambda: a @ b) for _ in range(repeats)) / 1e9
+    return timed
 
 
 def resident_kib(field: str) -> int:
@@ -95,81 +122,75 @@ def resident_kib(field: str) -> int:
         return next(int(line.split()[1]) for line in status if line.startswith(field))
 
 
-def peak_memory_child(name: str, batch: int, frames: int, tuned: bool) -> None:
+def peak_memory_child(name: str, batch: int, frames: int) -> None:
     """Subprocess entry: print the peak resident growth (MiB) over two training steps of ``name``."""
-    if tuned:
-        keep_freed_memory()
-    step = training_step(build(name), make_batch(batch, frames))
+    keep_freed_memory()
+    step = training_step(name, build(name), make_batch(batch, frames))
     before = resident_kib("VmRSS:")
     step()
     step()
     print((resident_kib("VmHWM:") - before) / 1024)
 
 
-def peak_memory_mib(name: str, batch: int, frames: int, tuned: bool) -> float:
-    command = [sys.executable, __file__, "--peak-memory-of", name, "--batch", str(batch), "--frames", str(frames)]
-    command += [] if tuned else ["--glibc-default"]
+def peak_memory_mib(name: str, batch: int, frames: int, threads: int) -> float:
+    command = [sys.executable, __file__, "--peak-memory-of", name, "--batch", str(batch), "--frames", str(frames),
+               "--threads", str(threads)]
     return float(subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()[-1])
 
 
 def step_flops(name: str, inputs: tuple) -> int:
-    step = training_step(build(name), inputs)
+    step = training_step(name, build(name), inputs)
     with FlopCounterMode(display=False) as counter:
         step()
     return counter.get_total_flops()
 
 
-def inference_rate(net: torch.nn.Module, inputs: tuple, repeats: int) -> float:
-    net.eval()
-    with torch.no_grad():
-        net(inputs)
-        seconds = statistics.median(timed(lambda: net(inputs)) for _ in range(repeats))
-    return len(inputs[1]) / seconds
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per figure (medians are printed)")
-    parser.add_argument("--batch", type=int, default=32, help="sequences per batch (a multiple of 8 identities)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per figure (medians are printed)")
+    parser.add_argument("--batch", type=int, default=8, help="sequences per batch (even: two per identity)")
     parser.add_argument("--frames", type=int, default=30, help="frames per sequence")
-    parser.add_argument("--glibc-default", action="store_true", help="do not tune glibc malloc (see above)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads")
+    parser.add_argument("--wall", action="store_true", help="wall-clock instead of process CPU time")
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--peak-memory-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    tuned = not args.glibc_default
+    torch.set_num_threads(args.threads)
     if args.peak_memory_of:
-        peak_memory_child(args.peak_memory_of, args.batch, args.frames, tuned)
+        peak_memory_child(args.peak_memory_of, args.batch, args.frames)
         return
-    allocator = "glibc malloc keeping freed memory" if tuned and keep_freed_memory() else "allocator untuned"
-
+    keep_freed_memory()
+    models = list(dict.fromkeys(["GaitPart", *args.models]))
     inputs = make_batch(args.batch, args.frames)
+    timed = timer(args.wall)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch {args.batch} x {args.frames} frames "
-          f"of {HEIGHT}x{WIDTH}; medians of {args.repeats}; {allocator}")
-    gflops = matmul_gflops()
-    print(f"matmul: {gflops:.1f} GFLOP/s")
+          f"of {HEIGHT}x{WIDTH}; medians of {args.repeats}; {'wall-clock' if args.wall else 'process CPU'} time")
 
-    compared = ("Local3DCNN", "GaitPart")
-    # before this process holds any model: a kept heap here plus a child's would not fit in memory
-    peak = {name: peak_memory_mib(name, args.batch, args.frames, tuned) for name in compared}
-    steps = {name: training_step(build(name), inputs) for name in compared}
-    times: dict[str, list[float]] = {name: [] for name in steps}
+    peak = {} if args.no_memory else {m: peak_memory_mib(m, args.batch, args.frames, args.threads) for m in models}
+    steps = {m: training_step(m, build(m), inputs) for m in models}
+    nets = {m: build(m).eval() for m in models}
+    train: dict[str, list[float]] = {m: [] for m in models}
+    infer: dict[str, list[float]] = {m: [] for m in models}
+    with torch.no_grad():
+        for net in nets.values():
+            net(inputs)
     for step in steps.values():
         step()  # warm-up
     for _ in range(args.repeats):
-        for name, step in steps.items():
-            times[name].append(timed(step))
-    median = {name: statistics.median(t) for name, t in times.items()}
-    for name in steps:
-        print(f"train step {name:10s}: {median[name]:.2f} s  (peak memory +{peak[name]:.0f} MiB)")
-    print(f"step ratio Local3DCNN / GaitPart: {median['Local3DCNN'] / median['GaitPart']:.2f}")
-
-    params = sum(p.numel() for p in build("Local3DCNN").parameters())
-    flops = step_flops("Local3DCNN", inputs)
-    bound = flops / (gflops * 1e9)
-    print(f"Local3DCNN: {params:,} parameters; {flops / 1e9:.0f} GFLOP per training step (grid_sample not counted); "
-          f"FLOP-bound {bound:.2f} s; step / FLOP-bound = {median['Local3DCNN'] / bound:.2f}")
-
-    for name in MODEL_CFGS:
-        print(f"inference {name:10s}: {inference_rate(build(name), inputs, args.repeats):.1f} embeddings/s")
+        for m in models:
+            train[m].append(timed(steps[m]))
+            with torch.no_grad():
+                infer[m].append(timed(lambda: nets[m](inputs)))
+    step_s = {m: statistics.median(v) for m, v in train.items()}
+    rate = {m: args.batch / statistics.median(v) for m, v in infer.items()}
+    print(f"\n{'model':20s} {'params':>10s} {'step s':>8s} {'/GaitPart':>9s} {'emb/s':>7s} {'/GaitPart':>9s} "
+          f"{'peak MiB':>9s} {'at 8x16':>9s} {'GFLOP':>7s}")
+    for m in models:
+        params = sum(p.numel() for p in nets[m].parameters())
+        memory = f"{peak[m]:9.0f} {peak[m] * PAPER_BATCH / args.batch / 1024:8.1f}G" if peak else f"{'-':>9s} {'-':>9s}"
+        print(f"{m:20s} {params:10,d} {step_s[m]:8.2f} {step_s[m] / step_s['GaitPart']:9.2f} {rate[m]:7.1f} "
+              f"{rate[m] / rate['GaitPart']:9.2f} {memory} {step_flops(m, inputs) / 1e9:7.0f}")
 
 
 if __name__ == "__main__":
