@@ -81,7 +81,7 @@ TINY_MODEL_CFGS = {
                  "backbone_cfg": {"type": "Plain", "in_channels": 1,
                                   "layers_cfg": ["BC-4", "BC-4", "M", "FC-4-1", "FC-4-1", "M", "FC-8-1", "FC-8-1"]},
                  "SeparateFCs": {"in_channels": 8, "out_channels": 4, "parts_num": 4}},
-    "Local3DCNN": {"model": "Local3DCNN", "channels": [2, 2, 4, 4, 4, 4], "bin_num": [4], "part_dim": 4,
+    "Local3DCNN": {"model": "Local3DCNN", "channels": [2, 2, 4, 4, 4, 4], "focal_halving": [0, 1, 1], "bin_num": [4], "part_dim": 4,
                    "compact_dim": 8, "dropout": 0.5, "class_num": 4},
 }
 TRIPLET_LOSS = {"type": "TripletLoss", "margin": 0.2, "log_prefix": "triplet"}

@@ -13,6 +13,7 @@ H, W, S = 16, 12, 6
 TINY = {
     "model": "Local3DCNN",
     "channels": [4, 4, 6, 6, 8, 8],
+    "focal_halving": [0, 1, 1],  # 16 x 12 input: block 3's map has 4 rows
     "local_blocks": [2, 3],
     "local3d": {"localization_width": 4},
     "bin_num": [4, 2],

@@ -12,6 +12,7 @@ TINY_CFGS = {
     "Local3DCNN": {
         "model": "Local3DCNN",
         "channels": [4, 4, 6, 6, 8, 8],
+        "focal_halving": [0, 1, 1],
         "local_blocks": [1, 2, 3],
         "local3d": {"localization_width": 4},
         "bin_num": [4],

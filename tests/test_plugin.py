@@ -97,7 +97,7 @@ TINY_CONFIG = {
     "data_cfg": {"dataset_name": "CASIA-B", "dataset_root": "your_path", "dataset_partition": "configs/partitions/tiny.json"},
     "loss_cfg": [{"type": "TripletLoss", "margin": 0.2, "log_prefix": "triplet"},
                  {"type": "CrossEntropyLoss", "scale": 16, "log_prefix": "softmax"}],
-    "model_cfg": {"model": "Local3DCNN", "channels": [2, 2, 4, 4, 4, 4]},
+    "model_cfg": {"model": "Local3DCNN", "channels": [2, 2, 4, 4, 4, 4], "focal_halving": [0, 1, 1]},
     "trainer_cfg": {"sampler": {"type": "TripletSampler", "batch_size": [2, 2], "sample_type": "fixed_ordered",
                                 "frames_num_fixed": 8, "frames_skip_num": 2},
                     "transform": [{"type": "Compose", "trf_cfg": [{"type": "BaseSilCuttingTransform"},

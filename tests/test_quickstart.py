@@ -19,7 +19,7 @@ from opengait_local3d.tools.quickstart import CONDITIONS, SYNTH_MODELS, SynthRun
 TINY_DATA = {"subjects": 4, "size": 32, "frames": 8, "seed": 0, "views": (0, 90)}
 
 TINY_MODELS = {
-    "Local3DCNN": {"channels": [4, 4, 8, 8, 8, 8], "part_dim": 8, "compact_dim": 8, "class_num": 2},
+    "Local3DCNN": {"channels": [4, 4, 8, 8, 8, 8], "focal_halving": [0, 1, 1], "part_dim": 8, "compact_dim": 8, "class_num": 2},
     "GaitPart": {"backbone_cfg": {"in_channels": 1, "type": "Plain",
                                   "layers_cfg": ["BC-4", "M", "FC-8-2", "M", "FC-8-3"]},
                  "SeparateFCs": {"in_channels": 8, "out_channels": 4, "parts_num": 8}},

@@ -55,7 +55,7 @@ class Local3DCNN(nn.Module):
         model: Local3DCNN
         channels: [32, 32, 64, 64, 128, 128]  # C1..C6, two convs per block (OU-MVLP: doubled)
         local_blocks: [1, 2, 3]               # blocks with 3D local paths, 1-based (Table 3; [] = none)
-        focal_halving: [0, 0, 0]              # GaitPart's focal conv per block's global path (0: plain conv)
+        focal_halving: [0, 2, 3]              # focal convs per block (halving; 0: plain conv): GaitPart's
         local3d:                              # keyword options of every Local3DBlock
           parts: [head, torso, left_arm, right_arm, left_leg, right_leg]   # Table 5
           mode: mixture                       # gaussian | trilinear | mixture (Table 4)
@@ -80,7 +80,7 @@ class Local3DCNN(nn.Module):
         self,
         channels: Sequence[int] = (32, 32, 64, 64, 128, 128),
         local_blocks: Sequence[int] = (1, 2, 3),
-        focal_halving: Sequence[int] = (0, 0, 0),
+        focal_halving: Sequence[int] = (0, 2, 3),
         local3d: Mapping[str, Any] | None = None,
         bin_num: Sequence[int] = (16,),
         part_dim: int = 128,
