@@ -65,11 +65,24 @@ def test_without_our_package_opengait_still_loads_its_models_and_says_why(checko
     assert not hasattr(models, "Local3DCNN") and models.GaitSet.__module__ == "modeling.models.gaitset"
 
 
-def test_builds_from_the_installed_config(checkout):
+def test_builds_from_the_installed_config(checkout, monkeypatch):
+    monkeypatch.chdir(checkout)  # OpenGait runs from its checkout's root, where the config's partition path points
     cfgs = yaml.safe_load((checkout / "configs/3dlocal/3dlocal_casiab.yaml").read_text())
     model = import_registry().Local3DCNN(cfgs, training=True)
     assert type(model.net) is type(build_network(cfgs["model_cfg"]))
     assert model.state_dict().keys() and all(key.startswith("net.") for key in model.state_dict())
+
+
+def test_a_bad_config_ends_the_process_with_its_message_before_anything_is_built(checkout, monkeypatch):
+    host = import_registry().Local3DCNN
+    built = []
+    monkeypatch.setattr(sys.modules[BINDING], "build_network", built.append)
+    cfgs = {"model_cfg": {**TINY_MODEL_CFGS["Local3DCNN"], "channels": 16}, "trainer_cfg": {"save_iter": 0}}
+    with pytest.raises(SystemExit, match=r"^opengait_local3d: error in the config: 2 problems:\n"
+                                         r"  trainer_cfg.save_iter: expected an integer >= 1, got 0\n"
+                                         r"  model_cfg.channels: expected a list of integers, got 16$"):
+        host(cfgs, training=True)
+    assert built == []
 
 
 def localization_parameters(net: torch.nn.Module) -> list[dict[str, torch.Tensor]]:

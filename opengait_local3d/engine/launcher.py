@@ -10,15 +10,12 @@ import yaml
 
 from . import distributed
 from ..utils.allocator import keep_freed_memory
-from .base_model import EVAL_FUNCTIONS
 from .config.loading import config_source, load_config
 from .config.paths import output_path
-from .data import SAMPLERS, CollateFn, get_transform
+from .config.validation import check_config
 from .errors import ConfigError
-from .loss_aggregator import LossAggregator
 from .messages import get_msg_mgr
 from .host import NetworkHost
-from .optim import OPTIMIZERS, SCHEDULERS
 
 __all__ = ["run", "RunResult", "check_config"]
 
@@ -90,26 +87,6 @@ def _messages(cfgs: Mapping[str, Any], source: str, training: bool, log_to_file:
         yield
     finally:
         msg_mgr.close()
-
-
-def check_config(cfgs: Mapping[str, Any], training: bool) -> None:
-    """Resolve every named part of the phase (losses, optimizer, scheduler, samplers, transforms, eval
-    function) before any data is read, so a misspelt name or argument fails at once."""
-    sections = ["evaluator_cfg"] if not training else ["trainer_cfg"]
-    if training and cfgs["trainer_cfg"].get("with_test"):
-        sections.append("evaluator_cfg")
-    if training:
-        LossAggregator(cfgs["loss_cfg"])
-        OPTIMIZERS.resolve(cfgs["optimizer_cfg"], "optimizer_cfg")
-        SCHEDULERS.resolve(cfgs["scheduler_cfg"], "scheduler_cfg")
-    for section in sections:
-        sampler_cfg = cfgs[section].get("sampler")
-        SAMPLERS.resolve(sampler_cfg, f"{section}.sampler")
-        CollateFn([], sampler_cfg, f"{section}.sampler")
-        get_transform(cfgs[section].get("transform"), f"{section}.transform")
-    if "evaluator_cfg" in sections:
-        EVAL_FUNCTIONS.lookup(cfgs["evaluator_cfg"].get("eval_func", "evaluate_indoor_dataset"),
-                              "evaluator_cfg.eval_func")
 
 
 @contextlib.contextmanager

@@ -8,9 +8,15 @@ LossAggregator, optimizer, DDP, checkpoints, evaluator.
 One model definition, two hosts: like the engine's :class:`~opengait_local3d.engine.host.NetworkHost`, this
 class only binds the host-free network as ``self.net``, so state_dict keys are ``net.*`` in both hosts and a
 checkpoint of either loads in the other.
+
+Before OpenGait builds anything, the config goes through the engine's validation pass
+(:func:`~opengait_local3d.engine.config.validation.check_config`, the checks that do not depend on the engine's
+own registries); a bad config ends the process with one message per problem, without a traceback.
 """
 import torch
 
+from opengait_local3d.engine.config.validation import check_config
+from opengait_local3d.engine.errors import ConfigError
 from opengait_local3d.local3d import parameter_groups
 from opengait_local3d.modeling import build_network
 
@@ -32,6 +38,13 @@ class OpenGaitHost(BaseModel):
     ``(ipts, labs, typs, vies, seqL)`` and returns ``training_feat`` with ``triplet`` (embeddings,
     labels) and ``softmax`` (logits, labels) for OpenGait's TripletLoss and CrossEntropyLoss.
     """
+
+    def __init__(self, cfgs: dict, training: bool):
+        try:
+            check_config(cfgs, training, host="opengait")
+        except ConfigError as err:
+            raise SystemExit(f"opengait_local3d: error in the config: {err}") from None
+        super().__init__(cfgs, training)
 
     def build_network(self, model_cfg: dict) -> None:
         self.net = build_network(model_cfg)

@@ -8,7 +8,9 @@ keys its signature accepts, silently dropping the others. Here a key of an entry
   ``gaitpart.yaml``: OpenGait's own configs use it there and OpenGait ignores it);
 * an error otherwise, naming the key and the closest accepted one (a misspelt key must not vanish).
 
-A required parameter that the entry lacks is an error too. The error type is the caller's: ``ValueError`` in
+A required parameter that the entry lacks is an error too, and so is a value that does not fit the parameter's
+annotation (:mod:`.typecheck`: ``channels: 16`` where a list of integers is expected, ``prob: 5`` where a
+:data:`~.typecheck.Probability` is). The error type is the caller's: ``ValueError`` in
 host-free code (the networks), the engine's ``ConfigError`` for its config sections.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 from .suggestions import did_you_mean
+from .typecheck import mismatch, type_hints
 
 __all__ = ["Registry", "checked_arguments", "build_from_cfg"]
 
@@ -50,14 +53,18 @@ def checked_arguments(factory: Callable[..., Any], cfg: Mapping[str, Any], where
         tolerated: keys accepted and ignored with a logged note.
 
     Raises:
-        ``error``: ``cfg`` is not a mapping, has a key that is none of the above (with a "did you mean"), or
-            lacks a required parameter.
+        ``error``: ``cfg`` is not a mapping, has a key that is none of the above (with a "did you mean"),
+            lacks a required parameter, or gives a value its annotation does not allow (``where.key: expected ...``).
 
     >>> import torch.nn as nn
     >>> checked_arguments(nn.Linear, {'in_features': 2, 'out_fetures': 3}, 'fc')
     Traceback (most recent call last):
     ...
     ValueError: fc: unknown key 'out_fetures'; did you mean 'out_features'? (accepted: bias, device, dtype, in_features, out_features)
+    >>> checked_arguments(nn.Linear, {'in_features': [2], 'out_features': 3}, 'fc')
+    Traceback (most recent call last):
+    ...
+    ValueError: fc.in_features: expected an integer, got [2]
     """
     if not isinstance(cfg, Mapping):
         raise error(f"{where}: expected a mapping of keys to values, got {cfg!r}")
@@ -78,6 +85,11 @@ def checked_arguments(factory: Callable[..., Any], cfg: Mapping[str, Any], where
     missing = [name for name in required if name not in supplied and name not in kwargs]
     if missing:
         raise error(f"{where}: missing required key(s) {', '.join(missing)}{f' of {owner}' if owner else ''}")
+    hints = type_hints(factory)
+    for key, value in kwargs.items():
+        problem = mismatch(value, hints[key]) if key in hints else None
+        if problem:
+            raise error(f"{where}.{key}: {problem}")
     if ignored:
         logger.info("%s: %s does not take %s; ignored (as OpenGait does)", where, owner or "it", ", ".join(ignored))
     return kwargs

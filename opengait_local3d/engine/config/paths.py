@@ -33,5 +33,6 @@ def resolve_path(value: str | Path, key: str) -> Path:
         return path
     if not path.is_absolute() and (CONFIG_ROOT / path).exists():
         return CONFIG_ROOT / path
-    tried = f"{path.resolve()}" + ("" if path.is_absolute() else f" or {CONFIG_ROOT / path}")
+    places = dict.fromkeys([path.resolve()] + ([] if path.is_absolute() else [(CONFIG_ROOT / path).resolve()]))
+    tried = " or ".join(map(str, places))
     raise ConfigError(f"{key}: {value} does not exist (looked for {tried})")

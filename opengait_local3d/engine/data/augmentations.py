@@ -23,6 +23,7 @@ import torch
 from kornia.geometry.transform import get_perspective_transform, get_rotation_matrix2d, warp_affine, warp_perspective
 from torch import Tensor
 
+from ...utils.typecheck import Probability
 from ..errors import ConfigError
 
 __all__ = ["sequence_index", "RandomHorizontalFlip", "RandomRotate", "RandomPerspective", "RandomAffine",
@@ -81,7 +82,7 @@ def _warped(x: Tensor, seqL: Tensor | None, chosen: Tensor, matrices: Tensor, pe
 class RandomHorizontalFlip:
     """Mirror whole sequences left-right, each with probability ``prob``."""
 
-    def __init__(self, prob: float = 0.5):
+    def __init__(self, prob: Probability = 0.5):
         self.prob = prob
 
     def __call__(self, x: Tensor, seqL: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
@@ -95,7 +96,7 @@ class RandomRotate:
     degrees about the frame centre ``(w // 2, h // 2)`` (counter-clockwise for positive angles, as OpenCV's
     ``getRotationMatrix2D``)."""
 
-    def __init__(self, prob: float = 0.5, degree: float = 10):
+    def __init__(self, prob: Probability = 0.5, degree: float = 10):
         self.prob, self.degree = prob, degree
 
     def draw(self, count: int, height: int, width: int, generator: torch.Generator | None = None
@@ -121,7 +122,7 @@ class RandomPerspective:
     (0, h)``. Frames narrower than 44 pixels leave no range (``c = 0``).
     """
 
-    def __init__(self, prob: float = 0.5):
+    def __init__(self, prob: Probability = 0.5):
         self.prob = prob
 
     def draw(self, count: int, height: int, width: int, generator: torch.Generator | None = None
@@ -155,7 +156,7 @@ class RandomAffine:
     ``degree`` is accepted and unused, as in OpenGait. Frames lower than 64 pixels leave no range.
     """
 
-    def __init__(self, prob: float = 0.5, degree: float = 10):
+    def __init__(self, prob: Probability = 0.5, degree: float = 10):
         self.prob, self.degree = prob, degree
 
     def draw(self, count: int, height: int, width: int, generator: torch.Generator | None = None
@@ -198,7 +199,8 @@ class RandomErasing:
 
     ATTEMPTS = 100
 
-    def __init__(self, prob: float = 0.5, sl: float = 0.05, sh: float = 0.2, r1: float = 0.3, per_frame: bool = False):
+    def __init__(self, prob: Probability = 0.5, sl: Probability = 0.05, sh: Probability = 0.2, r1: float = 0.3,
+                 per_frame: bool = False):
         self.prob, self.sl, self.sh, self.r1, self.per_frame = prob, sl, sh, r1, per_frame
 
     def draw(self, count: int, height: int, width: int, generator: torch.Generator | None = None) -> Rectangles:

@@ -20,7 +20,7 @@ from ...datasets import silhouette
 from ..config.paths import resolve_path
 from ..errors import ConfigError, DataError
 
-__all__ = ["GaitDataset", "SampleKey", "Sample", "SequenceInfo", "load_sequence", "partition_ids"]
+__all__ = ["GaitDataset", "SampleKey", "Sample", "SequenceInfo", "load_sequence", "read_partition", "partition_ids"]
 
 logger = logging.getLogger(__name__)
 
@@ -174,15 +174,20 @@ def _subdirs(path: Path) -> list[str]:
     return sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
 
 
-def partition_ids(path: Path, set_name: str, root: Path) -> list[str]:
-    """The ids of ``set_name`` in the partition JSON ``path``, all present under ``root``."""
+def read_partition(path: Path, set_name: str) -> list[str]:
+    """The ids of ``set_name`` in the partition JSON ``path`` (the file only: no dataset folder is read)."""
     try:
         partition = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f"{path}: cannot read the partition JSON ({err})") from None
     if not isinstance(partition, dict) or not isinstance(partition.get(set_name), list):
         raise DataError(f"{path}: expected {{\"TRAIN_SET\": [ids], \"TEST_SET\": [ids]}}, no list {set_name}")
-    ids = [str(i) for i in partition[set_name]]
+    return [str(i) for i in partition[set_name]]
+
+
+def partition_ids(path: Path, set_name: str, root: Path) -> list[str]:
+    """The ids of ``set_name`` in the partition JSON ``path``, all present under ``root``."""
+    ids = read_partition(path, set_name)
     if not ids:
         raise DataError(f"{path}: {set_name} is empty")
     present = {entry.name for entry in os.scandir(root) if entry.is_dir()}

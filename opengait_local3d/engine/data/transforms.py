@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...utils.checks import require
+from ...utils.typecheck import NonNegativeInt
 from ..errors import ConfigError
 from ..registries import section_registry
 from .augmentations import RandomAffine, RandomErasing, RandomHorizontalFlip, RandomPerspective, RandomRotate
@@ -53,7 +54,7 @@ class BaseSilTransform:
 class BaseSilCuttingTransform:
     """Cut ``cutting`` columns from each side (default ``int(w // 64) * 10``: 64 -> 44), divide by ``divsor``."""
 
-    def __init__(self, divsor: float = 255.0, cutting: int | None = None):
+    def __init__(self, divsor: float = 255.0, cutting: NonNegativeInt | None = None):
         self.divsor = divsor
         self.cutting = cutting
 
