@@ -97,23 +97,58 @@ def test_missing_root_and_partition_problems_are_named(small_copy, tmp_path):
     (pickle.dumps(np.zeros((4, 16, 16, 3), np.uint8)), r"shape \[4, 16, 16, 3\] has rank 4, expected \[T, H, W\]"),
     (pickle.dumps([1, 2, 3]), r"holds a list, expected a uint8 array"),
 ])
-def test_bad_pkl_is_named(small_copy, content, message):
+def test_bad_pkl_is_named_when_the_dataset_opens(small_copy, content, message):
     root, partition = small_copy
     bad = root / "001" / "nm-03" / "090" / "090.pkl"
+    good = load_sequence(root / "001" / "nm-01" / "000" / "000.pkl")
     bad.write_bytes(content)
+    for cache in (False, True):  # pkl headers only, or the arrays the cache loads
+        with pytest.raises(DataError, match=rf"^{root}: 1 pkl file\(s\) of the 20 TRAIN_SET sequences cannot be used "
+                                            rf"\(expected uint8 \[T, 16, 16\], as the others\); fix or remove them:\n"
+                                            rf"  001/nm-03/090/090.pkl: {message}"):
+            GaitDataset(data_cfg(root, partition, cache=cache), training=True)
+    bad.write_bytes(pickle.dumps(good))  # a file that goes bad after the dataset opened: named when loaded
     dataset = GaitDataset(data_cfg(root, partition), training=True)
+    bad.write_bytes(content)
     index = next(i for i, info in enumerate(dataset.seqs_info) if info.paths[0] == str(bad))
     with pytest.raises(DataError, match=rf"^{bad}: {message}"):
         dataset[index]
-    with pytest.raises(DataError, match=rf"^{bad}: {message}"):
-        GaitDataset(data_cfg(root, partition, cache=True), training=True)
+
+
+def test_every_file_of_another_frame_size_or_length_is_named_at_open(small_copy):
+    root, partition = small_copy
+    rng = np.random.default_rng(0)
+    write_pkl(root / "001" / "nm-02" / "000" / "000.pkl", rng.integers(0, 255, (9, 20, 20), dtype=np.uint8))
+    write_pkl(root / "001" / "bg-01" / "090" / "090.pkl", rng.integers(0, 255, (9, 16, 12), dtype=np.uint8))
+    write_pkl(root / "001" / "cl-01" / "000" / "second.pkl", rng.integers(0, 255, (3, 16, 16), dtype=np.uint8))
+    with pytest.raises(DataError) as raised:
+        GaitDataset(data_cfg(root, partition), training=True)
+    assert str(raised.value).splitlines()[1:] == [
+        "  001/bg-01/090/090.pkl: frames of 16x12",
+        "  001/cl-01/000: 2 pkl files (000.pkl, second.pkl), the others hold 1 (one per input)",
+        "  001/nm-02/000/000.pkl: frames of 20x20",
+    ]
+    assert "Traceback" not in str(raised.value)
+
+
+def test_what_the_scan_passes_over_is_listed_and_logged(small_copy, caplog):
+    root, partition = small_copy
+    shutil.copy(root / "001" / "nm-01" / "000" / "000.pkl", root / "001" / "stray.pkl")
+    shutil.copy(root / "001" / "nm-01" / "000" / "000.pkl", root / "001" / "nm-01" / "stray.pkl")
+    (root / "001" / "nm-01" / "180").mkdir()
+    dataset = GaitDataset(data_cfg(root, partition), training=True)
+    assert dataset.skipped == ["001/stray.pkl: a pkl outside <id>/<type>/<view>/",
+                               "001/nm-01/stray.pkl: a pkl outside <id>/<type>/<view>/",
+                               "001/nm-01/180: no .pkl file"]
+    assert "skipped 3 entries of TRAIN_SET: 001/stray.pkl: a pkl outside" in caplog.text
+    assert len(dataset) == 20 and dataset.frame_sizes == ((16, 16),)
 
 
 def test_error_in_a_loader_worker_keeps_only_our_message(small_copy):
     root, partition = small_copy
     bad = root / "001" / "nm-01" / "000" / "000.pkl"
-    bad.write_bytes(b"junk")
     dataset = GaitDataset(data_cfg(root, partition), training=True)
+    bad.write_bytes(b"junk")  # after the dataset opened (which would have named it)
     collate = CollateFn(dataset.label_set, {"sample_type": "all_ordered"})
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=[[SampleKey(i) for i in range(len(dataset))]],
                                          collate_fn=collate, num_workers=1)
@@ -124,10 +159,10 @@ def test_error_in_a_loader_worker_keeps_only_our_message(small_copy):
 
 
 def test_frames_of_different_sizes_in_one_batch_are_named(tmp_path):
-    write_pkl_dataset(tmp_path / "data", ["001"], types=["nm-01"], views=["000"], size=(16, 16))
-    write_pkl_dataset(tmp_path / "data", ["002"], types=["nm-01"], views=["000"], size=(32, 32))
+    write_pkl_dataset(tmp_path / "data", ["001", "002"], types=["nm-01"], views=["000"], size=(16, 16))
     dataset = GaitDataset(data_cfg(tmp_path / "data", write_partition(tmp_path / "p.json", ["001", "002"], [])),
                           training=True)
+    write_pkl_dataset(tmp_path / "data", ["002"], types=["nm-01"], views=["000"], size=(32, 32))  # after opening
     collate = CollateFn(dataset.label_set, {"sample_type": "all_ordered"})
     with pytest.raises(DataError, match=r"frames of different sizes in one batch: .*001.* \[16, 16\], .*002.* \[32, 32\]"):
         collate([dataset[0], dataset[1]])

@@ -63,6 +63,18 @@ def test_an_id_in_both_sets_and_several_problems_at_once(tiny_casiab, tmp_path):
     ]
 
 
+def test_cutting_as_wide_as_the_frames_fails_when_the_data_opens(tiny_casiab, tmp_path, monkeypatch):
+    steps = []
+    monkeypatch.setattr("opengait_local3d.engine.base_model.BaseModel.train_step", steps.append)
+    cfg = tiny_engine_config(tiny_casiab, "GaitSet", tmp_path / "out", trainer_cfg={"transform": [
+        {"type": "Compose", "trf_cfg": [{"type": "BaseSilCuttingTransform", "cutting": 8}]}]})
+    with pytest.raises(ConfigError, match=r"^<dict>: trainer_cfg.transform\[0\]: the data's frames are 16x16: "
+                                          r"BaseSilCuttingTransform: cutting 8 columns from each side leaves nothing "
+                                          r"of frames 16 pixels wide \(cutting must be below 8\)$"):
+        run(cfg, "train")
+    assert steps == []
+
+
 def test_the_default_and_every_tiny_config_pass(tiny_casiab, tmp_path):
     for model in TINY_MODEL_CFGS:
         cfgs = load_config(tiny_engine_config(tiny_casiab, model, tmp_path, trainer_cfg={"with_test": True}))

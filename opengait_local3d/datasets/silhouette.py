@@ -10,6 +10,7 @@ Convention:
 """
 from __future__ import annotations
 
+import io
 import os
 import pickle
 from dataclasses import dataclass
@@ -133,13 +134,38 @@ def load_sequence(path: str | os.PathLike) -> np.ndarray:
         ValueError: naming ``path``, if it is unreadable or corrupt, not an array, not uint8, not of rank 3,
             or empty.
     """
+    with _opened(path) as handle:
+        return _checked(_unpickled(handle, path), path)
+
+
+def sequence_shape(path: str | os.PathLike) -> tuple[int, int, int]:
+    """The shape ``[T, H, W]`` of the sequence in the pkl ``path``, read without reading its frames from disk.
+
+    The pickle is unpickled as :func:`load_sequence` does, except that the one large payload it holds (the
+    frames) is skipped by a seek and stands in as zeros: one small read per file, whatever its length.
+
+    Raises:
+        ValueError: as :func:`load_sequence` (a truncated file included).
+    """
+    with _opened(path) as handle:
+        return _checked(_unpickled(_SkippingReader(handle), path), path).shape
+
+
+def _opened(path: str | os.PathLike):
     try:
-        with open(path, "rb") as handle:
-            data = pickle.load(handle)
+        return open(path, "rb")
     except OSError as err:
         raise ValueError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def _unpickled(handle: object, path: str | os.PathLike) -> object:
+    try:
+        return pickle.Unpickler(handle).load()
     except Exception as err:  # pickle raises many types on a truncated or foreign file
         raise ValueError(f"{path}: corrupt pkl ({type(err).__name__}: {err}); re-run the pretreatment") from None
+
+
+def _checked(data: object, path: str | os.PathLike) -> np.ndarray:
     if not isinstance(data, np.ndarray):
         raise ValueError(f"{path}: holds a {type(data).__name__}, expected a uint8 array [T, H, W]")
     if data.dtype != np.uint8:
@@ -149,3 +175,36 @@ def load_sequence(path: str | os.PathLike) -> np.ndarray:
     if len(data) == 0:
         raise ValueError(f"{path}: empty sequence (0 frames)")
     return data
+
+
+class _SkippingReader:
+    """A binary file for the unpickler whose large reads (an array's payload) seek past the bytes and return
+    zeros; reads that would pass the end of the file are real, so a truncated pkl still fails."""
+
+    LARGE = 1 << 16
+
+    def __init__(self, handle: io.BufferedReader):
+        self.handle = handle
+        self.size = os.fstat(handle.fileno()).st_size
+
+    def _skips(self, n: int) -> bool:
+        return n > self.LARGE and self.handle.tell() + n <= self.size
+
+    def read(self, n: int = -1) -> bytes:
+        if n is not None and self._skips(n):
+            self.handle.seek(n, os.SEEK_CUR)
+            return bytes(n)
+        return self.handle.read(n)
+
+    def readinto(self, buffer: memoryview) -> int:
+        n = len(buffer)
+        if self._skips(n):
+            self.handle.seek(n, os.SEEK_CUR)
+            return n
+        return self.handle.readinto(buffer)
+
+    def readline(self) -> bytes:
+        return self.handle.readline()
+
+    def peek(self, n: int = 0) -> bytes:
+        return self.handle.peek(n)

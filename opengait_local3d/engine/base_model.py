@@ -28,7 +28,7 @@ from ..modeling.init import opengait_init
 from ..utils.checks import integer_at_least
 from .checkpoint import checkpoint_path, load_weights, save_checkpoint
 from .config.paths import output_path
-from .data import SAMPLERS, Batch, CollateFn, GaitDataset, get_transform
+from .data import SAMPLERS, Batch, CollateFn, GaitDataset, check_transforms, get_transform
 from .distributed import gather_to_main, get_context
 from .errors import ConfigError, DataError
 from .evaluation import check_test_set, evaluate_indoor_dataset
@@ -129,6 +129,8 @@ class BaseModel(nn.Module):
             raise ConfigError(f"{where}: missing (a mapping with type, batch_size and sample_type)")
         num_workers = integer_at_least(data_cfg.get("num_workers", 1), 0, "data_cfg.num_workers", ConfigError)
         dataset = GaitDataset(data_cfg, train)
+        section = "trainer_cfg" if train else "evaluator_cfg"
+        check_transforms(self.trainer_trfs if train else self.evaluator_trfs, dataset.frame_sizes, f"{section}.transform")
         collate = CollateFn(dataset.label_set, sampler_cfg, where)
         sampler = SAMPLERS.build(sampler_cfg, where, dataset=dataset, seed=self.seed, rank=self.context.rank,
                                  world_size=self.context.world_size)
@@ -248,10 +250,6 @@ class BaseModel(nn.Module):
         Transforms run here on the whole batch; random ones draw from the batch's seed.
         """
         transforms = self.trainer_trfs if self.training else self.evaluator_trfs
-        if len(inputs.seqs) != len(transforms):
-            section = "trainer_cfg" if self.training else "evaluator_cfg"
-            raise ConfigError(f"{section}.transform: {len(transforms)} transform(s) for {len(inputs.seqs)} input(s) "
-                              f"(pkl files per sequence); give one transform per input")
         transform_seed = int(np.random.SeedSequence([inputs.seed, 1]).generate_state(1)[0])
         generator = torch.Generator().manual_seed(transform_seed)
         seqL = None if inputs.seqL is None else torch.from_numpy(inputs.seqL).to(self.device).int()

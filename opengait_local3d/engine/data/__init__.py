@@ -2,8 +2,8 @@
 from .collate import Batch, CollateFn
 from .dataset import GaitDataset, Sample, SampleKey, SequenceInfo, load_sequence
 from .samplers import SAMPLERS, InferenceSampler, TripletSampler
-from .transforms import ENGINE_ONLY_TRANSFORMS, TRANSFORMS, apply_to_sequence, get_transform
+from .transforms import ENGINE_ONLY_TRANSFORMS, TRANSFORMS, apply_to_sequence, check_transforms, get_transform
 
 __all__ = ["Batch", "CollateFn", "GaitDataset", "Sample", "SampleKey", "SequenceInfo", "load_sequence",
            "SAMPLERS", "InferenceSampler", "TripletSampler", "ENGINE_ONLY_TRANSFORMS", "TRANSFORMS", "apply_to_sequence",
-           "get_transform"]
+           "check_transforms", "get_transform"]

@@ -14,11 +14,11 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import torch.utils.data
-from tqdm import tqdm
 
 from ...datasets import silhouette
 from ..config.paths import resolve_path
 from ..errors import ConfigError, DataError
+from .inspection import inspect_sequences
 
 __all__ = ["GaitDataset", "SampleKey", "Sample", "SequenceInfo", "load_sequence", "read_partition", "partition_ids"]
 
@@ -77,8 +77,14 @@ class GaitDataset(torch.utils.data.Dataset):
         data_cfg: OpenGait's ``data_cfg`` (``dataset_root``, ``dataset_partition``, ``cache``, ``data_in_use``).
         training: use ``TRAIN_SET`` (else ``TEST_SET``).
 
+    Every file is checked when the dataset opens (:mod:`.inspection`: frame size, dtype and frame count from
+    the pkl headers, or from the arrays the cache loads); ``frame_sizes`` holds the ``(h, w)`` of each input.
+    What the scan passes over (a pkl outside ``<id>/<type>/<view>/``, a view folder without pkl, an id without
+    sequences) is listed in ``skipped`` and logged as a warning.
+
     Raises:
-        DataError: missing root, unreadable partition, partition ids absent from the root, no sequences.
+        DataError: missing root, unreadable partition, partition ids absent from the root, no sequences, and
+            every file that is unreadable or differs from the others (each named).
         ConfigError: missing ``data_cfg`` keys.
     """
 
@@ -95,9 +101,13 @@ class GaitDataset(torch.utils.data.Dataset):
         set_name = "TRAIN_SET" if training else "TEST_SET"
         ids = partition_ids(resolve_path(data_cfg["dataset_partition"], "data_cfg.dataset_partition"), set_name,
                              self.root)
+        self.skipped: list[str] = []
         self.seqs_info = self._scan(ids)
         if not self.seqs_info:
             raise DataError(f"{self.root}: no .pkl sequences for the {len(ids)} ids of {set_name}")
+        if self.skipped:
+            logger.warning("%s: skipped %d entr%s of %s: %s", self.root, len(self.skipped),
+                           "y" if len(self.skipped) == 1 else "ies", set_name, "; ".join(self.skipped))
         self.label_list = [info.label for info in self.seqs_info]
         self.types_list = [info.type for info in self.seqs_info]
         self.views_list = [info.view for info in self.seqs_info]
@@ -106,11 +116,10 @@ class GaitDataset(torch.utils.data.Dataset):
         for index, label in enumerate(self.label_list):
             self.indices_dict[label].append(index)
         self.cache = bool(data_cfg.get("cache", False))
-        self.seqs_data: list[list[np.ndarray] | None] = [None] * len(self)
+        inspection = inspect_sequences(self.root, [info.paths for info in self.seqs_info], set_name, self.cache)
+        self.lengths, self.frame_sizes = inspection.lengths, inspection.frame_sizes
+        self.seqs_data: list[list[np.ndarray] | None] = inspection.arrays or [None] * len(self)
         logger.info("%s: %d sequences of %d ids (%s)", self.root, len(self), len(self.label_set), set_name)
-        if self.cache:
-            for index in tqdm(range(len(self)), desc="Caching", unit="seq", leave=False):
-                self.seqs_data[index] = self._load(index)
 
     def __len__(self) -> int:
         return len(self.seqs_info)
@@ -121,39 +130,32 @@ class GaitDataset(torch.utils.data.Dataset):
         return Sample(frames, self.seqs_info[key.index], key)
 
     def _load(self, index: int) -> list[np.ndarray]:
-        info = self.seqs_info[index]
-        frames = [load_sequence(path) for path in info.paths]
-        if len({len(f) for f in frames}) > 1:
-            lengths = ", ".join(f"{p}: {len(f)}" for p, f in zip(info.paths, frames))
-            raise DataError(f"the pkl files of one sequence must have the same number of frames ({lengths})")
-        return frames
+        return [load_sequence(path) for path in self.seqs_info[index].paths]
 
     def longest_sequence(self) -> tuple[int, str]:
-        """(frames, path) of the longest sequence.
-
-        Without the cache, the largest first-modality file is loaded: the files of a dataset share the
-        frame size and pickle header, so file size grows with the frame count, and one stat per file
-        is far cheaper than loading them all.
-        """
-        if self.cache:
-            index = max(range(len(self)), key=lambda i: len(self.seqs_data[i][0]))
-        else:
-            index = max(range(len(self)), key=lambda i: os.path.getsize(self.seqs_info[i].paths[0]))
-        return len(self[index].frames[0]), self.seqs_info[index].paths[0]
+        """(frames, path) of the longest sequence (from the lengths read when the dataset opened)."""
+        index = int(np.argmax(self.lengths))
+        return int(self.lengths[index]), self.seqs_info[index].paths[0]
 
     def _scan(self, ids: Sequence[str]) -> list[SequenceInfo]:
+        """The sequences of ``ids``; what does not fit the layout goes to :attr:`skipped`."""
         infos = []
         for label in ids:
-            for typ in _subdirs(self.root / label):
-                for view in _subdirs(self.root / label / typ):
+            found = len(infos)
+            types, stray = _entries(self.root / label)
+            self.skipped += [f"{label}/{name}: a pkl outside <id>/<type>/<view>/" for name in stray]
+            for typ in types:
+                views, stray = _entries(self.root / label / typ)
+                self.skipped += [f"{label}/{typ}/{name}: a pkl outside <id>/<type>/<view>/" for name in stray]
+                for view in views:
                     folder = self.root / label / typ / view
-                    files = sorted(entry.name for entry in os.scandir(folder)
-                                   if entry.is_file() and entry.name.endswith(".pkl"))
-                    files = self._select(files, folder)
+                    files = self._select(_entries(folder)[1], folder)
                     if files:
                         infos.append(SequenceInfo(label, typ, view, tuple(str(folder / f) for f in files)))
                     else:
-                        logger.debug("%s: no .pkl file", folder)
+                        self.skipped.append(f"{label}/{typ}/{view}: no .pkl file")
+            if len(infos) == found:
+                self.skipped.append(f"{label}: no sequence, the id is left out")
         return infos
 
     def _select(self, files: list[str], folder: Path) -> list[str]:
@@ -170,8 +172,11 @@ class GaitDataset(torch.utils.data.Dataset):
         raise ConfigError(f"data_cfg.data_in_use: expected a list of bools or of indices, got {use!r}")
 
 
-def _subdirs(path: Path) -> list[str]:
-    return sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
+def _entries(path: Path) -> tuple[list[str], list[str]]:
+    """(sub-folders, pkl files) of ``path``, each sorted by name."""
+    entries = list(os.scandir(path))
+    return (sorted(e.name for e in entries if e.is_dir()),
+            sorted(e.name for e in entries if e.is_file() and e.name.endswith(".pkl")))
 
 
 def read_partition(path: Path, set_name: str) -> list[str]:

@@ -20,12 +20,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...utils.checks import require
-from ...utils.typecheck import NonNegativeInt
+from ...utils.typecheck import NonNegativeInt, PositiveInt
 from ..errors import ConfigError
 from ..registries import section_registry
 from .augmentations import RandomAffine, RandomErasing, RandomHorizontalFlip, RandomPerspective, RandomRotate
 
-__all__ = ["TRANSFORMS", "ENGINE_ONLY_TRANSFORMS", "get_transform", "apply_to_sequence", "Compose", "NoOperation",
+__all__ = ["TRANSFORMS", "ENGINE_ONLY_TRANSFORMS", "get_transform", "check_transforms", "apply_to_sequence", "Compose", "NoOperation",
            "BaseSilTransform", "BaseSilCuttingTransform", "Resize"]
 
 Transform = Callable[..., Tensor]
@@ -60,6 +60,9 @@ class BaseSilCuttingTransform:
 
     def __call__(self, x: Tensor, seqL: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
         cutting = int(x.shape[-1] // 64) * 10 if self.cutting is None else self.cutting
+        require(2 * cutting < x.shape[-1], f"BaseSilCuttingTransform: cutting {cutting} columns from each side leaves "
+                                           f"nothing of frames {x.shape[-1]} pixels wide (cutting must be below "
+                                           f"{(x.shape[-1] + 1) // 2})")
         if cutting:
             x = x[..., cutting:-cutting]
         return _divided(x, self.divsor)
@@ -76,7 +79,7 @@ class Resize:
     For quick runs on small frames; OpenGait has no such transform.
     """
 
-    def __init__(self, size: Sequence[int]):
+    def __init__(self, size: Sequence[PositiveInt]):
         require(len(size) == 2, f"size must be [h, w], got {size!r}")
         self.size = (int(size[0]), int(size[1]))
 
@@ -113,6 +116,23 @@ def apply_to_sequence(transform: Transform, frames: np.ndarray) -> Tensor:
     """One stored sequence (uint8 ``[T, H, W]``) as the network sees it at test time: the float ``[s, h, w]``
     that ``transform`` (deterministic, e.g. of ``evaluator_cfg.transform``) makes of it."""
     return transform(torch.from_numpy(np.ascontiguousarray(frames))[None], None, torch.Generator())[0].float()
+
+
+def check_transforms(transforms: Sequence[Transform], frame_sizes: Sequence[tuple[int, int]], where: str) -> None:
+    """Run ``transforms`` (one per input) once on blank frames of the data's ``frame_sizes``, so that a transform
+    that cannot take them (``cutting`` as wide as the frame) fails when the data opens, not at a batch.
+
+    Raises:
+        ConfigError: naming ``where`` and the frame size, or a count of transforms other than of inputs.
+    """
+    if len(transforms) != len(frame_sizes):
+        raise ConfigError(f"{where}: {len(transforms)} transform(s) for {len(frame_sizes)} input(s) (pkl files per "
+                          "sequence); give one transform per input")
+    for index, (transform, (height, width)) in enumerate(zip(transforms, frame_sizes)):
+        try:
+            transform(torch.zeros(1, 1, height, width, dtype=torch.uint8), None, torch.Generator())
+        except ValueError as err:
+            raise ConfigError(f"{where}[{index}]: the data's frames are {height}x{width}: {err}") from None
 
 
 def get_transform(trf_cfg: Any, where: str) -> list[Transform]:
