@@ -1,8 +1,10 @@
 """Checkpoint files: OpenGait's path, atomic writes, clear errors when restoring."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from opengait_local3d.engine import checkpoint as ckpt
 from opengait_local3d.engine.errors import CheckpointError
@@ -39,9 +41,47 @@ def test_restore_errors_name_the_file(tmp_path):
         ckpt.load_checkpoint(missing)
     with pytest.raises(CheckpointError, match=r"nowhere/x.pt: checkpoint not found \(no checkpoints in"):
         ckpt.load_checkpoint(tmp_path / "nowhere" / "x.pt")
-    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match=r"junk.pt: cannot read the checkpoint"):
+    (tmp_path / "junk.pt").write_text("iteration: 400\n")  # a text file: never torch's weights_only advice
+    with pytest.raises(CheckpointError, match=r"^\S*junk.pt: not a checkpoint \(torch.save writes a zip archive or a "
+                                              r"pickle; this file begins with b'iteration: 400\\n'\)$"):
         ckpt.load_checkpoint(tmp_path / "junk.pt")
+    (tmp_path / "cut.pt").write_bytes(ckpt.checkpoint_path(tmp_path, "run", 100).read_bytes()[:200])
+    with pytest.raises(CheckpointError, match=r"cut.pt: cannot read the checkpoint \("):
+        ckpt.load_checkpoint(tmp_path / "cut.pt")
+    torch.save({"model": {"w": np.zeros(2)}}, tmp_path / "numpy.pt")
+    with pytest.raises(CheckpointError) as raised:
+        ckpt.load_checkpoint(tmp_path / "numpy.pt")
+    assert str(raised.value).endswith("numpy.pt: not a checkpoint of tensors and plain values (it holds "
+                                      "numpy._core.multiarray._reconstruct); only those are loaded")
+    assert "weights_only" not in str(raised.value)
     torch.save([1, 2], tmp_path / "list.pt")
     with pytest.raises(CheckpointError, match=r"list.pt: not a checkpoint"):
         ckpt.load_checkpoint(tmp_path / "list.pt")
+
+
+def test_a_misfit_lists_what_was_expected_and_found_and_suggests_only_what_helps(tmp_path):
+    net = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 4))
+    path = tmp_path / "other.pt"
+    ckpt.save_checkpoint({"model": {"0.weight": torch.zeros(5, 2), "0.bias": torch.zeros(3), "9.scale": torch.ones(1)},
+                          "model_cfg": {"model": "GaitSet", "bin_num": [16]}}, path)
+    before = [p.detach().clone() for p in net.parameters()]
+    for strict in (True, False):  # shapes differ: restore_ckpt_strict false would fail the same way
+        with pytest.raises(CheckpointError) as raised:
+            ckpt.load_weights(net, path, strict=strict, model_cfg={"model": "Local3DCNN", "bin_num": [8]})
+        assert str(raised.value).splitlines() == [
+            f"{path}: does not fit Local3DCNN as model_cfg configures it",
+            "  it was saved with model_cfg bin_num: [16] (now [8]); model: 'GaitSet' (now 'Local3DCNN')",
+            "  2 tensor(s) missing from the checkpoint: 1.weight; 1.bias",
+            "  1 tensor(s) not in the model: 9.scale",
+            "  1 tensor(s) of other shapes: 0.weight: checkpoint [5, 2], model [3, 2]",
+            "  restore_ckpt_strict: false would not help (it skips missing and unexpected tensors, never ones of other "
+            "shapes): use the model_cfg the checkpoint was trained with",
+        ]
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))  # nothing half-loaded
+    fits = tmp_path / "part.pt"
+    ckpt.save_checkpoint({"model": {"0.weight": torch.ones(3, 2), "0.bias": torch.ones(3)}}, fits)
+    with pytest.raises(CheckpointError, match=r"(?s)does not record the model_cfg it was saved with.*"
+                                              r"restore_ckpt_strict: false loads the 2 tensor\(s\) that fit"):
+        ckpt.load_weights(net, fits, strict=True, model_cfg={"model": "Local3DCNN"})
+    _, result = ckpt.load_weights(net, fits, strict=False, model_cfg={"model": "Local3DCNN"})  # as the advice says
+    assert result.missing_keys == ["1.weight", "1.bias"] and torch.equal(net[0].weight, torch.ones(3, 2))

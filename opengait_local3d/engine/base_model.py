@@ -193,6 +193,7 @@ class BaseModel(nn.Module):
             "iteration": iteration,
             "sampler": {"next_batch": self.next_batch, "seed": self.seed, "world_size": self.context.world_size},
             "scaler": self.scaler.state_dict(),
+            "model_cfg": dict(self.cfgs["model_cfg"]),
         }
         path = checkpoint_path(self.save_path, self.engine_cfg["save_name"], iteration)
         save_checkpoint(state, path)
@@ -214,7 +215,7 @@ class BaseModel(nn.Module):
 
     def _load_ckpt(self, path: Any, resume: bool) -> None:
         strict = bool(self.engine_cfg.get("restore_ckpt_strict", True))
-        checkpoint, result = load_weights(self, path, strict=strict, described=str(self.cfgs["model_cfg"]["model"]),
+        checkpoint, result = load_weights(self, path, strict=strict, model_cfg=self.cfgs["model_cfg"],
                                           map_location=self.device)
         if not strict:
             self.msg_mgr.log_info(f"Restored with restore_ckpt_strict false; missing: {result.missing_keys}, "

@@ -1,13 +1,15 @@
 """Checkpoints at OpenGait's path, ``<save_path>/checkpoints/<save_name>-<iteration:05d>.pt``, written atomically.
 
 A checkpoint holds OpenGait's keys ``model``, ``optimizer``, ``scheduler``, ``iteration`` and the engine's
-``sampler`` (``next_batch``, ``seed``, ``world_size``: where sampling resumes) and ``scaler`` (AMP).
+``sampler`` (``next_batch``, ``seed``, ``world_size``: where sampling resumes), ``scaler`` (AMP) and
+``model_cfg`` (what the network was built from, so that a misfit can say what differs).
 """
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -15,7 +17,12 @@ from torch import nn
 from ..utils.atomic import atomic_write
 from .errors import CheckpointError
 
-__all__ = ["checkpoint_path", "saved_iterations", "save_checkpoint", "load_checkpoint", "load_weights"]
+__all__ = ["checkpoint_path", "saved_iterations", "save_checkpoint", "load_checkpoint", "load_weights", "MISFITS_SHOWN"]
+
+#: the keys of each kind a misfit message lists (the rest are counted)
+MISFITS_SHOWN = 10
+#: how the files torch.save writes begin: a zip archive, or (before torch 1.6) a pickle
+_TORCH_SAVE_FORMATS = (b"PK\x03\x04", b"\x80")
 
 
 def checkpoint_path(save_path: str | Path, save_name: str, iteration: int) -> Path:
@@ -40,8 +47,8 @@ def load_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") 
     """The checkpoint at ``path`` (tensors and plain values only: no code is unpickled).
 
     Raises:
-        CheckpointError: if the file is missing (listing the iterations saved beside it), unreadable, or
-            holds no ``model`` state.
+        CheckpointError: if the file is missing (listing the iterations saved beside it), is not a file
+            ``torch.save`` writes, holds objects other than tensors and plain values, or holds no ``model`` state.
     """
     path = Path(path)
     if not path.is_file():
@@ -49,35 +56,77 @@ def load_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") 
         saved = sorted(p.name for p in folder.glob("*.pt")) if folder.is_dir() else []
         hint = f" (saved there: {', '.join(saved)})" if saved else f" (no checkpoints in {folder})"
         raise CheckpointError(f"{path}: checkpoint not found{hint}")
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    if not head.startswith(_TORCH_SAVE_FORMATS):
+        raise CheckpointError(f"{path}: not a checkpoint (torch.save writes a zip archive or a pickle; this file "
+                              f"begins with {head!r})")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch.load raises many types on a truncated or foreign file
-        raise CheckpointError(f"{path}: cannot read the checkpoint ({type(err).__name__}: {err})") from None
+    except pickle.UnpicklingError as err:  # an object other than tensors and plain values; torch's advice is
+        found = re.search(r"GLOBAL (\S+)", str(err))  # for code that trusts the file, not for this command
+        raise CheckpointError(f"{path}: not a checkpoint of tensors and plain values (it holds "
+                              f"{found[1] if found else 'Python objects'}); only those are loaded") from None
+    except Exception as err:  # torch.load raises many types on a truncated or damaged file
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0] if str(err) else 'damaged file'})") from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path}: not a checkpoint (expected a dict with a 'model' state)")
     return state
 
 
-def load_weights(module: nn.Module, path: str | Path, *, strict: bool, described: str, prefix: str = "",
-                 map_location: torch.device | str = "cpu") -> tuple[dict[str, Any], Any]:
+def load_weights(module: nn.Module, path: str | Path, *, strict: bool, model_cfg: Mapping[str, Any],
+                 prefix: str = "", map_location: torch.device | str = "cpu") -> tuple[dict[str, Any], Any]:
     """Load the ``model`` state of the checkpoint at ``path`` into ``module``.
 
     Args:
-        strict: every key must fit (else what fits is loaded and the mismatch returned).
-        described: what ``module`` is, for the message (the model name).
+        strict: every key must fit (else what fits is loaded and the missing and unexpected keys returned).
+        model_cfg: the config ``module`` was built from, compared with the one the checkpoint records.
         prefix: removed from the checkpoint's keys (``"net."`` to load a host's checkpoint into its network).
 
     Returns:
         The checkpoint (optimizer, scheduler, iteration...) and ``load_state_dict``'s missing and unexpected keys.
 
     Raises:
-        CheckpointError: as :func:`load_checkpoint`, or the state does not fit ``module`` (naming the file).
+        CheckpointError: as :func:`load_checkpoint`, or the state does not fit ``module``: the message lists the
+            missing and unexpected keys and the tensors of other shapes, says which model (and ``model_cfg``) the
+            checkpoint was saved with, and suggests ``restore_ckpt_strict: false`` only where it would load.
     """
     checkpoint = load_checkpoint(path, map_location=map_location)
     state = {key.removeprefix(prefix): value for key, value in checkpoint["model"].items()}
-    try:
-        result = module.load_state_dict(state, strict=strict)
-    except RuntimeError as err:
-        raise CheckpointError(f"{path}: does not fit {described} as configured ({str(err).splitlines()[0]}); "
-                              "set restore_ckpt_strict: false to load what fits") from None
-    return checkpoint, result
+    expected = module.state_dict()
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    reshaped = [f"{key}: checkpoint {list(state[key].shape)}, model {list(expected[key].shape)}"
+                for key in expected if key in state and torch.is_tensor(state[key])
+                and state[key].shape != expected[key].shape]
+    if reshaped or (strict and (missing or unexpected)):
+        raise CheckpointError(_misfit(path, model_cfg, checkpoint.get("model_cfg"), missing, unexpected, reshaped,
+                                      len(expected) - len(missing) - len(reshaped)))
+    return checkpoint, module.load_state_dict(state, strict=strict)
+
+
+def _misfit(path: Path | str, model_cfg: Mapping[str, Any], saved_cfg: Any, missing: list[str], unexpected: list[str],
+            reshaped: list[str], fitting: int) -> str:
+    """The message of a checkpoint that does not fit: what was expected and found, and what would help."""
+    model = model_cfg.get("model")
+    lines = [f"{path}: does not fit {model} as model_cfg configures it"]
+    if isinstance(saved_cfg, Mapping):
+        changed = [f"{key}: {saved_cfg.get(key)!r} (now {model_cfg.get(key)!r})"
+                   for key in sorted(set(saved_cfg) | set(model_cfg)) if saved_cfg.get(key) != model_cfg.get(key)]
+        lines.append("  it was saved with model_cfg " + ("; ".join(changed) if changed else "as now"))
+    else:
+        lines.append("  it does not record the model_cfg it was saved with (not saved by this engine)")
+    for title, keys in (("missing from the checkpoint", missing), ("not in the model", unexpected),
+                        ("of other shapes", reshaped)):
+        if keys:
+            shown = "; ".join(keys[:MISFITS_SHOWN]) + (f"; ... {len(keys) - MISFITS_SHOWN} more"
+                                                       if len(keys) > MISFITS_SHOWN else "")
+            lines.append(f"  {len(keys)} tensor(s) {title}: {shown}")
+    if reshaped:
+        lines.append("  restore_ckpt_strict: false would not help (it skips missing and unexpected tensors, never "
+                     "ones of other shapes): use the model_cfg the checkpoint was trained with")
+    else:
+        lines.append(f"  restore_ckpt_strict: false loads the {fitting} tensor(s) that fit and leaves the others as "
+                     "initialised")
+    return "\n".join(lines)

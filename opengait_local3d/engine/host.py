@@ -77,5 +77,5 @@ def load_network(cfgs: Mapping[str, Any], iteration: int) -> nn.Module:
         evaluator_cfg = cfgs["evaluator_cfg"]
         path = checkpoint_path(output_path(cfgs, training=False), evaluator_cfg["save_name"], iteration)
         load_weights(network, path, strict=bool(evaluator_cfg.get("restore_ckpt_strict", True)),
-                     described=str(cfgs["model_cfg"]["model"]), prefix="net.")
+                     model_cfg=cfgs["model_cfg"], prefix="net.")
     return network.eval()
