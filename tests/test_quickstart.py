@@ -57,7 +57,7 @@ def test_quickstart_trains_tests_visualises_and_reuses_its_work(tiny_synth, tmp_
     assert all(0.0 <= v <= 100.0 for v in result.rank1.values())
     checkpoint = result.save_path / "checkpoints" / "3DLocal_synth-00002.pt"
     assert load_checkpoint(checkpoint)["iteration"] == 2
-    assert (result.save_path / "rank1_CASIA-B_euc.md").is_file()
+    assert (result.save_path / "rank1_CASIA-B_euc-3DLocal_synth-00002.md").is_file()  # named by its checkpoint
     written = yaml.safe_load(result.config_path.read_text())  # the config the user can rerun by hand
     assert Path(written["data_cfg"]["dataset_root"]) == (out / "data" / "SynthGait").resolve()
     assert json.loads(Path(written["data_cfg"]["dataset_partition"]).read_text())["TEST_SET"] == ["003", "004"]

@@ -14,7 +14,11 @@ Ctrl-C (or torchrun's SIGTERM) during training finishes the step and saves a che
 """
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
+import time
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -31,7 +35,7 @@ from .config.paths import output_path
 from .data import SAMPLERS, Batch, CollateFn, GaitDataset, check_transforms, get_transform
 from .distributed import gather_to_main, get_context
 from .errors import ConfigError, DataError
-from .evaluation import check_test_set, evaluate_indoor_dataset
+from .evaluation import Provenance, check_test_set, evaluate_indoor_dataset
 from .interrupts import StopRequest, ignore_interrupts
 from .loss_aggregator import LossAggregator
 from .messages import get_msg_mgr
@@ -59,7 +63,11 @@ class BaseModel(nn.Module):
     Attributes:
         iteration: optimizer steps taken. next_batch: the training batch to draw next.
         save_path: ``<output_root>/<dataset_name>/<model>/<save_name>``.
+        checkpoint: the checkpoint the weights are from (restored or just saved; ``None``: untrained).
+        config_source: the config's file (``<dict>`` for one in memory), recorded with the result tables.
     """
+
+    config_source = "<dict>"
 
     def __init__(self, cfgs: Mapping[str, Any], training: bool):
         super().__init__()
@@ -69,6 +77,7 @@ class BaseModel(nn.Module):
         self.device = self.context.device
         self.iteration = 0
         self.next_batch = 0
+        self.checkpoint: Path | None = None
         self._repeated = self._sampled = 0  # sequences shorter than the clip, of those sampled, since the last log
         self.engine_cfg = cfgs["trainer_cfg"] if training else cfgs["evaluator_cfg"]
         self.save_path = output_path(cfgs, training)
@@ -197,6 +206,7 @@ class BaseModel(nn.Module):
         }
         path = checkpoint_path(self.save_path, self.engine_cfg["save_name"], iteration)
         save_checkpoint(state, path)
+        self.checkpoint = path
         self.msg_mgr.log_info(f"Saved {path}")
 
     def resume_ckpt(self, restore_hint: int | str) -> None:
@@ -220,6 +230,7 @@ class BaseModel(nn.Module):
         if not strict:
             self.msg_mgr.log_info(f"Restored with restore_ckpt_strict false; missing: {result.missing_keys}, "
                                   f"unexpected: {result.unexpected_keys}")
+        self.checkpoint = Path(path)
         if resume:
             self.iteration = int(checkpoint.get("iteration", 0))
         if self.training:
@@ -391,9 +402,17 @@ class BaseModel(nn.Module):
                 "views": dataset.views_list}
         eval_func = EVAL_FUNCTIONS.lookup(evaluator_cfg.get("eval_func", "evaluate_indoor_dataset"),
                                           "evaluator_cfg.eval_func")
-        accepted = set(inspect.signature(eval_func).parameters) - {"data", "dataset", "output_dir"}
+        accepted = set(inspect.signature(eval_func).parameters) - {"data", "dataset", "output_dir", "produced_by"}
         kwargs = {k: v for k, v in evaluator_cfg.items() if k in accepted}
-        return eval_func(data, model.test_dataset_name, output_dir=str(model.save_path), **kwargs)
+        return eval_func(data, model.test_dataset_name, output_dir=str(model.save_path),
+                         produced_by=model.provenance(), **kwargs)
+
+    def provenance(self) -> Provenance:
+        """What the test features come from: checkpoint, iteration, config (file and hash) and now."""
+        digest = hashlib.sha256(json.dumps(self.cfgs, sort_keys=True, default=str).encode()).hexdigest()
+        return Provenance(None if self.checkpoint is None else str(self.checkpoint), self.iteration,
+                          f"{self.config_source} (merged config sha256 {digest[:12]})",
+                          time.strftime("%Y-%m-%d %H:%M:%S"))
 
     def _training_forward(self) -> Callable[[tuple], dict[str, Any]]:
         """The forward to train with: DDP around this model under torchrun, else the model itself."""

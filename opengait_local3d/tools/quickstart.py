@@ -209,7 +209,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     print(f"\nQuick start done in {minutes:.1f} min. Local3DCNN on SynthGait "
           f"({SYNTH_DATA['subjects']} subjects, {SYNTH_DATA['size']} px), cross-view rank-1: {scores}.\n"
           f"  config:        {result.config_path}\n"
-          f"  outputs:       {result.save_path} (checkpoints/, rank1_CASIA-B_euc.md, summary/)\n"
+          f"  outputs:       {result.save_path} (checkpoints/, "
+          f"rank1_CASIA-B_euc-{result.save_path.name}-{result.iteration:05d}.md, summary/)\n"
           f"  visualisation: {pictures[0].parent if pictures else '(none)'}\n"
           f"  tensorboard:   tensorboard --logdir {args.out / 'output'}")
     return 0

@@ -1,13 +1,15 @@
-"""Atomic file writes: a temporary file beside the target, renamed over it once complete."""
+"""Atomic file writes (a temporary file beside the target, renamed over it once complete), and setting an earlier
+file aside rather than replacing it."""
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Iterator
 
-__all__ = ["atomic_write", "atomic_write_text"]
+__all__ = ["atomic_write", "atomic_write_text", "set_aside"]
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -47,3 +49,24 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     with atomic_write(path, "wb") as handle:
         handle.write(text.encode("utf-8"))
     return Path(path)
+
+
+def set_aside(path: str | os.PathLike) -> Path | None:
+    """Rename an existing ``path`` to ``<stem>.<its modification time><suffix>`` (a counter added if taken), so that
+    a file about to be written there does not replace it; returns the new name (``None`` if ``path`` is absent).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = atomic_write_text(pathlib.Path(tempfile.mkdtemp()) / "table.md", "earlier")
+        >>> kept = set_aside(target)
+        >>> target.exists(), kept.read_text(), set_aside(target)
+        (False, 'earlier', None)
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
+    candidates = (path.with_name(f"{path.stem}.{stamp}{'' if n == 0 else f'-{n}'}{path.suffix}") for n in range(1000))
+    target = next(c for c in candidates if not c.exists())
+    path.rename(target)
+    return target

@@ -12,10 +12,11 @@ from .distances import METRICS, distance_matrix, prepare_features
 from .evaluator import evaluate_indoor_dataset
 from .protocols import Protocol, check_test_set, get_protocol
 from .single_view import Rank1Matrices, single_view_rank1
+from .tables import Provenance
 from .testset import TestSet, as_test_set
 
 __all__ = [
     "evaluate_indoor_dataset", "check_test_set", "get_protocol", "Protocol", "METRICS",
     "TestSet", "as_test_set", "single_view_rank1", "Rank1Matrices", "cross_view_scores", "CrossViewScores",
-    "distance_matrix", "prepare_features",
+    "distance_matrix", "prepare_features", "Provenance",
 ]

@@ -14,8 +14,8 @@ from .distances import METRICS
 from .protocols import Protocol, check_test_set
 from .report import SINGLE_VIEW_FIGURES, cross_view_tables, matrix_tables, single_view_tables
 from .single_view import Rank1Matrices, single_view_rank1
-from ...utils.atomic import atomic_write_text
-from .tables import Table, format_csv, format_markdown, format_text
+from ...utils.atomic import atomic_write_text, set_aside
+from .tables import Provenance, Table, format_csv, format_markdown, format_text
 from .testset import as_test_set
 
 __all__ = ["evaluate_indoor_dataset"]
@@ -29,7 +29,8 @@ _SINGLE_VIEW_SUFFIX = {"identical-excluded": "@R1", "identical-included": "@R1-i
 
 
 def evaluate_indoor_dataset(data: Mapping, dataset: str, metric: str = "euc", cross_view_gallery: bool = False,
-                            output_dir: str | os.PathLike | None = None) -> dict[str, float]:
+                            output_dir: str | os.PathLike | None = None,
+                            produced_by: Provenance | None = None) -> dict[str, float]:
     """Rank-1 evaluation of a CASIA-B or OU-MVLP test set, with OpenGait's input and return format.
 
     Standard protocol (``cross_view_gallery=False``): for every (probe view, gallery view) pair, the
@@ -48,11 +49,14 @@ def evaluate_indoor_dataset(data: Mapping, dataset: str, metric: str = "euc", cr
         cross_view_gallery: OpenGait's cross-view-gallery protocol instead: each probe (CASIA-B nm-01,
             bg-01, cl-01; OU-MVLP '00') against the gallery of all views (CASIA-B nm-02, bg-02, cl-02;
             OU-MVLP '01'), leaving out the probe subject's sequences at the probe's view; rank-1 and mAP.
-        output_dir: when given, the tables are also written there (atomically, overwriting an earlier
-            evaluation with the same dataset, metric and protocol): ``rank1_<dataset>_<metric>.md``,
-            ``..._summary.csv`` (figure, condition, one column per probe view, mean) and
-            ``..._matrices.csv`` (condition, probe view, one column per gallery view); for the
+        output_dir: when given, the tables are also written there (atomically; an earlier file of the same name is
+            kept, renamed with its date, see :func:`~opengait_local3d.utils.atomic.set_aside`):
+            ``rank1_<dataset>_<metric>.md``, ``..._summary.csv`` (figure, condition, one column per probe view,
+            mean) and ``..._matrices.csv`` (condition, probe view, one column per gallery view); for the
             cross-view protocol ``cross_view_<dataset>_<metric>.md`` and ``..._summary.csv``.
+        produced_by: what produced the features (checkpoint, iteration, config, date): the file names end with its
+            :attr:`~.tables.Provenance.tag` (``rank1_CASIA-B_euc-<save_name>-<iter>.md``), the markdown starts
+            with it and the CSVs hold it in trailing columns.
 
     Returns:
         Standard protocol: ``{'scalar/test_accuracy/<C>@R1': ...}`` for each condition C (NM, BG, CL;
@@ -101,7 +105,7 @@ def evaluate_indoor_dataset(data: Mapping, dataset: str, metric: str = "euc", cr
     for table in matrices:
         logger.debug("\n%s", format_text(table))
     if output_dir is not None:
-        _write_tables(Path(output_dir), protocol, metric, summary, matrices)
+        _write_tables(Path(output_dir), protocol, metric, summary, matrices, produced_by)
     return results
 
 
@@ -117,14 +121,24 @@ def _warn_empty_cells(rank1: Rank1Matrices) -> None:
 
 
 def _write_tables(output_dir: Path, protocol: Protocol, metric: str, summary: list[Table],
-                  matrices: list[Table]) -> None:
-    """Markdown with every table, a summary CSV, and (single-view) a matrices CSV."""
+                  matrices: list[Table], produced_by: Provenance | None) -> None:
+    """Markdown with every table, a summary CSV, and (single-view) a matrices CSV; earlier files kept."""
     stem = f"{'cross_view' if protocol.cross_view else 'rank1'}_{protocol.dataset}_{metric}"
-    sections = [f"# {protocol.dataset} evaluation, metric {metric}", *map(format_markdown, summary)]
+    fields = produced_by.fields() if produced_by else {}
+    if produced_by:
+        stem += f"-{produced_by.tag}"
+    sections = [f"# {protocol.dataset} evaluation, metric {metric}",
+                *(["\n".join(f"- {key}: {value}" for key, value in fields.items())] if fields else []),
+                *map(format_markdown, summary)]
     if matrices:
         sections += ["## Probe view x gallery view", *map(format_markdown, matrices)]
-    written = [atomic_write_text(output_dir / f"{stem}.md", "\n\n".join(sections) + "\n"),
-               atomic_write_text(output_dir / f"{stem}_summary.csv", format_csv(summary, "figure"))]
+    files = {f"{stem}.md": "\n\n".join(sections) + "\n",
+             f"{stem}_summary.csv": format_csv(summary, "figure", extra=fields)}
     if matrices:
-        written.append(atomic_write_text(output_dir / f"{stem}_matrices.csv", format_csv(matrices, "condition")))
-    logger.info("evaluation tables written to %s", ", ".join(map(str, written)))
+        files[f"{stem}_matrices.csv"] = format_csv(matrices, "condition", extra=fields)
+    for name, text in files.items():
+        earlier = set_aside(output_dir / name)
+        if earlier:
+            logger.warning("%s: an earlier evaluation's file; kept as %s", output_dir / name, earlier.name)
+        atomic_write_text(output_dir / name, text)
+    logger.info("evaluation tables written to %s", ", ".join(str(output_dir / name) for name in files))

@@ -1,4 +1,4 @@
-"""Result tables: aligned text for the log, markdown, CSV, and atomic file writes.
+"""Result tables: aligned text for the log, markdown and CSV, and the record of what produced them.
 
 A :class:`Table` is a titled grid of percentages (rows x columns); NaN marks an undefined cell and
 prints as ``-`` (empty in CSV).
@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import numpy as np
 
-__all__ = ["Table", "format_text", "format_markdown", "format_csv"]
+__all__ = ["Table", "Provenance", "format_text", "format_markdown", "format_csv"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,26 @@ class Table:
         if np.shape(self.values) != (len(self.rows), len(self.columns)):
             raise ValueError(f"table {self.name!r}: values of shape {np.shape(self.values)} do not fit "
                              f"{len(self.rows)} rows x {len(self.columns)} columns")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What produced a set of tables: the checkpoint (``None``: the untrained network), its iteration, the config
+    and the date. :attr:`tag` names their files, :meth:`fields` fills their header and CSV columns."""
+
+    checkpoint: str | None
+    iteration: int
+    config: str
+    date: str
+
+    @property
+    def tag(self) -> str:
+        """The checkpoint's file name without ``.pt`` (``tiny-00004``), or ``untrained``."""
+        return PurePath(self.checkpoint).stem if self.checkpoint else "untrained"
+
+    def fields(self) -> dict[str, str]:
+        return {"checkpoint": self.checkpoint or "none (the untrained network)", "iteration": str(self.iteration),
+                "config": self.config, "date": self.date}
 
 
 def _cells(table: Table, decimals: int, undefined: str) -> list[list[str]]:
@@ -74,17 +95,20 @@ def format_markdown(table: Table, decimals: int = 2) -> str:
     return "\n".join(lines)
 
 
-def format_csv(tables: Sequence[Table], key: str, decimals: int = 4) -> str:
-    """Tables with the same columns stacked into one CSV: ``key, <corner>, <columns...>``.
+def format_csv(tables: Sequence[Table], key: str, decimals: int = 4, extra: Mapping[str, str] | None = None) -> str:
+    """Tables with the same columns stacked into one CSV: ``key, <corner>, <columns...>``, then one column per
+    ``extra`` entry holding its value on every row (e.g. the :class:`Provenance` fields).
 
     Raises:
         ValueError: when the tables' columns differ.
     """
     if any(list(t.columns) != list(tables[0].columns) for t in tables):
         raise ValueError("format_csv: all tables must have the same columns")
+    extra = extra or {}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([key, tables[0].corner, *tables[0].columns])
+    writer.writerow([key, tables[0].corner, *tables[0].columns, *extra])
     for table in tables:
-        writer.writerows([table.name, name, *row] for name, row in zip(table.rows, _cells(table, decimals, "")))
+        writer.writerows([table.name, name, *row, *extra.values()]
+                         for name, row in zip(table.rows, _cells(table, decimals, "")))
     return buffer.getvalue()
