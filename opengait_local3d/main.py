@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="restore the checkpoint of iteration N (overrides both restore_hint keys)")
     parser.add_argument("--log_to_file", action="store_true",
                         help="also log to output/<dataset>/<model>/<save_name>/logs/<datetime>.txt")
+    parser.add_argument("--restart", action="store_true",
+                        help="train from scratch where checkpoints of this save_name exist: their run's files move "
+                             "to <save_name>.old-<date>/ beside it (without it, such a training refuses to start "
+                             "unless it resumes the newest checkpoint with --iter)")
     parser.add_argument("--device", default="auto", metavar="DEVICE",
                         help="auto (CUDA if present, else CPU; the default), cpu, cuda or cuda:N")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
@@ -41,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        run(args.cfgs, args.phase, iteration=args.iter, log_to_file=args.log_to_file, device=args.device)
+        run(args.cfgs, args.phase, iteration=args.iter, log_to_file=args.log_to_file, device=args.device,
+            restart=args.restart)
     except EngineError as err:
         print(f"{_rank_prefix()}error: {err}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,9 +36,13 @@ def test_train_then_test_through_the_cli(model, tiny_casiab, tmp_path):
     cfg = tiny_engine_config(tiny_casiab, model, "output", data_cfg={"num_workers": 1})
     path = tmp_path / f"{model}.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    cli("--cfgs", str(path), "--phase", "train", "--log_to_file", cwd=tmp_path)
+    train = cli("--cfgs", str(path), "--phase", "train", "--log_to_file", cwd=tmp_path)
     run_dir = tmp_path / "output" / "CASIA-B" / model / "tiny"  # OpenGait's layout, relative to the cwd
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["tiny-00002.pt", "tiny-00004.pt"]
+    assert f"checkpoints: {Path('output/CASIA-B') / model / 'tiny/checkpoints'} (tiny-00002.pt, tiny-00004.pt)" \
+        in train.stderr and "last losses (mean of iterations 4-4): triplet_loss" in train.stderr
+    assert f"test it: python -m opengait_local3d.main --cfgs {path} --phase test --iter 4" in train.stderr
+    assert not (run_dir / ".train.lock").exists()
     log, = (run_dir / "logs").iterdir()
     assert "Iteration 00004" in log.read_text() and "parameters" in log.read_text()
     events = EventAccumulator(str(run_dir / "summary")).Reload()
@@ -47,7 +52,9 @@ def test_train_then_test_through_the_cli(model, tiny_casiab, tmp_path):
         assert {"part_visuals/block3_boxes", "part_visuals/fusion_weights"} <= set(events.Tags()["images"])
     test = cli("--cfgs", str(path), "--phase", "test", "--iter", "4", cwd=tmp_path)
     assert "Restored parameters from" in test.stderr and "NM (nm-05/nm-06)" in test.stderr
-    assert (run_dir / "rank1_CASIA-B_euc.md").is_file()
+    markdown = (run_dir / "rank1_CASIA-B_euc-tiny-00004.md").read_text()  # named by the checkpoint it tested
+    assert f"- checkpoint: {Path('output/CASIA-B') / model / 'tiny/checkpoints/tiny-00004.pt'}\n- iteration: 4\n" \
+           f"- config: {path} (merged config sha256 " in markdown
 
 
 DRIVER = textwrap.dedent("""

@@ -16,7 +16,7 @@ import torch.distributed as dist
 
 from .errors import ConfigError
 
-__all__ = ["DistributedContext", "session", "get_context", "resolve_device", "launched_by_torchrun",
+__all__ = ["DistributedContext", "session", "get_context", "resolve_device", "launched_by_torchrun", "launch_rank",
            "all_gather_keep_grad", "gather_to_main", "any_rank"]
 
 
@@ -47,6 +47,11 @@ _context = DistributedContext()
 def launched_by_torchrun() -> bool:
     """Whether the environment holds torchrun's rank variables."""
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def launch_rank() -> int:
+    """This process's rank as torchrun set it (0 outside torchrun), known before the process group is joined."""
+    return int(os.environ["RANK"]) if launched_by_torchrun() else 0
 
 
 def resolve_device(spec: str, local_rank: int = 0) -> torch.device:

@@ -4,7 +4,7 @@ The command line prints the message of an :class:`EngineError` without a traceba
 """
 from __future__ import annotations
 
-__all__ = ["EngineError", "ConfigError", "DataError", "CheckpointError"]
+__all__ = ["EngineError", "ConfigError", "DataError", "CheckpointError", "OutputError"]
 
 
 class EngineError(Exception):
@@ -24,6 +24,10 @@ class DataError(EngineError, ValueError):
 
 class CheckpointError(EngineError, FileNotFoundError):
     """A checkpoint to restore is missing or unreadable."""
+
+
+class OutputError(EngineError):
+    """An output would replace work (a run's checkpoints, a file) or is in use by another process."""
 
 
 def _without_worker_traceback(message: str, cls: type) -> str:

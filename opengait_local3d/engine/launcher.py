@@ -8,7 +8,7 @@ from typing import Any, Iterator, Mapping
 
 import yaml
 
-from . import distributed
+from . import distributed, summary
 from ..utils.allocator import keep_freed_memory
 from .config.loading import config_source, load_config
 from .config.paths import output_path
@@ -16,6 +16,7 @@ from .config.validation import check_config
 from .errors import ConfigError
 from .messages import get_msg_mgr
 from .host import NetworkHost
+from .run_folder import claim
 
 __all__ = ["run", "RunResult", "check_config"]
 
@@ -31,40 +32,62 @@ class RunResult:
 
 
 def run(cfgs: str | Path | Mapping[str, Any], phase: str = "train", *, iteration: int = 0,
-        log_to_file: bool = False, device: str = "auto") -> RunResult:
+        log_to_file: bool = False, device: str = "auto", restart: bool = False) -> RunResult:
     """Train or test as ``python -m opengait_local3d.main`` does, in this process.
 
     Args:
         cfgs: a yaml config path or a config dict (merged over ``configs/default.yaml``).
         phase: ``'train'`` or ``'test'``.
         iteration: restore this iteration (overrides both ``restore_hint`` keys, like ``--iter``).
-        log_to_file: also log to ``<save_path>/logs/<datetime>.txt``.
+        log_to_file: also log to ``<save_path>/logs/<datetime>.txt`` (an exception that ends the run included).
         device: ``'auto'`` (CUDA if present, else CPU), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+        restart: train from scratch where checkpoints of the run's ``save_name`` exist, moving the old run's files
+            to ``<save_path>.old-<date>`` (``--restart``); without it such a training refuses to start unless it
+            resumes the newest checkpoint (see :mod:`.run_folder`).
 
-    Under torchrun (its environment variables set) this process joins the process group.
+    Under torchrun (its environment variables set) this process joins the process group; rank 0 holds the run
+    folder's lock.
 
     Raises:
-        ConfigError, DataError, CheckpointError: bad input, with a message naming the file or key.
+        ConfigError, DataError, CheckpointError, OutputError: bad input or an output that would lose work, with a
+            message naming the file or key.
     """
     if phase not in ("train", "test"):
         raise ConfigError(f"phase: expected 'train' or 'test', got {phase!r}")
     training = phase == "train"
+    if restart and not training:
+        raise ConfigError("--restart starts a training over; the test phase has nothing to restart")
     source = config_source(cfgs)
     cfgs = load_config(cfgs, restore_iteration=iteration)
     with _named_by(source):
         check_config(cfgs, training)
         save_path = output_path(cfgs, training)
-    with distributed.session(device) as context, _messages(cfgs, source, training, log_to_file, context):
+    with contextlib.ExitStack() as stack:
+        if training and distributed.launch_rank() == 0:
+            trainer_cfg = cfgs["trainer_cfg"]
+            stack.enter_context(claim(save_path, trainer_cfg["save_name"], trainer_cfg["restore_hint"],
+                                      trainer_cfg["total_iter"], restart))
+        context = stack.enter_context(distributed.session(device))
+        stack.enter_context(_messages(cfgs, source, training, log_to_file, context))
         if context.device.type == "cpu" and cfgs["engine_cfg"]["keep_freed_memory"]:
             keep_freed_memory()
         with _named_by(source):
             model = NetworkHost(cfgs, training)
+        model.config_source = source
+        msg_mgr = get_msg_mgr()
         n_params = sum(p.numel() for p in model.parameters())
-        get_msg_mgr().log_info(f"{cfgs['model_cfg']['model']}: {n_params / 1e6:.5f}M parameters ({n_params})")
-        if training:
+        msg_mgr.log_info(f"{cfgs['model_cfg']['model']}: {n_params / 1e6:.5f}M parameters ({n_params})")
+        if not training:
+            return RunResult(phase, model.iteration, save_path, NetworkHost.run_test(model))
+        try:
             NetworkHost.run_train(model)
-            return RunResult(phase, model.iteration, save_path)
-        return RunResult(phase, model.iteration, save_path, NetworkHost.run_test(model))
+        except KeyboardInterrupt:
+            msg_mgr.log_warning(summary.interrupted(cfgs, save_path, source, device))
+            raise
+        msg_mgr.flush()
+        msg_mgr.log_info(summary.finished(cfgs, save_path, model.iteration, msg_mgr.last_means,
+                                          msg_mgr.last_means_since, source, device))
+        return RunResult(phase, model.iteration, save_path)
 
 
 @contextlib.contextmanager
@@ -85,6 +108,9 @@ def _messages(cfgs: Mapping[str, Any], source: str, training: bool, log_to_file:
         msg_mgr.log_info(f"Config {source} on {context.device} ({processes}):\n"
                          + yaml.safe_dump(dict(cfgs), sort_keys=False))
         yield
+    except Exception as error:  # the log file keeps what ended the run (the console shows it anyway)
+        msg_mgr.log_exception(error)
+        raise
     finally:
         msg_mgr.close()
 

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .errors import EngineError
+
 __all__ = ["MessageManager", "get_msg_mgr", "LOGGER_NAME"]
 
 LOGGER_NAME = "opengait_local3d"
@@ -37,9 +39,12 @@ class MessageManager:
         self.logger = logging.getLogger(LOGGER_NAME)
         self.is_main = True
         self.writer: Any = None
+        self._summary: tuple[Path, int] | None = None  # where and from which step the writer writes, once needed
         self.iteration = 0
         self.log_iter = 100
         self.window: dict[str, list[float]] = defaultdict(list)
+        self.last_means: dict[str, float] = {}
+        self.last_means_since = 0
         self.time = time.time()
         self._handlers: list[logging.Handler] = []
 
@@ -61,14 +66,13 @@ class MessageManager:
 
     def init_manager(self, save_path: str | Path, log_to_file: bool, log_iter: int, iteration: int = 0,
                      is_main: bool = True) -> None:
-        """As :meth:`init_logger`, plus tensorboard summaries in ``<save_path>/summary`` from ``iteration``."""
+        """As :meth:`init_logger`, plus tensorboard summaries in ``<save_path>/summary`` from ``iteration`` (the
+        folder is made at the first summary, so a run that fails before training leaves none)."""
         self.init_logger(save_path, log_to_file, is_main)
         self.iteration, self.log_iter = iteration, log_iter
         self.window.clear()
-        if is_main:
-            from torch.utils.tensorboard import SummaryWriter  # imports tensorboard: only when training
-
-            self.writer = SummaryWriter(str(Path(save_path) / "summary"), purge_step=iteration)
+        self.last_means, self.last_means_since = {}, iteration
+        self._summary = (Path(save_path) / "summary", iteration) if is_main else None
         self.reset_time()
 
     def close(self) -> None:
@@ -76,6 +80,7 @@ class MessageManager:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+        self._summary = None
         for handler in self._handlers:
             self.logger.removeHandler(handler)
             handler.close()
@@ -111,15 +116,38 @@ class MessageManager:
 
     def log_training_info(self) -> None:
         now = time.time()
-        means = ", ".join(f"{k.replace('scalar/', '').replace('/', '_')}={np.mean(v):.4f}"
-                          for k, v in self.window.items() if k.startswith("scalar/"))
+        self.last_means = {k.replace("scalar/", "").replace("/", "_"): float(np.mean(v))
+                           for k, v in self.window.items() if k.startswith("scalar/")}
+        self.last_means_since = self.iteration - len(next(iter(self.window.values()), [])) + 1
+        means = ", ".join(f"{name}={value:.4f}" for name, value in self.last_means.items())
         self.log_info(f"Iteration {self.iteration:05d}, Cost {now - self.time:.2f}s, {means}")
         self.reset_time()
 
+    def flush(self) -> None:
+        """Log the iterations since the last ``log_iter`` report (at the end of a training)."""
+        if self.window:
+            self.log_training_info()
+            self.window.clear()
+
+    def log_exception(self, error: BaseException) -> None:
+        """Write an exception that ends the run to the log file only (the console shows it already): an
+        :class:`~opengait_local3d.engine.errors.EngineError` as its message, anything else with its traceback."""
+        brief = isinstance(error, EngineError)
+        record = self.logger.makeRecord(self.logger.name, logging.ERROR, __file__, 0,
+                                        f"{'error' if brief else 'crashed'}: {error}", None,
+                                        None if brief else (type(error), error, error.__traceback__))
+        for handler in self._handlers:
+            if isinstance(handler, logging.FileHandler):
+                handler.handle(record)
+
     def write_to_tensorboard(self, summary: Mapping[str, Any], step: int | None = None) -> None:
         """``scalar/<name>`` -> ``add_scalar``, ``image/<name>`` ([N, 1, H, W] in [0, 1]) -> ``add_images``."""
-        if self.writer is None:
+        if self._summary is None:
             return
+        if self.writer is None:
+            from torch.utils.tensorboard import SummaryWriter  # imports tensorboard: only when training
+
+            self.writer = SummaryWriter(str(self._summary[0]), purge_step=self._summary[1])
         step = self.iteration if step is None else step
         for key, value in summary.items():
             kind, _, name = key.partition("/")

@@ -1,0 +1,185 @@
+"""A training's run folder: one process at a time, and its checkpoints never replaced unless told.
+
+:func:`claim` holds ``<save_path>/.train.lock`` for a training (rank 0's process under torchrun) and refuses to
+start where checkpoints of the run's ``save_name`` exist, unless the training resumes the newest of them
+(``--iter`` / ``restore_hint``) or was told to start over (``--restart``: the old run's files move to
+``<save_path>.old-<date>``, said in the log). The lock file records the owner's pid, host, start time and
+command; a lock whose process is gone (same host) is stale and taken over with a warning.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+from .checkpoint import saved_iterations
+from .errors import OutputError
+
+__all__ = ["claim", "LOCK_NAME", "moved_aside_path"]
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = ".train.lock"
+
+
+@contextlib.contextmanager
+def claim(save_path: Path, save_name: str, restore_hint: Any, total_iter: int, restart: bool) -> Iterator[None]:
+    """Hold the run folder ``save_path`` for the block, after checking that the training loses nothing.
+
+    Raises:
+        OutputError: another live process holds the folder; checkpoints of ``save_name`` exist that the training
+            would replace (it neither resumes the newest nor restarts); ``restart`` with an iteration to resume.
+    """
+    created = not save_path.exists()
+    save_path.mkdir(parents=True, exist_ok=True)
+    lock = save_path / LOCK_NAME
+    try:
+        _acquire(lock)
+    except OutputError:
+        if created:
+            save_path.rmdir()
+        raise
+    try:
+        if restart:
+            _start_over(save_path, restore_hint)
+        else:
+            _check_nothing_is_replaced(save_path, save_name, restore_hint, total_iter)
+        yield
+    finally:
+        _release(lock)
+        if created and not any(save_path.iterdir()):
+            save_path.rmdir()
+
+
+def moved_aside_path(save_path: Path, when: float) -> Path:
+    """Where ``--restart`` moves the old files of ``save_path``: ``<save_path>.old-<YYYYmmdd-HHMMSS>``."""
+    return save_path.with_name(f"{save_path.name}.old-{time.strftime('%Y%m%d-%H%M%S', time.localtime(when))}")
+
+
+def _check_nothing_is_replaced(save_path: Path, save_name: str, restore_hint: Any, total_iter: int) -> None:
+    saved = saved_iterations(save_path, save_name)
+    resumed = restore_hint if isinstance(restore_hint, int) and not isinstance(restore_hint, bool) else 0
+    replaced = [i for i in saved if i > resumed] if resumed < total_iter else []
+    if not replaced:
+        return
+    listed = ", ".join(map(str, saved[-10:]))
+    state = (f"resuming iteration {resumed} would replace those after it" if resumed
+             else "a new training would replace them")
+    raise OutputError(
+        f"{save_path}: holds checkpoints of save_name '{save_name}' (iterations {'..., ' * (len(saved) > 10)}"
+        f"{listed}); {state}. Resume the newest with --iter {saved[-1]} (trainer_cfg.restore_hint: {saved[-1]}), "
+        f"start over with --restart (moves them to {moved_aside_path(save_path, time.time()).name}/), or set "
+        "another trainer_cfg.save_name")
+
+
+def _start_over(save_path: Path, restore_hint: Any) -> None:
+    """Move every file of ``save_path`` but the lock to :func:`moved_aside_path` (nothing to move: nothing done)."""
+    if isinstance(restore_hint, int) and not isinstance(restore_hint, bool) and restore_hint:
+        raise OutputError(f"--restart starts the training over, but restore_hint / --iter asks to resume iteration "
+                          f"{restore_hint}: give one or the other")
+    if isinstance(restore_hint, str) and Path(restore_hint).resolve().is_relative_to(save_path.resolve()):
+        raise OutputError(f"restore_hint: {restore_hint} is inside the run folder that --restart moves aside; "
+                          "copy the checkpoint elsewhere and point restore_hint at the copy")
+    entries = [entry for entry in save_path.iterdir() if entry.name != LOCK_NAME]
+    if not entries:
+        return
+    aside = moved_aside_path(save_path, time.time())
+    aside.mkdir()
+    for entry in entries:
+        entry.rename(aside / entry.name)
+    logger.warning("--restart: the previous run's files are now in %s", aside)
+
+
+def _acquire(lock: Path) -> None:
+    """Create ``lock`` holding this process's record, atomically; take over a stale one."""
+    record = {"pid": os.getpid(), "host": socket.gethostname(), "process_start": _process_start(os.getpid()),
+              "started": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(sys.argv),
+              "launch": os.environ.get("TORCHELASTIC_RUN_ID")}
+    draft = lock.with_name(f"{lock.name}.{uuid.uuid4().hex}")
+    draft.write_text(json.dumps(record))
+    try:
+        for _ in range(3):
+            try:
+                os.link(draft, lock)  # fails if the lock exists: no two processes get it
+                return
+            except FileExistsError:
+                owner = _read(lock)
+                if not _stale(owner):
+                    raise OutputError(_held_message(lock, owner)) from None
+                _take_over(lock, owner)
+        raise OutputError(f"{lock}: could not take over this stale lock; remove it if no training runs there")
+    finally:
+        draft.unlink()
+
+
+def _release(lock: Path) -> None:
+    """Remove ``lock`` if this process still owns it."""
+    owner = _read(lock)
+    if owner and owner.get("pid") == os.getpid() and owner.get("host") == socket.gethostname():
+        lock.unlink(missing_ok=True)
+
+
+def _read(lock: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads(lock.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _stale(owner: dict[str, Any] | None) -> bool:
+    """Whether the lock's process is gone: an unreadable lock, or one of this host whose pid is not running
+    (or runs a process started at another time: the pid was reused)."""
+    if owner is None:
+        return True
+    if owner.get("host") != socket.gethostname() or not isinstance(owner.get("pid"), int):
+        return False
+    started = _process_start(owner["pid"])
+    if started is None:
+        return not _running(owner["pid"])
+    return owner.get("process_start") not in (None, started)
+
+
+def _take_over(lock: Path, owner: dict[str, Any] | None) -> None:
+    """Rename a stale lock away (one process wins the rename), saying whose it was."""
+    stale = lock.with_name(f"{lock.name}.stale-{uuid.uuid4().hex}")
+    try:
+        lock.rename(stale)
+    except FileNotFoundError:  # another process took it over first; try again
+        return
+    stale.unlink()
+    who = f"pid {owner.get('pid')} on {owner.get('host')}, started {owner.get('started')}" if owner else "unreadable"
+    logger.warning("%s: took over the lock of a training that is no longer running (%s)", lock, who)
+
+
+def _held_message(lock: Path, owner: dict[str, Any] | None) -> str:
+    where = "this host" if owner.get("host") == socket.gethostname() else f"host {owner.get('host')}"
+    return (f"{lock.parent}: another training is writing to this run folder (pid {owner.get('pid')} on {where}, "
+            f"started {owner.get('started')}: {owner.get('command')}). Wait for it, set another "
+            f"trainer_cfg.save_name, or, if no such training runs any more, remove {lock}")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another user
+        return True
+    return True
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux's /proc), or ``None`` if unknown or gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
