@@ -47,6 +47,14 @@ def test_all_ids_of_a_folder_without_casia_b_structure_untrained_and_a_missing_f
     saved = np.load(out)
     assert list(saved["ids"]) == ["alice"] and list(saved["types"]) == ["walk"] and saved["embeddings"].shape[0] == 1
 
+    (mine / "bob" / "walk").mkdir(parents=True)  # a pkl one folder too high: bob has no sequence
+    (mine / "bob" / "walk" / "b.pkl").write_bytes((mine / "alice" / "walk" / "side" / "a.pkl").read_bytes())
+    assert cli_main(["embed", "--cfgs", str(cfg), "--iter", "0", "--data", str(mine), "--out", str(out),
+                     "--device", "cpu"]) == 0
+    assert (f"{mine}: skipped 2 entries of TEST_SET: bob/walk/b.pkl: a pkl outside <id>/<type>/<view>/; bob: no "
+            "sequence, the id is left out") in capsys.readouterr().err
+    assert list(np.load(out)["ids"]) == ["alice"]
+
     assert cli_main(["embed", "--cfgs", str(cfg), "--iter", "0", "--data", str(tmp_path / "nowhere"),
                      "--out", str(out)]) == 2
     assert "nowhere" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import cv2
@@ -183,6 +184,19 @@ def test_pretreat_errors_are_clear(tmp_path, capsys):
         main(["pretreat", "-i", str(tmp_path / "flat"), "-o", str(tmp_path / "out"), "--size", "8"])
     assert usage.value.code == 2
     assert "size must be at least 16" in capsys.readouterr().err
+
+
+def test_pretreat_refuses_an_output_that_is_a_file_or_its_input(raw, tmp_path, capsys):
+    snapshot = {p: p.read_bytes() for p in sorted(raw.rglob("*")) if p.is_file()}
+    (tmp_path / "notes.txt").write_text("my notes")
+    for output, message in ((tmp_path / "notes.txt", f"output {tmp_path / 'notes.txt'} is a file; the output is a "
+                                                     "folder \\(created if absent\\)"),
+                            (raw, f"output {raw} is the input folder {raw}: the pkls would be written among"),
+                            (raw / "001" / "pkl", f"output {raw / '001' / 'pkl'} is inside the input folder {raw}:")):
+        assert main(["pretreat", "-i", str(raw), "-o", str(output), "--workers", "1"]) == 2
+        assert re.fullmatch(rf"opengait-local3d pretreat: error: {message}.*\n", capsys.readouterr().err)
+    assert {p: p.read_bytes() for p in sorted(raw.rglob("*")) if p.is_file()} == snapshot
+    assert (tmp_path / "notes.txt").read_text() == "my notes"
 
 
 def test_pkl_matches_opengaits_reader(tmp_path):

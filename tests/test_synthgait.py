@@ -227,8 +227,22 @@ def test_complete_output_is_reused_and_incomplete_one_regenerated(tmp_path):
     assert not list(root.rglob("*.tmp"))
     assert (root / "notes.txt").read_text() == "mine"
 
-    result = generate(root, workers=1, progress=False, **{**SMALL, "frames": 6})  # other parameters
-    assert not result.reused and len(load_sequence(sample)) >= 6
+
+
+def test_a_synthgait_of_other_parameters_is_replaced_only_with_force(tmp_path, capsys):
+    root = tmp_path / "data"
+    generate(root, workers=1, progress=False, **SMALL)
+    sample = root / "002" / "cl-02" / "090" / "090.pkl"
+    before = (sample.stat().st_ino, sample.stat().st_mtime_ns, sample.read_bytes())
+    argv = ["synth", "--out", str(root), "--subjects", str(SMALL["subjects"]), "--views",
+            *map(str, SMALL["views"]), "--frames", "6", "--size", str(SMALL["size"]), "--workers", "1"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (f"opengait-local3d synth: error: {root} holds a SynthGait of other parameters: "
+                                       f"frames {SMALL['frames']} (asked: 6); regenerating it would replace it: "
+                                       "choose another folder, remove it, or pass --force to opengait-local3d synth\n")
+    assert (sample.stat().st_ino, sample.stat().st_mtime_ns, sample.read_bytes()) == before
+    assert main([*argv, "--force"]) == 0
+    assert "wrote SynthGait" in capsys.readouterr().out and len(load_sequence(sample)) >= 6
 
 
 def test_refuses_to_overwrite_what_is_not_synthgait(tmp_path, capsys):

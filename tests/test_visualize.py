@@ -132,3 +132,24 @@ def test_visualize_command_untrained_missing_checkpoint_and_bad_pkl(tiny_casiab,
     bad.write_bytes(pickle.dumps(np.zeros((4, 16, 16), np.float32)))
     assert cli_main(["visualize", "--cfgs", str(cfg), "--iter", "0", "--sequence", str(bad), "--out", str(out)]) == 2
     assert "bad.pkl" in capsys.readouterr().err
+
+
+def test_visualize_refuses_a_file_as_out_and_names_a_sequence_too_small_for_the_network(tiny_casiab, tmp_path, capsys):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_engine_config(tiny_casiab, "Local3DCNN", tmp_path / "output",
+                                                     model_cfg=LOCAL3DCNN)))
+    (tmp_path / "notes.txt").write_text("my notes")
+    sequence = tiny_casiab.root / "005/nm-05/000"
+    assert cli_main(["visualize", "--cfgs", str(cfg), "--iter", "0", "--sequence", str(sequence), "--out",
+                     str(tmp_path / "notes.txt")]) == 2
+    assert capsys.readouterr().err == (f"opengait-local3d visualize: error: {tmp_path / 'notes.txt'}: a file is there; "
+                                       "the pictures go to a folder (created if absent)\n")
+    assert (tmp_path / "notes.txt").read_text() == "my notes"
+    small = tmp_path / "small.pkl"
+    small.write_bytes(pickle.dumps(np.full((5, 7, 3), 255, np.uint8)))
+    assert cli_main(["visualize", "--cfgs", str(cfg), "--iter", "0", "--sequence", str(small), "--out",
+                     str(tmp_path / "vis")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"opengait-local3d visualize: error: {small}: Local3DCNN cannot take this sequence (7x3 "
+                          "pixels after evaluator_cfg.transform): ") and err.count("\n") == 1
+    assert not (tmp_path / "vis").exists()

@@ -156,11 +156,19 @@ def pretreat(raw: str | os.PathLike, output: str | os.PathLike, size: int = 64, 
 
     Raises:
         FileNotFoundError: if ``raw`` is not a directory or holds no sequence folder.
+        FileExistsError: if ``output`` is a file, or ``raw`` itself or a folder inside it (the pkls would land
+            among the raw frames, and a later run would read them as input).
         ValueError: on a bad ``size``, ``workers`` or ``dataset``.
     """
     raw, output = Path(raw), Path(output)
     if not raw.is_dir():
         raise FileNotFoundError(f"input folder {raw} does not exist or is not a directory")
+    if output.exists() and not output.is_dir():
+        raise FileExistsError(f"output {output} is a file; the output is a folder (created if absent)")
+    if output.resolve().is_relative_to(raw.resolve()):
+        where = "the input folder" if output.resolve() == raw.resolve() else "inside the input folder"
+        raise FileExistsError(f"output {output} is {where} {raw}: the pkls would be written among the raw frames; "
+                              "choose a folder outside it")
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels, got {size}")
     workers = resolve_workers(workers)
@@ -233,7 +241,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         report = pretreat(args.input, args.output, size=args.size, workers=args.workers, dataset=args.dataset)
     except ValueError as err:
         parser.error(str(err))
-    except FileNotFoundError as err:
+    except (FileNotFoundError, FileExistsError) as err:
         print(f"opengait-local3d pretreat: error: {err}", file=sys.stderr)
         return 2
     print(format_report(report, args.output, verbose=args.verbose))

@@ -17,8 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Render SynthGait: walking silhouettes of articulated 3D bodies with CASIA-B's structure "
                     f"(ids 001.., types {', '.join(TYPES)}, views in degrees) in OpenGait's pkl layout, plus the "
                     "partition OUT/SynthGait.json (first 60% of ids train). An existing OUT is reused if it is a "
-                    "complete SynthGait output with the same parameters, regenerated if it is an incomplete or "
-                    "different one, and never overwritten if it is anything else.",
+                    "complete SynthGait output with the same parameters, completed if it is an incomplete one, "
+                    "replaced if it is one of other parameters only with --force, and never overwritten if it is "
+                    "anything else.",
         epilog="Example: opengait-local3d synth --out data/SynthGait --subjects 50 --size 64 --workers 2")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output dataset root")
     parser.add_argument("--subjects", type=int, default=defaults.subjects, metavar="N",
@@ -33,13 +34,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: 0)")
     parser.add_argument("--workers", type=int, default=None, metavar="K",
                         help="worker processes (default: CPUs available); the data do not depend on it")
+    parser.add_argument("--force", action="store_true",
+                        help="replace a SynthGait in OUT that was generated with other parameters")
     parser.set_defaults(func=partial(_run, parser))
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         result = generate(args.out, subjects=args.subjects, views=args.views, frames=args.frames, size=args.size,
-                          seed=args.seed, workers=args.workers)
+                          seed=args.seed, workers=args.workers, force=args.force)
     except ValueError as err:
         parser.error(str(err))
     except FileExistsError as err:

@@ -13,7 +13,7 @@ import torch
 from ..engine.config.loading import load_config
 from ..engine.data import apply_to_sequence, get_transform
 from ..engine.data.dataset import load_sequence
-from ..engine.errors import DataError, EngineError
+from ..engine.errors import DataError, EngineError, OutputError
 from ..engine.host import load_network
 from ..visuals import render_part_visuals
 from .arguments import add_checkpoint_arguments
@@ -65,18 +65,22 @@ def visualize_run(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, s
         3D local blocks (GaitSet, GaitPart).
 
     Raises:
-        ConfigError, CheckpointError, DataError: naming the config key, checkpoint or pkl at fault.
+        ConfigError, CheckpointError, DataError: naming the config key, checkpoint or pkl at fault (a sequence
+            whose frames the network cannot take included).
+        OutputError: ``out_dir`` is a file.
     """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: a file is there; the pictures go to a folder (created if absent)")
     cfgs = load_config(cfgs if isinstance(cfgs, Mapping) else Path(cfgs))
     network = load_network(cfgs, iteration)
     sequence = read_sequence(Path(sequence_path), cfgs)
-    out_dir = Path(out_dir)
     try:
         pictures = render_part_visuals(network, sequence, out_dir)
-    except ValueError as err:  # the network's own input checks, e.g. a height its strips do not divide
+    except (ValueError, RuntimeError) as err:  # the network's input checks, or torch's (frames too small)
         raise DataError(f"{sequence_path}: {cfgs['model_cfg']['model']} cannot take this sequence "
-                        f"({'x'.join(map(str, sequence.shape[-2:]))} pixels after evaluator_cfg.transform): {err}"
-                        ) from None
+                        f"({'x'.join(map(str, sequence.shape[-2:]))} pixels after evaluator_cfg.transform): "
+                        f"{str(err).splitlines()[0]}") from None
     if not pictures:
         return []
     video = out_dir / f"{[name for name in pictures if name.endswith('_boxes')][-1]}.mp4"

@@ -80,7 +80,8 @@ class SynthGaitOutput:
 
 
 def generate(out_dir: str | os.PathLike, subjects: int = 124, views: Sequence[int] = VIEWS, frames: int = 40,
-             size: int = 64, seed: int = 0, workers: int | None = None, progress: bool = True) -> SynthGaitOutput:
+             size: int = 64, seed: int = 0, workers: int | None = None, progress: bool = True,
+             force: bool = False) -> SynthGaitOutput:
     """Generate SynthGait into ``out_dir``, or reuse it if a complete output with the same parameters is there.
 
     Args:
@@ -92,13 +93,15 @@ def generate(out_dir: str | os.PathLike, subjects: int = 124, views: Sequence[in
         seed: the data are a function of the parameters and this seed.
         workers: processes (default: CPUs available); 1 runs in this process.
         progress: show a tqdm bar.
+        force: replace a SynthGait output of other parameters (without it, such an output is refused).
 
     Returns:
         The dataset root, its partition file, and whether an existing output was reused.
 
     Raises:
         ValueError: on a bad parameter.
-        FileExistsError: if ``out_dir`` exists, is not empty, and is not a SynthGait output.
+        FileExistsError: if ``out_dir`` exists, is not empty, and is not a SynthGait output, or (without ``force``)
+            is one of other parameters, complete or not.
     """
     spec = SynthGaitSpec(subjects=subjects, views=tuple(views), frames=frames, size=size, seed=seed)
     workers = resolve_workers(workers)
@@ -107,6 +110,12 @@ def generate(out_dir: str | os.PathLike, subjects: int = 124, views: Sequence[in
     record = _record(spec)
     if _read_marker(root / COMPLETE_MARKER) == record:
         return result
+    previous = _read_marker(root / OWNER_MARKER)
+    if previous is not None and previous != record and not force:
+        changed = ", ".join(f"{key} {previous.get(key)!r} (asked: {value!r})" for key, value in record.items()
+                            if previous.get(key) != value)
+        raise FileExistsError(f"{root} holds a SynthGait of other parameters: {changed}; regenerating it would replace "
+                              "it: choose another folder, remove it, or pass --force to opengait-local3d synth")
     _prepare_directory(root)
     _write_json(root / OWNER_MARKER, record)
     jobs = [(spec, subject, seq_type) for subject in range(spec.subjects) for seq_type in TYPES]
