@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import tiny_engine_config
-from opengait_local3d.engine import OutputError, evaluate_indoor_dataset, run
+from opengait_local3d.engine import CheckpointError, OutputError, evaluate_indoor_dataset, run
 from opengait_local3d.engine.evaluation import Provenance
 from opengait_local3d.engine.run_folder import LOCK_NAME, claim
 from test_engine_cli_errors import fingerprint
@@ -58,6 +58,22 @@ def test_restart_moves_the_old_run_aside_whole(trained, caplog):
     assert fingerprint(aside) == before  # renamed: the same files, inodes and times
     assert f"--restart: the previous run's files are now in {aside}" in caplog.text
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["tiny-00002.pt", "tiny-00004.pt"]
+
+
+def test_testing_with_another_model_cfg_names_the_misfit_and_the_saved_config(trained):
+    cfg, run_dir = trained
+    other = {**cfg, "model_cfg": {**cfg["model_cfg"], "in_channels": [1, 4, 4, 16],
+                                  "SeparateFCs": {**cfg["model_cfg"]["SeparateFCs"], "in_channels": 16}}}
+    before = fingerprint(run_dir)
+    with pytest.raises(CheckpointError) as raised:
+        run(other, "test", iteration=4)
+    lines = str(raised.value).splitlines()
+    assert lines[0] == f"{run_dir / 'checkpoints/tiny-00004.pt'}: does not fit GaitSet as model_cfg configures it"
+    assert lines[1].startswith("  it was saved with model_cfg SeparateFCs: {") and "in_channels: [1, 4, 4, 8] (now " \
+        "[1, 4, 4, 16])" in lines[1]
+    assert lines[2].startswith("  ") and "tensor(s) of other shapes: net.set_block3" in lines[2]
+    assert lines[-1].startswith("  restore_ckpt_strict: false would not help")
+    assert fingerprint(run_dir) == before
 
 
 def lock_of(pid: int) -> dict:
