@@ -36,7 +36,8 @@ def test_resuming_the_newest_continues_and_an_earlier_one_is_refused(trained):
     with pytest.raises(OutputError, match=r"holds checkpoints of save_name 'tiny' \(iterations 2, 4\); resuming "
                                           r"iteration 2 would replace those after it"):
         run(cfg, "train", iteration=2)
-    path_hint = {**cfg, "trainer_cfg": {**cfg["trainer_cfg"], "restore_hint": str(run_dir / "checkpoints/tiny-00002.pt")}}
+    weights = str(run_dir / "checkpoints/tiny-00002.pt")
+    path_hint = {**cfg, "trainer_cfg": {**cfg["trainer_cfg"], "restore_hint": weights}}
     with pytest.raises(OutputError, match="a new training would replace them"):  # weights of a path count from 0
         run(path_hint, "train")
     assert fingerprint(run_dir / "checkpoints") == before
@@ -46,7 +47,7 @@ def test_resuming_the_newest_continues_and_an_earlier_one_is_refused(trained):
     assert {k: v for k, v in after.items() if k in before} == before and "tiny-00006.pt" in after
 
 
-def test_restart_moves_the_old_run_aside_whole(trained, caplog):
+def test_restart_moves_the_old_run_aside_whole(trained, capsys):
     cfg, run_dir = trained
     before = fingerprint(run_dir)
     with pytest.raises(OutputError, match="--restart starts the training over, but restore_hint / --iter asks to "
@@ -56,7 +57,7 @@ def test_restart_moves_the_old_run_aside_whole(trained, caplog):
     run(cfg, "train", restart=True)
     aside, = run_dir.parent.glob("tiny.old-*")
     assert fingerprint(aside) == before  # renamed: the same files, inodes and times
-    assert f"--restart: the previous run's files are now in {aside}" in caplog.text
+    assert f"[WARNING]: --restart: the previous run's files are now in {aside}" in capsys.readouterr().err
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["tiny-00002.pt", "tiny-00004.pt"]
 
 
@@ -82,7 +83,7 @@ def lock_of(pid: int) -> dict:
             "command": "python -m opengait_local3d.main --cfgs other.yaml"}
 
 
-def test_a_live_lock_keeps_a_second_process_out_and_a_stale_one_is_taken_over(tmp_path, caplog):
+def test_a_live_lock_keeps_a_second_process_out_and_a_stale_one_is_taken_over(tmp_path):
     save_path = tmp_path / "run"
     save_path.mkdir()
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -96,9 +97,10 @@ def test_a_live_lock_keeps_a_second_process_out_and_a_stale_one_is_taken_over(tm
     finally:
         other.kill()
         other.wait()
-    with claim(save_path, "tiny", 0, 4, restart=False):  # its process is gone: stale
+    with claim(save_path, "tiny", 0, 4, restart=False) as notes:  # its process is gone: stale
         assert json.loads((save_path / LOCK_NAME).read_text())["pid"] == os.getpid()
-    assert "took over the lock of a training that is no longer running (pid" in caplog.text
+    assert notes == [f"{save_path / LOCK_NAME}: took over the lock of a training that is no longer running (pid "
+                     f"{other.pid} on {socket.gethostname()}, started 2024-01-01 00:00:00)"]
     assert not (save_path / LOCK_NAME).exists() and list(save_path.iterdir()) == []
 
 

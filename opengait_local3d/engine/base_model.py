@@ -139,7 +139,8 @@ class BaseModel(nn.Module):
         num_workers = integer_at_least(data_cfg.get("num_workers", 1), 0, "data_cfg.num_workers", ConfigError)
         dataset = GaitDataset(data_cfg, train)
         section = "trainer_cfg" if train else "evaluator_cfg"
-        check_transforms(self.trainer_trfs if train else self.evaluator_trfs, dataset.frame_sizes, f"{section}.transform")
+        check_transforms(self.trainer_trfs if train else self.evaluator_trfs, dataset.frame_sizes,
+                         f"{section}.transform")
         collate = CollateFn(dataset.label_set, sampler_cfg, where)
         sampler = SAMPLERS.build(sampler_cfg, where, dataset=dataset, seed=self.seed, rank=self.context.rank,
                                  world_size=self.context.world_size)

@@ -63,18 +63,21 @@ def run(cfgs: str | Path | Mapping[str, Any], phase: str = "train", *, iteration
         check_config(cfgs, training)
         save_path = output_path(cfgs, training)
     with contextlib.ExitStack() as stack:
+        notes = []
         if training and distributed.launch_rank() == 0:
             trainer_cfg = cfgs["trainer_cfg"]
-            stack.enter_context(claim(save_path, trainer_cfg["save_name"], trainer_cfg["restore_hint"],
-                                      trainer_cfg["total_iter"], restart))
+            notes = stack.enter_context(claim(save_path, trainer_cfg["save_name"], trainer_cfg["restore_hint"],
+                                              trainer_cfg["total_iter"], restart))
         context = stack.enter_context(distributed.session(device))
         stack.enter_context(_messages(cfgs, source, training, log_to_file, context))
+        msg_mgr = get_msg_mgr()
+        for note in notes:
+            msg_mgr.log_warning(note)
         if context.device.type == "cpu" and cfgs["engine_cfg"]["keep_freed_memory"]:
             keep_freed_memory()
         with _named_by(source):
             model = NetworkHost(cfgs, training)
         model.config_source = source
-        msg_mgr = get_msg_mgr()
         n_params = sum(p.numel() for p in model.parameters())
         msg_mgr.log_info(f"{cfgs['model_cfg']['model']}: {n_params / 1e6:.5f}M parameters ({n_params})")
         if not training:

@@ -3,14 +3,14 @@
 :func:`claim` holds ``<save_path>/.train.lock`` for a training (rank 0's process under torchrun) and refuses to
 start where checkpoints of the run's ``save_name`` exist, unless the training resumes the newest of them
 (``--iter`` / ``restore_hint``) or was told to start over (``--restart``: the old run's files move to
-``<save_path>.old-<date>``, said in the log). The lock file records the owner's pid, host, start time and
-command; a lock whose process is gone (same host) is stale and taken over with a warning.
+``<save_path>.old-<date>``). The lock file records the owner's pid, host, start time and command; a lock
+whose process is gone (same host) is stale and taken over. What was moved or taken over is returned as notes
+for the run's log.
 """
 from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import socket
 import sys
@@ -24,14 +24,14 @@ from .errors import OutputError
 
 __all__ = ["claim", "LOCK_NAME", "moved_aside_path"]
 
-logger = logging.getLogger(__name__)
-
 LOCK_NAME = ".train.lock"
 
 
 @contextlib.contextmanager
-def claim(save_path: Path, save_name: str, restore_hint: Any, total_iter: int, restart: bool) -> Iterator[None]:
-    """Hold the run folder ``save_path`` for the block, after checking that the training loses nothing.
+def claim(save_path: Path, save_name: str, restore_hint: Any, total_iter: int, restart: bool
+          ) -> Iterator[list[str]]:
+    """Hold the run folder ``save_path`` for the block, after checking that the training loses nothing; the block
+    gets the notes to log (an old run moved aside, a stale lock taken over).
 
     Raises:
         OutputError: another live process holds the folder; checkpoints of ``save_name`` exist that the training
@@ -41,17 +41,17 @@ def claim(save_path: Path, save_name: str, restore_hint: Any, total_iter: int, r
     save_path.mkdir(parents=True, exist_ok=True)
     lock = save_path / LOCK_NAME
     try:
-        _acquire(lock)
+        notes = _acquire(lock)
     except OutputError:
         if created:
             save_path.rmdir()
         raise
     try:
         if restart:
-            _start_over(save_path, restore_hint)
+            notes += _start_over(save_path, restore_hint)
         else:
             _check_nothing_is_replaced(save_path, save_name, restore_hint, total_iter)
-        yield
+        yield notes
     finally:
         _release(lock)
         if created and not any(save_path.iterdir()):
@@ -79,7 +79,7 @@ def _check_nothing_is_replaced(save_path: Path, save_name: str, restore_hint: An
         "another trainer_cfg.save_name")
 
 
-def _start_over(save_path: Path, restore_hint: Any) -> None:
+def _start_over(save_path: Path, restore_hint: Any) -> list[str]:
     """Move every file of ``save_path`` but the lock to :func:`moved_aside_path` (nothing to move: nothing done)."""
     if isinstance(restore_hint, int) and not isinstance(restore_hint, bool) and restore_hint:
         raise OutputError(f"--restart starts the training over, but restore_hint / --iter asks to resume iteration "
@@ -89,31 +89,32 @@ def _start_over(save_path: Path, restore_hint: Any) -> None:
                           "copy the checkpoint elsewhere and point restore_hint at the copy")
     entries = [entry for entry in save_path.iterdir() if entry.name != LOCK_NAME]
     if not entries:
-        return
+        return []
     aside = moved_aside_path(save_path, time.time())
     aside.mkdir()
     for entry in entries:
         entry.rename(aside / entry.name)
-    logger.warning("--restart: the previous run's files are now in %s", aside)
+    return [f"--restart: the previous run's files are now in {aside}"]
 
 
-def _acquire(lock: Path) -> None:
-    """Create ``lock`` holding this process's record, atomically; take over a stale one."""
+def _acquire(lock: Path) -> list[str]:
+    """Create ``lock`` holding this process's record, atomically; take over a stale one (said in the notes)."""
     record = {"pid": os.getpid(), "host": socket.gethostname(), "process_start": _process_start(os.getpid()),
               "started": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(sys.argv),
               "launch": os.environ.get("TORCHELASTIC_RUN_ID")}
     draft = lock.with_name(f"{lock.name}.{uuid.uuid4().hex}")
     draft.write_text(json.dumps(record))
+    notes = []
     try:
         for _ in range(3):
             try:
                 os.link(draft, lock)  # fails if the lock exists: no two processes get it
-                return
+                return notes
             except FileExistsError:
                 owner = _read(lock)
                 if not _stale(owner):
                     raise OutputError(_held_message(lock, owner)) from None
-                _take_over(lock, owner)
+                notes += _take_over(lock, owner)
         raise OutputError(f"{lock}: could not take over this stale lock; remove it if no training runs there")
     finally:
         draft.unlink()
@@ -147,16 +148,16 @@ def _stale(owner: dict[str, Any] | None) -> bool:
     return owner.get("process_start") not in (None, started)
 
 
-def _take_over(lock: Path, owner: dict[str, Any] | None) -> None:
-    """Rename a stale lock away (one process wins the rename), saying whose it was."""
+def _take_over(lock: Path, owner: dict[str, Any] | None) -> list[str]:
+    """Rename a stale lock away (one process wins the rename); the note says whose it was."""
     stale = lock.with_name(f"{lock.name}.stale-{uuid.uuid4().hex}")
     try:
         lock.rename(stale)
     except FileNotFoundError:  # another process took it over first; try again
-        return
+        return []
     stale.unlink()
     who = f"pid {owner.get('pid')} on {owner.get('host')}, started {owner.get('started')}" if owner else "unreadable"
-    logger.warning("%s: took over the lock of a training that is no longer running (%s)", lock, who)
+    return [f"{lock}: took over the lock of a training that is no longer running ({who})"]
 
 
 def _held_message(lock: Path, owner: dict[str, Any] | None) -> str:

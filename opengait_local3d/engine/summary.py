@@ -20,8 +20,9 @@ def command(source: str, phase: str, iteration: int, device: str = "auto") -> st
         return f"run(cfgs, {phase!r}, iteration={iteration})"
     launcher = "python -m opengait_local3d.main"
     if launched_by_torchrun():
-        nodes = int(os.environ.get("WORLD_SIZE", 1)) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
-        options = f"--nproc_per_node={os.environ.get('LOCAL_WORLD_SIZE', 1)}" if nodes == 1 else "<your torchrun options>"
+        per_node = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+        one_node = int(os.environ.get("WORLD_SIZE", 1)) == per_node
+        options = f"--nproc_per_node={per_node}" if one_node else "<your torchrun options>"
         launcher = f"torchrun {options} -m opengait_local3d.main"
     device_option = f" --device {device}" if device != "auto" else ""
     return f"{launcher} --cfgs {shlex.quote(source)} --phase {phase} --iter {iteration}{device_option}"

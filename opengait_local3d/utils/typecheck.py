@@ -3,13 +3,15 @@
 A config comes from YAML, so its values are ``bool``, ``int``, ``float``, ``str``, ``None``, lists and mappings.
 :func:`mismatch` says, in words, why a value does not fit an annotation (``int``, ``float``, ``bool``, ``str``,
 ``None``, unions, ``Literal``, sequences, tuples, mappings, and ``Annotated[..., Bounds(...)]`` for ranges);
-anything it cannot judge from a config value (a tensor, a module, a callable) is accepted and left to the
-factory. :data:`Probability`, :data:`PositiveInt` and :data:`NonNegativeInt` are the ranges configs use most.
+another class (a tensor, a module) fits only its instances, which no config value is, and what it cannot judge
+(a callable, a type variable) is left to the factory. :data:`Probability`, :data:`PositiveInt` and
+:data:`NonNegativeInt` are the ranges configs use most.
 
 >>> mismatch(16, typing.Sequence[int])
 'expected a list of integers, got 16'
->>> mismatch("2e-3", float)
-"expected a number, got '2e-3' (a string: YAML 1.1 reads exponent notation without a decimal point as text; write 0.002)"
+>>> print(mismatch("2e-3", float))
+expected a number, got '2e-3' (a string: YAML 1.1 reads exponent notation without a decimal point as text;
+write 0.002)
 >>> mismatch(5, Probability)
 'expected a number in [0, 1], got 5'
 """

@@ -25,8 +25,8 @@ from ..errors import ConfigError
 from ..registries import section_registry
 from .augmentations import RandomAffine, RandomErasing, RandomHorizontalFlip, RandomPerspective, RandomRotate
 
-__all__ = ["TRANSFORMS", "ENGINE_ONLY_TRANSFORMS", "get_transform", "check_transforms", "apply_to_sequence", "Compose", "NoOperation",
-           "BaseSilTransform", "BaseSilCuttingTransform", "Resize"]
+__all__ = ["TRANSFORMS", "ENGINE_ONLY_TRANSFORMS", "get_transform", "check_transforms", "apply_to_sequence", "Compose",
+           "NoOperation", "BaseSilTransform", "BaseSilCuttingTransform", "Resize"]
 
 Transform = Callable[..., Tensor]
 
