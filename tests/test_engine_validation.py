@@ -88,7 +88,9 @@ def test_annotations_give_types_and_ranges_to_registry_entries():
     assert mismatch(1.5, Probability) == "expected a number in [0, 1], got 1.5"
     assert mismatch(["head", 2], list[str]) == "expected a list of strings, got ['head', 2]"
     assert mismatch("1e5", int) == ("expected an integer, got '1e5' (a string: YAML 1.1 reads exponent notation "
-                                    "without a decimal point as text; write 100000.0)")
+                                    "without a decimal point as text; write 100000)")  # 100000.0 is no integer
+    assert mismatch("0.5", Probability) == "expected a number in [0, 1], got '0.5' (a string: write 0.5 without quotes)"
+    assert mismatch("5e0", Probability) == "expected a number in [0, 1], got '5e0'"  # no spelling would fit
 
     def factory(prob: Probability = 0.5, size: list[int] | None = None) -> None:
         """A config-built factory."""

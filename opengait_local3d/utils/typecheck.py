@@ -82,11 +82,13 @@ def mismatch(value: Any, annotation: Any) -> str | None:
     if _fits(value, annotation):
         return None
     message = f"expected {describe(annotation)}, got {value!r}"
-    number = _number_in(value)
-    if number is not None and _wants_number(annotation):
-        message += (f" (a string: YAML 1.1 reads exponent notation without a decimal point as text; "
-                    f"write {number!r})")
-    return message
+    spelling = _spelling(value, annotation)
+    if spelling is None:
+        return message
+    if "e" in value.lower():
+        return (f"{message} (a string: YAML 1.1 reads exponent notation without a decimal point as text; "
+                f"write {spelling})")
+    return f"{message} (a string: write {spelling} without quotes)"
 
 
 def describe(annotation: Any) -> str:
@@ -160,13 +162,14 @@ def _foreign_class(annotation: Any) -> bool:
             and annotation not in (int, float, bool, str, type(None)) and annotation not in _SEQUENCES + _MAPPINGS)
 
 
-def _wants_number(annotation: Any) -> bool:
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is Annotated:
-        return _wants_number(args[0])
-    if origin in (typing.Union, types.UnionType):
-        return any(_wants_number(a) for a in args)
-    return annotation in (int, float)
+def _spelling(value: Any, annotation: Any) -> str | None:
+    """How YAML must spell the number the string ``value`` holds for ``annotation`` to take it (``'2e-3'`` ->
+    ``0.002``, ``'1e5'`` -> ``100000`` where an integer is wanted), or ``None`` if it is no such number."""
+    number = _number_in(value)
+    if number is None:
+        return None
+    candidates = [number, int(number)] if number.is_integer() else [number]
+    return next((repr(candidate) for candidate in candidates if _fits(candidate, annotation)), None)
 
 
 def _number_in(value: Any) -> float | None:
