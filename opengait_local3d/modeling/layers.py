@@ -64,16 +64,38 @@ class FocalConv2d(nn.Module):
         if self.halving == 0:
             return self.conv(x)
         strips = 2**self.halving
-        n, c, h, w = x.shape
-        if h % strips:
-            raise ValueError(f"FocalConv2d: {strips} strips (halving {self.halving}) do not divide the map height {h}")
-        stacked = x.reshape(n, c, strips, h // strips, w).transpose(1, 2).reshape(n * strips, c, h // strips, w)
-        out = self.conv(stacked)
-        c_out, h_out, w_out = out.shape[1:]
-        return out.reshape(n, strips, c_out, h_out, w_out).transpose(1, 2).reshape(n, c_out, strips * h_out, w_out)
+        return merge_strips(self.conv(split_strips(x, strips, f"FocalConv2d (halving {self.halving})")), strips)
 
     def extra_repr(self) -> str:
         return f"halving={self.halving}"
+
+
+def split_strips(x: Tensor, strips: int, where: str) -> Tensor:
+    """Cut the map into ``strips`` horizontal strips, stacked on the batch axis, top strip first.
+
+    ``[n, c, ..., h, w] -> [n * strips, c, ..., h / strips, w]``; :func:`merge_strips` puts them back. A layer
+    applied to the stacked strips sees each strip alone (its padding never reads across a strip boundary).
+    On a channels-last map this is a view.
+
+    Raises:
+        ValueError: naming ``where``, if ``strips`` does not divide the map height.
+
+    Example:
+        >>> x = torch.arange(8.).view(1, 1, 4, 2)
+        >>> split_strips(x, 2, "example")[:, 0].tolist()
+        [[[0.0, 1.0], [2.0, 3.0]], [[4.0, 5.0], [6.0, 7.0]]]
+        >>> torch.equal(merge_strips(split_strips(x, 2, "example"), 2), x)
+        True
+    """
+    height = x.shape[-2]
+    if height % strips:
+        raise ValueError(f"{where}: {strips} strips do not divide the map height {height}")
+    return x.unflatten(-2, (strips, height // strips)).movedim(-3, 1).flatten(0, 1)
+
+
+def merge_strips(x: Tensor, strips: int) -> Tensor:
+    """Inverse of :func:`split_strips`: ``[n * strips, c, ..., h', w] -> [n, c, ..., strips * h', w]``."""
+    return x.unflatten(0, (-1, strips)).movedim(1, -3).flatten(-3, -2)
 
 
 def use_channels_last(module: nn.Module) -> nn.Module:

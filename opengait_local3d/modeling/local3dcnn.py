@@ -7,19 +7,16 @@ from torch import Tensor, nn
 
 from ..local3d import FrameWise, Local3DBlock
 from ..utils.checks import require
-from ..utils.registry import checked_arguments
-from ..visuals.summary import local_block_summary
 from .backbones import make_layers
 from .compact import CompactBlock
 from .init import opengait_init
 from .layers import SeparateFCs, use_channels_last
+from .local_paths import (checked_local_blocks, local_block_options, local_summary, reset_local_paths,
+                          with_local_paths)
 from .outputs import network_outputs
 from .pooling import HorizontalPooling
 from .sequences import encode_sequences, unpack_inputs
 from .temporal import MicroMotionCapture
-
-_BLOCK_ARGS = ("global_block", "in_channels", "out_channels")
-_LOCAL3D_WHERE = "local3d of Local3DCNN"
 
 
 def _global_path(in_channels: int, mid_channels: int, out_channels: int, first_kernel_size: int, halving: int) -> nn.Module:
@@ -27,18 +24,6 @@ def _global_path(in_channels: int, mid_channels: int, out_channels: int, first_k
     specs = [f"FC-{c}-{halving}" for c in (mid_channels, out_channels)]
     layers, _ = make_layers(specs, in_channels, first_kernel_size, "Local3DCNN block")
     return FrameWise(use_channels_last(nn.Sequential(*layers)))
-
-
-def _local_block_options(local3d: Mapping[str, Any]) -> dict[str, Any]:
-    """Check ``model_cfg.local3d`` against :class:`Local3DBlock`'s options (those the network does not set)."""
-    return checked_arguments(Local3DBlock, local3d, _LOCAL3D_WHERE, supplied=_BLOCK_ARGS)
-
-
-def _local_block(global_path: nn.Module, in_channels: int, out_channels: int, options: Mapping[str, Any]) -> nn.Module:
-    try:
-        return Local3DBlock(global_path, in_channels, out_channels, **options)
-    except ValueError as err:
-        raise ValueError(f"{_LOCAL3D_WHERE}: {err}") from err
 
 
 class Local3DCNN(nn.Module):
@@ -92,12 +77,11 @@ class Local3DCNN(nn.Module):
         super().__init__()
         require(len(channels) == 6 and all(int(c) > 0 for c in channels),
                 f"Local3DCNN: channels must list 6 positive channel counts (C1..C6), got {list(channels)!r}")
-        require(set(local_blocks) <= {1, 2, 3}, f"Local3DCNN: local_blocks must be a subset of [1, 2, 3], got {list(local_blocks)!r}")
         require(len(focal_halving) == 3 and min(focal_halving) >= 0,
                 f"Local3DCNN: focal_halving must list 3 values >= 0, got {list(focal_halving)!r}")
         require(embedding in ("compact", "parts"), f"Local3DCNN: embedding must be 'compact' or 'parts', got {embedding!r}")
-        options = _local_block_options(local3d or {})
-        self.local_blocks = sorted(set(local_blocks))
+        self.local_blocks = checked_local_blocks(local_blocks, 3, "Local3DCNN")
+        options = local_block_options(local3d, "Local3DCNN")
         self.embedding = embedding
 
         blocks, c_in = [], 1
@@ -105,7 +89,7 @@ class Local3DCNN(nn.Module):
             c_mid, c_out = channels[2 * index], channels[2 * index + 1]
             block = _global_path(c_in, c_mid, c_out, 5 if index == 0 else 3, focal_halving[index])
             if index + 1 in self.local_blocks:
-                block = _local_block(block, c_in, c_out, options)
+                block = with_local_paths(block, c_in, c_out, options, "Local3DCNN")
             blocks.append(block)
             c_in = c_out
         self.blocks = nn.ModuleList(blocks)
@@ -120,9 +104,7 @@ class Local3DCNN(nn.Module):
     def init_parameters(self) -> None:
         """OpenGait's Xavier scheme, then every local block's localization heads back at their priors."""
         opengait_init(self)
-        for block in self.blocks:
-            if isinstance(block, Local3DBlock):
-                block.reset_local_paths()
+        reset_local_paths(self)
 
     def named_local_blocks(self) -> dict[str, Local3DBlock]:
         """The blocks with 3D local paths by their 1-based names: ``{'block3': ...}``."""
@@ -141,15 +123,6 @@ class Local3DCNN(nn.Module):
         compact = self.compact(parts)  # [n, compact_dim]
         logits = self.classifier(compact).unsqueeze(-1)
         embeddings = compact.unsqueeze(-1) if self.embedding == "compact" else parts
-        summary = self._local_summary(sils.shape[1:]) if self.training else {}
+        summary = local_summary(self.named_local_blocks()) if self.training else {}
         return network_outputs(sils, labels, embeddings, logits=logits, summary=summary)
-
-    def _local_summary(self, clip_size: tuple[int, int, int]) -> dict[str, Tensor]:
-        """:func:`local_block_summary` of every local block; block ``b``'s input is pooled ``b - 1`` times."""
-        frames, height, width = clip_size
-        summary: dict[str, Tensor] = {}
-        for index in self.local_blocks:
-            in_size = (frames, height >> (index - 1), width >> (index - 1))
-            summary.update(local_block_summary(self.blocks[index - 1], f"block{index}", in_size))
-        return summary
 
