@@ -83,6 +83,8 @@ TINY_MODEL_CFGS = {
                  "SeparateFCs": {"in_channels": 8, "out_channels": 4, "parts_num": 4}},
     "Local3DCNN": {"model": "Local3DCNN", "channels": [2, 2, 4, 4, 4, 4], "focal_halving": [0, 1, 1], "bin_num": [4], "part_dim": 4,
                    "compact_dim": 8, "dropout": 0.5, "class_num": 4},
+    "GaitGLLocal3D": {"model": "GaitGLLocal3D", "channels": [2, 4, 4], "bin_num": [4], "class_num": 4,
+                      "local3d": {"localization_width": 4}},
 }
 TRIPLET_LOSS = {"type": "TripletLoss", "margin": 0.2, "log_prefix": "triplet"}
 
@@ -102,7 +104,7 @@ def tiny_engine_config(dataset: TinyDataset, model: str, output_root: Path, **se
         "evaluator_cfg": {"save_name": "tiny", "sampler": {"batch_size": 3}},
         "engine_cfg": {"output_root": str(output_root)},
     }
-    if model != "Local3DCNN":  # GaitSet and GaitPart have no classifier
+    if model in ("GaitSet", "GaitPart"):  # they have no classifier
         cfg["loss_cfg"] = TRIPLET_LOSS
     for section, value in sections.items():
         cfg[section] = {**cfg.get(section, {}), **value} if isinstance(value, dict) else value

@@ -1,4 +1,5 @@
-"""Training: the loss aggregator, exact resume, Ctrl-C, clip-length and test-set checks (in process)."""
+"""Training: the loss aggregator, exact resume, Ctrl-C, clip-length and test-set checks, a shipped config
+on a tiny set (in process)."""
 from __future__ import annotations
 
 import os
@@ -14,8 +15,10 @@ import yaml
 from conftest import TINY_MODEL_CFGS, tiny_engine_config, write_partition, write_pkl_dataset
 from opengait_local3d.engine import CheckpointError, ConfigError, DataError, run
 from opengait_local3d.engine.checkpoint import checkpoint_path, load_checkpoint
+from opengait_local3d.engine.config.loading import read_yaml
 from opengait_local3d.engine.loss_aggregator import LossAggregator
 from opengait_local3d.modeling.losses import CrossEntropyLoss, TripletLoss
+from opengait_local3d.resources import CONFIG_DIR
 
 
 def test_loss_aggregator_sums_weighted_losses_and_tensor_terms():
@@ -135,3 +138,23 @@ def test_silhouettes_the_network_cannot_take_are_a_config_error(tiny_casiab, tmp
     with pytest.raises(ConfigError, match=r"model_cfg: Local3DCNN cannot take the silhouettes the data and "
                                           r"transforms give \(16x16 pixels\): bin_num \[16\]"):
         run(cfg, "train")
+
+
+def test_gaitgl_with_local_paths_trains_and_tests_from_its_casiab_config(tmp_path):
+    """configs/gaitgl_local3d_casiab.yaml as shipped (model, losses, optimizer, 64x44 input), on a tiny pkl set
+    with clips and iterations shrunk."""
+    ids = ("001", "002", "003")
+    root = write_pkl_dataset(tmp_path / "data", ids, frames=(3, 3), size=(64, 64))
+    partition = write_partition(tmp_path / "partition.json", ids[:2], ids[2:])
+    cfg = read_yaml(CONFIG_DIR / "gaitgl_local3d_casiab.yaml")
+    cfg["data_cfg"].update(dataset_root=str(root), dataset_partition=str(partition), num_workers=0)
+    cfg["trainer_cfg"].update(total_iter=2, save_iter=2, log_iter=1, with_test=False)
+    cfg["trainer_cfg"]["sampler"].update(batch_size=[2, 2], frames_num_fixed=3)
+    cfg["evaluator_cfg"]["sampler"]["batch_size"] = 10  # sequences of equal length: 2 forwards for the test set
+    cfg["engine_cfg"] = {"output_root": str(tmp_path / "output")}
+    assert run(cfg, "train").iteration == 2
+    checkpoint = load_checkpoint(checkpoint_path(tmp_path / "output/CASIA-B/GaitGLLocal3D/GaitGLLocal3D",
+                                                 "GaitGLLocal3D", 2))
+    assert any(".localization." in key for key in checkpoint["model"])
+    result = run(cfg, "test", iteration=2)
+    assert {f"scalar/test_accuracy/{c}@R1" for c in ("NM", "BG", "CL")} <= set(result.metrics)

@@ -1,4 +1,4 @@
-"""The network contract of GaitSet, GaitPart and Local3DCNN (tiny shapes)."""
+"""The network contract of GaitSet, GaitPart, Local3DCNN, GaitGL and GaitGLLocal3D (tiny shapes)."""
 import copy
 
 import pytest
@@ -27,6 +27,10 @@ TINY_CFGS = {
         "SeparateFCs": {"in_channels": 8, "out_channels": 5, "parts_num": 14},
         "bin_num": [4, 2, 1],
     },
+    "GaitGL": {"model": "GaitGL", "channels": [4, 6, 8], "class_num": 3, "bin_num": [4],
+               "local3d": {"localization_width": 4}},
+    "GaitGLLocal3D": {"model": "GaitGLLocal3D", "channels": [4, 6, 8], "class_num": 3, "bin_num": [4],
+                      "local3d": {"localization_width": 4}},
     "GaitPart": {
         "model": "GaitPart",
         "backbone_cfg": {"type": "Plain", "in_channels": 1,
@@ -39,6 +43,8 @@ TINY_CFGS = {
 # a nested section of each tiny config, one of its keys, and a misspelling of it
 NESTED_KEYS = {
     "Local3DCNN": ("local3d", "localization_width", "localisation_width"),
+    "GaitGL": ("local3d", "localization_width", "localisation_width"),
+    "GaitGLLocal3D": ("local3d", "localization_width", "localisation_width"),
     "GaitSet": ("SeparateFCs", "parts_num", "part_num"),
     "GaitPart": ("SeparateFCs", "parts_num", "part_num"),
 }
@@ -145,7 +151,7 @@ def test_unknown_model_and_inconsistent_config():
 
 
 def test_registry_lists_the_models():
-    assert set(NETWORKS) == {"Local3DCNN", "GaitSet", "GaitPart"}
+    assert set(NETWORKS) == {"Local3DCNN", "GaitSet", "GaitPart", "GaitGL", "GaitGLLocal3D"}
 
 
 def test_parameter_counts_at_casiab_settings(capsys):
@@ -168,7 +174,7 @@ def test_gaitset_oumvlp_size_matches_opengait_model_zoo():
 @pytest.mark.parametrize("name", sorted(TINY_CFGS))
 def test_init_parameters_is_xavier(name):
     net = built(name)
-    conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+    conv = next(m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d)))
     fan_in = conv.weight[0].numel()
     fan_out = conv.weight.shape[0] * conv.weight[0, 0].numel()
     bound = (6.0 / (fan_in + fan_out)) ** 0.5

@@ -1,4 +1,4 @@
-"""Host-free gait networks (Local3DCNN, GaitSet, GaitPart) and OpenGait's losses.
+"""Host-free gait networks (Local3DCNN, GaitSet, GaitPart, GaitGL, GaitGLLocal3D) and OpenGait's losses.
 
 A network is a plain ``nn.Module`` built from OpenGait's ``model_cfg`` dict; the engine's ``BaseModel`` and
 the OpenGait plugin each bind it as ``self.net``. Its ``forward`` takes OpenGait's input tuple
@@ -15,13 +15,15 @@ from typing import Any, Mapping
 from torch import nn
 
 from ..utils.registry import Registry
+from .gaitgl import GaitGL, GaitGLLocal3D
 from .gaitpart import GaitPart
 from .gaitset import GaitSet
 from .local3dcnn import Local3DCNN
 from .losses import LOSSES, CrossEntropyLoss, TripletLoss
 
 #: ``model_cfg.model`` -> network class; the other ``model_cfg`` keys are its arguments
-NETWORKS = Registry("model", "model", {"Local3DCNN": Local3DCNN, "GaitSet": GaitSet, "GaitPart": GaitPart})
+NETWORKS = Registry("model", "model", {"Local3DCNN": Local3DCNN, "GaitSet": GaitSet, "GaitPart": GaitPart,
+                                       "GaitGL": GaitGL, "GaitGLLocal3D": GaitGLLocal3D})
 
 
 def build_network(model_cfg: Mapping[str, Any]) -> nn.Module:
@@ -34,4 +36,5 @@ def build_network(model_cfg: Mapping[str, Any]) -> nn.Module:
     return NETWORKS.build(model_cfg, "model_cfg")
 
 
-__all__ = ["NETWORKS", "build_network", "Local3DCNN", "GaitSet", "GaitPart", "TripletLoss", "CrossEntropyLoss", "LOSSES"]
+__all__ = ["NETWORKS", "build_network", "Local3DCNN", "GaitSet", "GaitPart", "GaitGL", "GaitGLLocal3D", "TripletLoss",
+           "CrossEntropyLoss", "LOSSES"]

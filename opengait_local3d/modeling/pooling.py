@@ -1,4 +1,4 @@
-"""Horizontal (strip) pooling: GaitSet's HPP and GaitPart's horizontal pooling."""
+"""Horizontal (strip) pooling: GaitSet's HPP and GaitPart's horizontal pooling, GaitGL's GeM over strips."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -32,12 +32,49 @@ def horizontal_pooling(x: Tensor, bins: Sequence[int]) -> Tensor:
         >>> horizontal_pooling(x, [2, 1])
         tensor([[[ 4.5000, 12.5000, 10.5000]]])
     """
+    return torch.cat([z.mean(-1) + z.amax(-1) for z in _strips(x, bins)], -1)
+
+
+def checked_bins(bin_num: Sequence[int]) -> list[int]:
+    """``bin_num`` as a list, if it is a non-empty list of positive ints (``ValueError`` otherwise)."""
+    require(not isinstance(bin_num, int) and bool(bin_num) and all(isinstance(b, int) and b > 0 for b in bin_num),
+            f"bin_num must be a non-empty list of positive ints, got {bin_num!r}")
+    return list(bin_num)
+
+
+def _strips(x: Tensor, bins: Sequence[int]) -> list[Tensor]:
+    """``[..., h, w] -> [..., b, h / b * w]`` for every ``b`` in ``bins``: the values of each strip of rows."""
     height = x.shape[-2]
     for bin_count in bins:
         if bin_count < 1 or height % bin_count:
             raise ValueError(f"bin_num {list(bins)}: {bin_count} strips do not divide the feature map height {height}")
-    strips = [x.reshape(*x.shape[:-2], b, -1) for b in bins]
-    return torch.cat([z.mean(-1) + z.amax(-1) for z in strips], -1)
+    return [x.reshape(*x.shape[:-2], b, -1) for b in bins]
+
+
+def gem_pooling(x: Tensor, bins: Sequence[int], p: Tensor | float, eps: float = 1e-6) -> Tensor:
+    """Generalized-mean (GeM) pooling of horizontal strips (GaitGL's head).
+
+    Convention:
+        The strips are those of :func:`horizontal_pooling`; strip ``j`` of ``b`` gives
+        ``mean(clamp(v, min=eps) ** p) ** (1 / p)`` over its ``h / b * w`` values ``v``: the mean for ``p = 1``,
+        tending to the max as ``p`` grows. (OpenGait cuts the flattened ``h * w`` map into ``b`` equal runs, the
+        same strips when ``b`` divides ``h``; other ``b`` are refused here rather than cutting rows apart.)
+
+    Args:
+        x: feature maps ``[..., h, w]``, e.g. ``[n, c, h, w]``.
+        bins: strip counts, each dividing ``h``.
+        p: the exponent (a learnable one-element tensor in :class:`GeMPooling`).
+        eps: floor of the values before the power.
+
+    Returns:
+        ``[..., sum(bins)]``.
+
+    Example:
+        >>> x = torch.tensor([[[[1., 3.], [2., 2.]]]])
+        >>> gem_pooling(x, [2], 1.0)
+        tensor([[[2., 2.]]])
+    """
+    return torch.cat([z.clamp(min=eps).pow(p).mean(-1).pow(1 / p) for z in _strips(x, bins)], -1)
 
 
 class HorizontalPooling(nn.Module):
@@ -45,9 +82,7 @@ class HorizontalPooling(nn.Module):
 
     def __init__(self, bin_num: Sequence[int]):
         super().__init__()
-        require(not isinstance(bin_num, int) and bool(bin_num) and all(isinstance(b, int) and b > 0 for b in bin_num),
-                f"bin_num must be a non-empty list of positive ints, got {bin_num!r}")
-        self.bin_num = list(bin_num)
+        self.bin_num = checked_bins(bin_num)
 
     @property
     def parts_num(self) -> int:
@@ -58,3 +93,34 @@ class HorizontalPooling(nn.Module):
 
     def extra_repr(self) -> str:
         return f"bin_num={self.bin_num}"
+
+
+class GeMPooling(nn.Module):
+    """:func:`gem_pooling` with a learnable exponent: ``[..., h, w] -> [..., sum(bin_num)]``.
+
+    Args:
+        bin_num: strip counts (GaitGL: 64).
+        p: initial exponent (GaitGL: 6.5); one parameter shared by every strip and channel.
+        eps: floor of the values before the power.
+    """
+
+    def __init__(self, bin_num: Sequence[int], p: float = 6.5, eps: float = 1e-6):
+        super().__init__()
+        self.bin_num = checked_bins(bin_num)
+        self.p_init, self.eps = float(p), float(eps)
+        self.p = nn.Parameter(torch.full((1,), self.p_init))
+
+    @property
+    def parts_num(self) -> int:
+        return sum(self.bin_num)
+
+    def init_parameters(self) -> None:
+        """The exponent back at its initial value."""
+        with torch.no_grad():
+            self.p.fill_(self.p_init)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return gem_pooling(x, self.bin_num, self.p, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"bin_num={self.bin_num}, p={self.p_init}, eps={self.eps}"
