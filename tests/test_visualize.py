@@ -89,6 +89,18 @@ def test_the_timeline_shows_each_parts_temporal_window_and_gamma_per_frame():
     assert gammas.std() > 0.01 and not torch.allclose(params["temporal_centre"][0], torch.tensor(frames / 2))
 
 
+def test_pictures_of_local_blocks_after_a_temporal_stride(tmp_path):
+    """GaitGL's temporal aggregation leaves a third of the frames to its blocks: one box per block frame, drawn on
+    every third frame of the sequence."""
+    network = tiny_network(TINY_MODEL_CFGS["GaitGLLocal3D"])
+    pictures = render_part_visuals(network, tiny_sequence(9), tmp_path)
+    assert {f"block{b}_{kind}" for b in (1, 2, 3) for kind in ("boxes", "timeline", "volumes")} < set(pictures)
+    blocks = named_local_blocks(network)
+    assert [b.last_input_size[0] for b in blocks.values()] == [3, 3, 3]
+    single = render_part_visuals(network, tiny_sequence(9)[:3], None)["block1_boxes"]  # one block frame: one image
+    assert single.shape[1] < pictures["block1_boxes"].shape[1]
+
+
 def test_networks_without_local_blocks_give_no_pictures(tmp_path):
     assert render_part_visuals(tiny_network(TINY_MODEL_CFGS["GaitPart"]), tiny_sequence(), tmp_path) == {}
     assert list(tmp_path.iterdir()) == []

@@ -102,16 +102,23 @@ def render_part_visuals(network: nn.Module, sequence: Tensor, out_dir: str | os.
     frames = (sequence.float().clamp(0, 1).cpu().numpy() * 255).astype(np.uint8)
     pictures: dict[str, np.ndarray] = {}
     scales = {label: frames.shape[1] / input_sizes[id(block)][0] for label, block in blocks}
+    steps = {label: _frame_step(len(frames), block) for label, block in blocks}
     for label, block in blocks:
-        pictures[f"{label}_boxes"] = _boxes_montage(frames, block, scales[label])
+        pictures[f"{label}_boxes"] = _boxes_montage(frames[::steps[label]], block, scales[label], steps[label])
         pictures[f"{label}_timeline"] = _timeline(block, label)
         pictures[f"{label}_volumes"] = _volumes_montage(block)
     pictures["fusion_weights"] = _fusion_chart(blocks)
     if out_dir is not None:
         write_pictures(pictures, out_dir)
         label, block = blocks[-1]
-        _write_boxes_video(frames, block, scales[label], Path(out_dir) / f"{label}_boxes.mp4")
+        _write_boxes_video(frames[::steps[label]], block, scales[label], Path(out_dir) / f"{label}_boxes.mp4")
     return pictures
+
+
+def _frame_step(frames: int, block: Local3DBlock) -> int:
+    """Sequence frames per frame of the block's input: 1, or about the temporal stride of the layers before it
+    (GaitGL's LTA: 3). Frame ``t`` of the block is drawn on sequence frame ``t * step``."""
+    return max(1, frames // block.last_parameters["centre"].shape[2])
 
 
 def write_pictures(pictures: dict[str, np.ndarray], out_dir: str | os.PathLike) -> list[Path]:
@@ -141,9 +148,11 @@ def tensorboard_pictures(network: nn.Module, sequence: Tensor) -> dict[str, Tens
 
 
 def _write_boxes_video(frames: np.ndarray, block: Local3DBlock, scale: float, path: Path, fps: int = 10) -> None:
-    """An MP4 of ``block``'s boxes on every frame (skipped, with a warning, without an ``mp4v`` encoder)."""
+    """An MP4 of ``block``'s boxes on every frame of its input, drawn on ``frames`` (one per block frame;
+    skipped, with a warning, without an ``mp4v`` encoder)."""
     frame_scale = VIDEO_HEIGHT / frames.shape[1]
-    images = [_frame_with_boxes(frames[t], block, t, scale * frame_scale, frame_scale) for t in range(len(frames))]
+    count = block.last_parameters["centre"].shape[2]
+    images = [_frame_with_boxes(frames[t], block, t, scale * frame_scale, frame_scale) for t in range(count)]
     height, width = images[0].shape[:2]
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         staged = Path(tmp) / path.name
@@ -181,22 +190,23 @@ def _frame_with_boxes(frame: np.ndarray, block: Local3DBlock, t: int, box_scale:
     return image
 
 
-def _boxes_montage(frames: np.ndarray, block: Local3DBlock, scale: float) -> np.ndarray:
+def _boxes_montage(frames: np.ndarray, block: Local3DBlock, scale: float, step: int = 1) -> np.ndarray:
     """Chosen frames side by side with the boxes, their numbers above, and a legend below: part, temporal
-    window (input frames), mean gamma."""
+    window, mean gamma. ``frames`` holds one sequence frame per frame of the block's input, ``step`` sequence
+    frames apart; numbers and windows are in sequence frames."""
     frame_scale = CELL / frames.shape[1]
-    chosen = _chosen_frames(len(frames))
+    chosen = _chosen_frames(block.last_parameters["centre"].shape[2])
     row = np.concatenate([_frame_with_boxes(frames[t], block, int(t), scale * frame_scale, frame_scale)
                           for t in chosen], axis=1)
     header = np.zeros((FRAME_HEADER, row.shape[1], 3), np.uint8)
     for k, t in enumerate(chosen):
-        cv2.putText(header, f"frame {t}", (row.shape[1] // len(chosen) * k + 4, FRAME_HEADER - 4), FONT, 0.35,
-                    (200, 200, 200), 1)
+        cv2.putText(header, f"frame {t * step}", (row.shape[1] // len(chosen) * k + 4, FRAME_HEADER - 4), FONT,
+                    0.35, (200, 200, 200), 1)
     lines = []
     for p, name in enumerate(block.part_names):
         start, end = _temporal_window(block, p)
         gamma = block.last_parameters["gamma"][0, p].mean().item()
-        lines.append((f"{name}: frames {start:.1f}-{end:.1f}, gamma {gamma:.2f}", _colour(name)))
+        lines.append((f"{name}: frames {start * step:.1f}-{end * step:.1f}, gamma {gamma:.2f}", _colour(name)))
     return np.concatenate([header, row, _legend(lines, row.shape[1])], axis=0)
 
 
