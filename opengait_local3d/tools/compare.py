@@ -1,5 +1,5 @@
-"""``opengait-local3d compare``: GaitSet, GaitPart, Local3DCNN and Local3DCNN without its local paths on the same
-SynthGait, side by side, with their learning curves."""
+"""``opengait-local3d compare``: GaitSet, GaitPart, Local3DCNN, Local3DCNN without its local paths, GaitGL and GaitGL
+with 3D local paths on the same SynthGait, side by side, with their learning curves."""
 from __future__ import annotations
 
 import argparse
@@ -22,11 +22,12 @@ __all__ = ["register", "compare", "format_comparison"]
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``compare`` subcommand."""
     parser = subparsers.add_parser(
-        "compare", help="GaitSet vs GaitPart vs Local3DCNN (with and without local paths) on SynthGait",
+        "compare", help="GaitSet vs GaitPart vs Local3DCNN vs GaitGL (with and without local paths) on SynthGait",
         description="Train and test the models on the quick-start SynthGait with matched configs "
                     "(configs/synth/*_synth.yaml: same data, input size, batch, clip length, optimizer and "
                     "schedule; each model keeps its own losses; Local3DCNN-no-local is Local3DCNN's config with "
-                    "local_blocks: []), once per seed, and print one table of cross-view rank-1 (mean and sample "
+                    "local_blocks: [], GaitGL-Local3D is GaitGL with 3D local paths around its three stages), "
+                    "once per seed, and print one table of cross-view rank-1 (mean and sample "
                     "standard deviation over seeds). Every saved checkpoint is tested too, for the learning "
                     "curves. Runs already finished in OUT are reused, interrupted ones resume.",
         epilog="Written: OUT/compare.md and OUT/compare.csv (the table), OUT/learning_curves.csv and "

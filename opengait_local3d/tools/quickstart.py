@@ -48,13 +48,16 @@ class SynthModel:
     suffix: str = ""
 
 
-#: the models ``compare`` knows; ``Local3DCNN-no-local`` is Local3DCNN's config without 3D local paths
+#: the models ``compare`` knows; ``Local3DCNN-no-local`` is Local3DCNN's config without 3D local paths, and
+#: ``GaitGL-Local3D`` is GaitGL with 3D local paths around its three global-local stages
 SYNTH_MODELS: dict[str, SynthModel] = {
     "GaitSet": SynthModel(CONFIG_DIR / "synth" / "gaitset_synth.yaml"),
     "GaitPart": SynthModel(CONFIG_DIR / "synth" / "gaitpart_synth.yaml"),
     "Local3DCNN": SynthModel(CONFIG_DIR / "synth" / "3dlocal_synth.yaml"),
     "Local3DCNN-no-local": SynthModel(CONFIG_DIR / "synth" / "3dlocal_synth.yaml",
                                       {"model_cfg": {"local_blocks": []}}, "nolocal"),
+    "GaitGL": SynthModel(CONFIG_DIR / "synth" / "gaitgl_synth.yaml"),
+    "GaitGL-Local3D": SynthModel(CONFIG_DIR / "synth" / "gaitgl_local3d_synth.yaml"),
 }
 
 #: the SynthGait the quick-start configs are sized for: 30 training and 20 test ids, 11 views, 32x32 px
