@@ -2,7 +2,7 @@
 
 The fake checkout has what the plugin relies on: OpenGait's required files, a registry package that imports
 every module of its folder and exposes every class (as OpenGait's does), a stand-in ``BaseModel`` with
-OpenGait's ``init_parameters`` behaviour, its own GaitSet/GaitPart, and partition files.
+OpenGait's ``init_parameters`` behaviour, its own GaitSet/GaitPart/GaitGL, and partition files.
 """
 from __future__ import annotations
 
@@ -82,6 +82,7 @@ def make_fake_opengait(root: Path) -> Path:
         "opengait/modeling/models/__init__.py": STAND_IN_REGISTRY,
         "opengait/modeling/models/gaitset.py": STAND_IN_MODEL.format(name="GaitSet"),
         "opengait/modeling/models/gaitpart.py": STAND_IN_MODEL.format(name="GaitPart"),
+        "opengait/modeling/models/gaitgl.py": STAND_IN_MODEL.format(name="GaitGL"),
         "configs/default.yaml": "model_cfg:\n  model: Baseline\n",
         "datasets/CASIA-B/CASIA-B.json": (CONFIG_DIR / "partitions" / "CASIA-B.json").read_text(),
         "datasets/OUMVLP/OUMVLP.json": (CONFIG_DIR / "partitions" / "OUMVLP.json").read_text(),
@@ -167,12 +168,13 @@ def test_installed_config_points_at_opengait_partition_and_keeps_everything_else
     assert installed == original
 
 
-def test_shim_holds_only_local3dcnn_from_the_installed_package(checkout, config_dir):
+def test_shim_holds_only_our_models_from_the_installed_package(checkout, config_dir):
     install(checkout, config_dir)
     tree = ast.parse((checkout / SHIM).read_text())
     imports = [(node.module, [(alias.name, alias.asname) for alias in node.names]) for node in ast.walk(tree)
                if isinstance(node, ast.ImportFrom)]
-    assert imports == [("opengait_local3d.opengait_plugin.binding", [("OpenGaitHost", "Local3DCNN")])]
+    assert imports == [("opengait_local3d.opengait_plugin.binding", [("OpenGaitHost", name)])
+                       for name in ("Local3DCNN", "GaitGLLocal3D")]
     assert not [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
 
 
@@ -241,9 +243,10 @@ def test_an_interrupted_install_is_adopted_not_refused(checkout, config_dir):
     assert (checkout / MANIFEST_NAME).is_file()
 
 
-def test_install_refuses_when_another_registry_module_defines_local3dcnn(checkout, config_dir):
-    (checkout / "opengait/modeling/models/authors_code.py").write_text("class Local3DCNN:\n    pass\n")
-    with pytest.raises(PluginError, match="authors_code.py defines class Local3DCNN"):
+@pytest.mark.parametrize("name", ["Local3DCNN", "GaitGLLocal3D"])
+def test_install_refuses_when_another_registry_module_defines_one_of_our_models(checkout, config_dir, name):
+    (checkout / "opengait/modeling/models/authors_code.py").write_text(f"class {name}:\n    pass\n")
+    with pytest.raises(PluginError, match=f"authors_code.py defines class {name}"):
         install(checkout, config_dir)
     assert not (checkout / SHIM).exists()
 
@@ -308,6 +311,15 @@ def test_the_real_configs_install_into_the_fake_checkout(checkout):
         assert partition in ("./datasets/CASIA-B/CASIA-B.json", "./datasets/OUMVLP/OUMVLP.json"), path
 
 
+def test_gaitgl_with_local_paths_is_installed_and_the_gaitgl_baselines_are_not():
+    """OpenGait has its own GaitGL configs; ours with 3D local paths (model GaitGLLocal3D) are what it lacks."""
+    meant = {p.as_posix() for p in opengait_meant_configs(CONFIG_DIR)}
+    assert {"gaitgl_local3d_casiab.yaml", "gaitgl_local3d_oumvlp.yaml"} <= meant
+    assert not {"gaitgl_casiab.yaml", "gaitgl_oumvlp.yaml", "gaitset_casiab.yaml", "gaitpart_casiab.yaml"} & meant
+    for name in ("gaitgl_local3d_casiab.yaml", "gaitgl_local3d_oumvlp.yaml"):
+        assert yaml.safe_load((CONFIG_DIR / name).read_text())["model_cfg"]["model"] == "GaitGLLocal3D"
+
+
 def test_the_papers_main_configs_are_also_at_opengaits_config_root(checkout):
     """The mission's command, ``opengait/main.py --cfgs configs/3dlocal_casiab.yaml``, finds its config."""
     assert ROOT_CONFIGS == ("3dlocal_casiab.yaml", "3dlocal_casiab_128.yaml", "3dlocal_oumvlp.yaml")
@@ -358,7 +370,8 @@ def test_the_names_file_is_of_the_pinned_commit_and_lists_what_the_plugin_relies
     names = load_opengait_names()
     assert names.commit == PINNED_COMMIT
     assert PINNED_COMMIT in (REPOSITORY / "third_party" / "README.md").read_text()
-    assert {"GaitSet", "GaitPart", "Baseline", "GLN"} <= names.models and "Local3DCNN" not in names.models
+    assert {"GaitSet", "GaitPart", "GaitGL", "Baseline", "GLN"} <= names.models
+    assert not {"Local3DCNN", "GaitGLLocal3D"} & names.models  # our registry names shadow none of OpenGait's
     assert names.losses["TripletLoss"] == {"init": ["margin", "loss_term_weight"], "forward": ["embeddings", "labels"]}
     assert names.losses["CrossEntropyLoss"]["forward"] == ["logits", "labels"]
     assert {"TripletSampler", "InferenceSampler"} <= names.samplers.keys()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import types
 
 import pytest
 import torch
@@ -47,29 +48,34 @@ def tiny_inputs(n: int = 2, frames: int = 8, seed: int = 0) -> tuple:
     return [sils], torch.arange(n), ["nm-01"] * n, ["000"] * n, None
 
 
-def test_registry_finds_local3dcnn_and_keeps_opengaits_own_models(checkout):
+def test_registry_finds_our_models_and_keeps_opengaits_own(checkout):
     models = import_registry()
-    assert models.Local3DCNN.__module__ == BINDING
+    assert models.Local3DCNN.__module__ == models.GaitGLLocal3D.__module__ == BINDING
     assert models.GaitSet.__module__ == "modeling.models.gaitset"
     assert models.GaitPart.__module__ == "modeling.models.gaitpart"
+    assert models.GaitGL.__module__ == "modeling.models.gaitgl"
     shim = sys.modules["modeling.models.opengait_local3d_plugin"]
-    assert [name for name in dir(shim) if isinstance(getattr(shim, name), type)] == ["Local3DCNN"]
+    assert [name for name in dir(shim) if isinstance(getattr(shim, name), type)] == ["GaitGLLocal3D", "Local3DCNN"]
     from modeling.base_model import BaseModel
     assert issubclass(models.Local3DCNN, BaseModel)
 
 
 def test_without_our_package_opengait_still_loads_its_models_and_says_why(checkout, monkeypatch):
     monkeypatch.setitem(sys.modules, BINDING, None)  # makes importing it fail, as an uninstalled package would
-    with pytest.warns(UserWarning, match="Local3DCNN is not available to OpenGait: .*uninstall-plugin"):
+    with pytest.warns(UserWarning, match="Local3DCNN and GaitGLLocal3D are not available to OpenGait: "
+                                         ".*uninstall-plugin"):
         models = import_registry()
-    assert not hasattr(models, "Local3DCNN") and models.GaitSet.__module__ == "modeling.models.gaitset"
+    assert not hasattr(models, "Local3DCNN") and not hasattr(models, "GaitGLLocal3D")
+    assert models.GaitSet.__module__ == "modeling.models.gaitset"
+    assert models.GaitGL.__module__ == "modeling.models.gaitgl"
 
 
-def test_builds_from_the_installed_config(checkout, monkeypatch):
+@pytest.mark.parametrize("config", ["3dlocal_casiab.yaml", "gaitgl_local3d_casiab.yaml"])
+def test_builds_from_the_installed_config(checkout, config, monkeypatch):
     monkeypatch.chdir(checkout)  # OpenGait runs from its checkout's root, where the config's partition path points
-    cfgs = yaml.safe_load((checkout / "configs/3dlocal/3dlocal_casiab.yaml").read_text())
-    model = import_registry().Local3DCNN(cfgs, training=True)
-    assert type(model.net) is type(build_network(cfgs["model_cfg"]))
+    cfgs = yaml.safe_load((checkout / "configs/3dlocal" / config).read_text())
+    model = getattr(import_registry(), cfgs["model_cfg"]["model"])(cfgs, training=True)
+    assert type(model.net).__name__ == cfgs["model_cfg"]["model"]
     assert model.state_dict().keys() and all(key.startswith("net.") for key in model.state_dict())
 
 
@@ -92,15 +98,16 @@ def localization_parameters(net: torch.nn.Module) -> list[dict[str, torch.Tensor
     return [block.last_parameters for block in net.modules() if isinstance(block, Local3DBlock)]
 
 
-def test_opengaits_xavier_pass_does_not_undo_the_localization_priors(checkout):
+@pytest.mark.parametrize("name", ["Local3DCNN", "GaitGLLocal3D"])
+def test_opengaits_xavier_pass_does_not_undo_the_localization_priors(checkout, name):
     torch.manual_seed(1)
-    reference = build_network(TINY_MODEL_CFGS["Local3DCNN"])
+    reference = build_network(TINY_MODEL_CFGS[name])
     reference.init_parameters()
     expected = localization_parameters(reference)
     assert len(expected) == 3
 
     torch.manual_seed(2)
-    model = import_registry().Local3DCNN({"model_cfg": TINY_MODEL_CFGS["Local3DCNN"]}, training=False)
+    model = getattr(import_registry(), name)({"model_cfg": TINY_MODEL_CFGS[name]}, training=False)
     for got, want in zip(localization_parameters(model.net), expected):
         assert got.keys() == want.keys()
         for key in want:
@@ -110,6 +117,17 @@ def test_opengaits_xavier_pass_does_not_undo_the_localization_priors(checkout):
     BaseModel.init_parameters(model)  # OpenGait's pass alone: the localization heads leave their priors
     moved = localization_parameters(model.net)
     assert any(not torch.allclose(got["centre"], want["centre"]) for got, want in zip(moved, expected))
+
+
+def test_the_optimizer_gets_only_the_keys_its_solver_takes(checkout):
+    """OpenGait merges every config over its default.yaml, whose optimizer_cfg holds SGD's momentum: Adam must
+    not receive it (OpenGait's own get_optimizer drops it too)."""
+    model = import_registry().Local3DCNN({"model_cfg": TINY_MODEL_CFGS["Local3DCNN"]}, training=True)
+    logged = []
+    model.msg_mgr = types.SimpleNamespace(log_info=logged.append)
+    optimizer = model.get_optimizer({"solver": "Adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0})
+    assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["lr"] == 1e-3
+    assert logged[-1] == "optimizer_cfg: Adam takes no momentum; ignored"
 
 
 def embeddings(model: torch.nn.Module, net: torch.nn.Module) -> torch.Tensor:

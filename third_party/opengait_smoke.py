@@ -6,9 +6,11 @@ process group of size 1, and ``.cuda()`` / ``torch.cuda.set_device`` / cuda ``.t
 OpenGait's files). Steps:
 
 1. ``install-plugin`` into the checkout;
-2. OpenGait's registry (``modeling.models``) exposes our ``Local3DCNN`` and still its own GaitSet/GaitPart;
-3. OpenGait's ``BaseModel`` builds Local3DCNN from the installed ``configs/3dlocal/3dlocal_casiab.yaml``
-   (data: a small SynthGait set; batch, clip length and iterations shrunk for a CPU);
+2. OpenGait's registry (``modeling.models``) exposes our ``Local3DCNN`` and ``GaitGLLocal3D`` and still its own
+   GaitSet/GaitPart/GaitGL;
+3. OpenGait's ``BaseModel`` builds the model an installed config names (default
+   ``configs/3dlocal/3dlocal_casiab.yaml``; ``--config configs/3dlocal/gaitgl_local3d_casiab.yaml`` for GaitGL
+   with 3D local paths) (data: a small SynthGait set; batch, clip length and iterations shrunk for a CPU);
 4. one batch of OpenGait's loader through ``inputs_pretreament``, the forward pass, OpenGait's own
    ``LossAggregator`` and backward;
 5. OpenGait's ``run_train`` (DDP-wrapped by OpenGait's ``DDPPassthrough``) for 2 iterations, which saves
@@ -19,7 +21,7 @@ OpenGait's files). Steps:
 
 Run it with a Python that has OpenGait's requirements and this package installed::
 
-    python third_party/opengait_smoke.py --opengait /path/to/OpenGait
+    python third_party/opengait_smoke.py --opengait /path/to/OpenGait [--config configs/3dlocal/NAME.yaml]
 
 It writes only the plugin's files into the checkout (remove them with ``uninstall-plugin``); data
 and outputs go to a temporary folder.
@@ -42,6 +44,8 @@ from opengait_local3d.opengait_plugin import install, resolve_opengait_root
 from opengait_local3d.resources import CONFIG_DIR
 
 CONFIG = "configs/3dlocal/3dlocal_casiab.yaml"
+#: our models in OpenGait's registry, and OpenGait's own that the plugin must leave alone
+OURS, OPENGAITS = ("Local3DCNN", "GaitGLLocal3D"), ("GaitSet", "GaitPart", "GaitGL")
 ITERATIONS = 2
 #: the installed config's settings changed for a small CPU run (section -> key -> value)
 CPU_OVERRIDES = {
@@ -88,9 +92,9 @@ def import_torchvision() -> None:
         print("note: torchvision's C++ ops are unavailable here (CUDA build, CPU torch); OpenGait does not use them")
 
 
-def small_config(config_loader, data_root: Path, partition: Path) -> dict:
-    """The installed config merged over OpenGait's default.yaml by OpenGait, shrunk for a CPU."""
-    cfgs = config_loader(CONFIG)
+def small_config(config_loader, config: str, data_root: Path, partition: Path) -> dict:
+    """The installed ``config`` merged over OpenGait's default.yaml by OpenGait, shrunk for a CPU."""
+    cfgs = config_loader(config)
     cfgs["data_cfg"].update(dataset_root=str(data_root), dataset_partition=str(partition), num_workers=0)
     for section, values in CPU_OVERRIDES.items():
         cfgs[section].update(values)
@@ -100,11 +104,14 @@ def small_config(config_loader, data_root: Path, partition: Path) -> dict:
 
 
 def check_registry(models) -> None:
-    assert models.Local3DCNN.__module__ == "opengait_local3d.opengait_plugin.binding", models.Local3DCNN.__module__
-    assert models.GaitSet.__module__ == "modeling.models.gaitset", "the plugin replaced OpenGait's GaitSet"
-    assert models.GaitPart.__module__ == "modeling.models.gaitpart", "the plugin replaced OpenGait's GaitPart"
-    print(f"registry: models.Local3DCNN = {models.Local3DCNN.__module__}.{models.Local3DCNN.__name__}; "
-          f"GaitSet, GaitPart are still OpenGait's ({models.GaitSet.__module__}, {models.GaitPart.__module__})")
+    for name in OURS:
+        model = getattr(models, name)
+        assert model.__module__ == "opengait_local3d.opengait_plugin.binding", f"{name}: {model.__module__}"
+    for name in OPENGAITS:
+        module = getattr(models, name).__module__
+        assert module == f"modeling.models.{name.lower()}", f"the plugin replaced OpenGait's {name} ({module})"
+    print(f"registry: {', '.join(OURS)} = opengait_local3d.opengait_plugin.binding.OpenGaitHost; "
+          f"{', '.join(OPENGAITS)} are still OpenGait's")
 
 
 def one_step(model) -> None:
@@ -123,9 +130,9 @@ def one_step(model) -> None:
     model.zero_grad(set_to_none=True)
 
 
-def engine_metrics(cfgs: dict, checkpoint: Path, workdir: Path) -> dict[str, float]:
+def engine_metrics(config: str, cfgs: dict, checkpoint: Path, workdir: Path) -> dict[str, float]:
     """Our engine's test phase on OpenGait's checkpoint, in a subprocess (it runs without a process group)."""
-    ours = yaml.safe_load((CONFIG_DIR / "3dlocal_casiab.yaml").read_text())
+    ours = yaml.safe_load((CONFIG_DIR / Path(config).relative_to("configs/3dlocal")).read_text())
     ours["data_cfg"].update({k: cfgs["data_cfg"][k] for k in ("dataset_root", "dataset_partition", "num_workers")})
     ours["evaluator_cfg"].update(cfgs["evaluator_cfg"], restore_hint=str(checkpoint))
     config = workdir / "engine_test.yaml"
@@ -141,6 +148,8 @@ def engine_metrics(cfgs: dict, checkpoint: Path, workdir: Path) -> dict[str, flo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--opengait", metavar="PATH", default=None, help="the checkout (default: $OPENGAIT_ROOT)")
+    parser.add_argument("--config", default=CONFIG,
+                        help=f"an installed config, relative to the checkout (default: {CONFIG})")
     args = parser.parse_args()
     root = resolve_opengait_root(args.opengait)
     for action in install(root):
@@ -159,20 +168,22 @@ def main() -> int:
     from utils.common import DDPPassthrough
 
     check_registry(models)
-    cfgs = small_config(config_loader, data.root, data.partition)
+    cfgs = small_config(config_loader, args.config, data.root, data.partition)
+    name = cfgs["model_cfg"]["model"]
+    host_class = getattr(models, name)
     os.chdir(workdir)  # OpenGait writes output/ under the working folder
-    save_path = Path("output", cfgs["data_cfg"]["dataset_name"], "Local3DCNN", "plugin_smoke")
+    save_path = Path("output", cfgs["data_cfg"]["dataset_name"], name, "plugin_smoke")
     get_msg_mgr().init_manager(str(save_path), False, 1, 0)
-    model = models.Local3DCNN(cfgs, training=True)
-    print(f"built {type(model).__name__}({type(model.net).__module__}.{type(model.net).__name__}) from {CONFIG}; "
+    model = host_class(cfgs, training=True)
+    print(f"built {name}({type(model.net).__module__}.{type(model.net).__name__}) from {args.config}; "
           f"state_dict keys all net.*: {all(k.startswith('net.') for k in model.state_dict())}")
     one_step(model)
-    models.Local3DCNN.run_train(DDPPassthrough(model))
+    host_class.run_train(DDPPassthrough(model))
     checkpoint = workdir / save_path / "checkpoints" / f"plugin_smoke-{ITERATIONS:05d}.pt"
     print(f"OpenGait saved {checkpoint}")
     cfgs["evaluator_cfg"]["restore_hint"] = str(checkpoint)  # as --phase test with a checkpoint path
-    opengait = models.Local3DCNN.run_test(models.Local3DCNN(cfgs, training=False))
-    engine = engine_metrics(cfgs, checkpoint, workdir)
+    opengait = host_class.run_test(host_class(cfgs, training=False))
+    engine = engine_metrics(args.config, cfgs, checkpoint, workdir)
     print("rank-1 (%)  OpenGait  engine, same checkpoint")
     for key, value in opengait.items():
         print(f"{key.split('/')[-1]:>10}  {value:8.2f}  {engine[key]:6.2f}")

@@ -2,7 +2,7 @@
 
 Importable only inside OpenGait's process, where ``opengait/`` is on ``sys.path`` (its ``main.py``
 imports ``modeling.models``); the shim that install-plugin writes imports :class:`OpenGaitHost` from there
-under the registry name ``Local3DCNN``. OpenGait's ``BaseModel`` then drives it: data loading,
+under the registry names ``Local3DCNN`` and ``GaitGLLocal3D``. OpenGait's ``BaseModel`` then drives it: data loading,
 LossAggregator, optimizer, DDP, checkpoints, evaluator.
 
 One model definition, two hosts: like the engine's :class:`~opengait_local3d.engine.host.NetworkHost`, this
@@ -13,6 +13,8 @@ Before OpenGait builds anything, the config goes through the engine's validation
 (:func:`~opengait_local3d.engine.config.validation.check_config`, the checks that do not depend on the engine's
 own registries); a bad config ends the process with one message per problem, without a traceback.
 """
+import inspect
+
 import torch
 
 from opengait_local3d.engine.config.validation import check_config
@@ -31,10 +33,12 @@ except ImportError as error:
 
 
 class OpenGaitHost(BaseModel):
-    """The network ``model_cfg.model`` names, on OpenGait's ``BaseModel`` (registered as ``Local3DCNN``).
+    """The network ``model_cfg.model`` names, on OpenGait's ``BaseModel`` (registered as ``Local3DCNN`` and
+    ``GaitGLLocal3D``).
 
     ``model_cfg``'s other keys are the network's arguments (for ``model: Local3DCNN``,
-    :class:`opengait_local3d.modeling.local3dcnn.Local3DCNN`). ``forward(inputs)`` takes OpenGait's
+    :class:`opengait_local3d.modeling.local3dcnn.Local3DCNN`; for ``model: GaitGLLocal3D``,
+    :class:`opengait_local3d.modeling.gaitgl.GaitGLLocal3D`). ``forward(inputs)`` takes OpenGait's
     ``(ipts, labs, typs, vies, seqL)`` and returns ``training_feat`` with ``triplet`` (embeddings,
     labels) and ``softmax`` (logits, labels) for OpenGait's TripletLoss and CrossEntropyLoss.
     """
@@ -56,10 +60,18 @@ class OpenGaitHost(BaseModel):
 
     def get_optimizer(self, optimizer_cfg: dict) -> torch.optim.Optimizer:
         """OpenGait's optimizer from ``optimizer_cfg``, with the localization's learning-rate factor applied
-        (``model_cfg.local3d.localization_lr_scale``) through parameter groups."""
+        (``model_cfg.local3d.localization_lr_scale``) through parameter groups.
+
+        As OpenGait's own ``get_optimizer``, keys the solver does not take are dropped (with a note): OpenGait's
+        ``configs/default.yaml`` gives every ``optimizer_cfg`` SGD's ``momentum``, which Adam does not take.
+        """
         self.msg_mgr.log_info(optimizer_cfg)
         solver = getattr(torch.optim, optimizer_cfg["solver"])
-        arguments = {key: value for key, value in optimizer_cfg.items() if key != "solver"}
+        accepted = inspect.signature(solver).parameters
+        arguments = {key: value for key, value in optimizer_cfg.items() if key in accepted}
+        ignored = sorted(set(optimizer_cfg) - set(arguments) - {"solver"})
+        if ignored:
+            self.msg_mgr.log_info(f"optimizer_cfg: {solver.__name__} takes no {', '.join(ignored)}; ignored")
         return solver(parameter_groups(self, arguments["lr"]), **arguments)
 
     def forward(self, inputs):

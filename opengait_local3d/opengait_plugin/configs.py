@@ -1,12 +1,14 @@
 """Our OpenGait-meant configs, as install-plugin places them in a checkout.
 
 Convention:
-    * Meant for OpenGait: ``configs/3dlocal_*.yaml`` and ``configs/ablations/*.yaml``; they are
-      copied to ``<checkout>/configs/3dlocal/`` (ablations to ``configs/3dlocal/ablations/``). The paper's
+    * Meant for OpenGait: ``configs/3dlocal_*.yaml``, ``configs/gaitgl_local3d_*.yaml`` (GaitGL with 3D local
+      paths, model ``GaitGLLocal3D``) and ``configs/ablations/*.yaml``; they are copied to
+      ``<checkout>/configs/3dlocal/`` (ablations to ``configs/3dlocal/ablations/``). The paper's
       main configs (:data:`ROOT_CONFIGS`, Tables 1 and 2) are also copied to OpenGait's config root, so
       ``opengait/main.py --cfgs configs/3dlocal_casiab.yaml`` finds them there.
     * Engine-only: everything under ``configs/synth/`` (names OpenGait lacks, tiny synthetic
-      settings); never copied.
+      settings); never copied. The baselines (``gaitset_casiab.yaml``, ``gaitpart_casiab.yaml``,
+      ``gaitgl_*.yaml``) are not copied either: OpenGait has its own.
     * In the copy, ``data_cfg.dataset_partition`` points at OpenGait's own partition file with the
       same content (``./datasets/CASIA-B/CASIA-B.json``, relative to the checkout root, where
       OpenGait runs); ``dataset_root`` is left as written for the user to set; a header comment
@@ -26,7 +28,7 @@ from .names import config_problems
 INSTALL_DIR = Path("configs") / "3dlocal"
 #: configs also placed at OpenGait's config root (``configs/<name>``): the paper's Table 1 and 2 models
 ROOT_CONFIGS = ("3dlocal_casiab.yaml", "3dlocal_casiab_128.yaml", "3dlocal_oumvlp.yaml")
-OPENGAIT_CONFIG_PATTERNS = ("3dlocal_*.yaml", "ablations/*.yaml")
+OPENGAIT_CONFIG_PATTERNS = ("3dlocal_*.yaml", "gaitgl_local3d_*.yaml", "ablations/*.yaml")
 ENGINE_ONLY_DIRS = ("synth",)
 
 _HEADER = """\

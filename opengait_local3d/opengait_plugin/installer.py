@@ -76,7 +76,8 @@ def _foreign_files(root: Path, planned: dict[str, str], recorded: dict[str, str]
 
 def install(opengait_root: str | os.PathLike | None, config_dir: Path = CONFIG_DIR,
             dry_run: bool = False) -> list[Action]:
-    """Make ``Local3DCNN`` visible to the OpenGait checkout's registry and copy our configs there.
+    """Make ``Local3DCNN`` and ``GaitGLLocal3D`` visible to the OpenGait checkout's registry and copy our configs
+    there.
 
     Args:
         opengait_root: the checkout; None reads ``$OPENGAIT_ROOT``.
@@ -88,7 +89,7 @@ def install(opengait_root: str | os.PathLike | None, config_dir: Path = CONFIG_D
 
     Raises:
         PluginError: not an OpenGait checkout; a file in the way that the installer did not write;
-            another registry module defining ``Local3DCNN``; a config OpenGait cannot run.
+            another registry module defining ``Local3DCNN`` or ``GaitGLLocal3D``; a config OpenGait cannot run.
     """
     root = resolve_opengait_root(opengait_root)
     recorded = read_manifest(root)

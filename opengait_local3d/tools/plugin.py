@@ -1,4 +1,4 @@
-"""``opengait-local3d install-plugin`` / ``uninstall-plugin``: Local3DCNN in an OpenGait checkout."""
+"""``opengait-local3d install-plugin`` / ``uninstall-plugin``: Local3DCNN and GaitGLLocal3D in an OpenGait checkout."""
 from __future__ import annotations
 
 import argparse
@@ -11,16 +11,19 @@ from ..opengait_plugin.checkout import checkout_commit, resolve_opengait_root
 from ..opengait_plugin.configs import INSTALL_DIR
 
 _INSTALL_HELP = """\
-Make Local3DCNN visible to an OpenGait checkout's model registry and copy our OpenGait configs there.
+Make Local3DCNN and GaitGLLocal3D (GaitGL with 3D local paths; OpenGait's own GaitGL stays OpenGait's)
+visible to an OpenGait checkout's model registry and copy our OpenGait configs there.
 
-Writes opengait/modeling/models/opengait_local3d_plugin.py (a shim that imports Local3DCNN from this
-installed package; no model code is copied), configs/3dlocal/*.yaml and configs/3dlocal/ablations/*.yaml
-(dataset_partition pointing at OpenGait's own partition files; set dataset_root yourself), and the
-paper's main configs (3dlocal_casiab.yaml, 3dlocal_casiab_128.yaml, 3dlocal_oumvlp.yaml) at configs/ too.
-Safe to run again: it never overwrites or removes a file it did not write, and keeps configs you edited.
-Then, from the checkout's root and with this package installed in the Python that runs OpenGait:
+Writes opengait/modeling/models/opengait_local3d_plugin.py (a shim that imports both from this installed
+package; no model code is copied), configs/3dlocal/*.yaml (3dlocal_*.yaml and gaitgl_local3d_*.yaml) and
+configs/3dlocal/ablations/*.yaml (dataset_partition pointing at OpenGait's own partition files; set
+dataset_root yourself), and the paper's main configs (3dlocal_casiab.yaml, 3dlocal_casiab_128.yaml,
+3dlocal_oumvlp.yaml) at configs/ too. Safe to run again: it never overwrites or removes a file it did not
+write, and keeps configs you edited. Then, from the checkout's root and with this package installed in the
+Python that runs OpenGait:
 
   torchrun --nproc_per_node=NGPU opengait/main.py --cfgs configs/3dlocal_casiab.yaml --phase train
+  torchrun --nproc_per_node=NGPU opengait/main.py --cfgs configs/3dlocal/gaitgl_local3d_casiab.yaml --phase train
 """
 
 _UNINSTALL_HELP = """\
@@ -39,7 +42,7 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``install-plugin`` and ``uninstall-plugin``."""
     install_parser = subparsers.add_parser(
-        "install-plugin", help="make Local3DCNN visible to an OpenGait checkout",
+        "install-plugin", help="make Local3DCNN and GaitGLLocal3D visible to an OpenGait checkout",
         description=_INSTALL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_common_arguments(install_parser)
     install_parser.set_defaults(func=run_install)
