@@ -20,8 +20,8 @@ from .engine.launcher import run
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m opengait_local3d.main",
-        description="Train or test Local3DCNN, GaitSet or GaitPart from an OpenGait-style yaml config "
-                    "(merged over configs/default.yaml). Runs as one process on CPU or GPU; under "
+        description="Train or test Local3DCNN, GaitSet, GaitPart, GaitGL or GaitGLLocal3D from an OpenGait-style "
+                    "yaml config (merged over configs/default.yaml). Runs as one process on CPU or GPU; under "
                     "torchrun --nproc_per_node=K as K processes (gloo on CPU, nccl on GPU).",
         epilog="Outputs (checkpoints, logs, tensorboard summaries, evaluation tables) go to "
                "output/<dataset_name>/<model>/<save_name>/ under the working directory "

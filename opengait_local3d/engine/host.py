@@ -31,7 +31,8 @@ def _network(model_cfg: Mapping[str, Any]) -> nn.Module:
 
 
 class NetworkHost(BaseModel):
-    """A :class:`BaseModel` whose network is the one ``model_cfg.model`` names (Local3DCNN, GaitSet, GaitPart)."""
+    """A :class:`BaseModel` whose network is the one ``model_cfg.model`` names (Local3DCNN, GaitSet, GaitPart,
+    GaitGL, GaitGLLocal3D)."""
 
     def build_network(self, model_cfg: Mapping[str, Any]) -> None:
         self.net = _network(model_cfg)

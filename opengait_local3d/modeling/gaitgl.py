@@ -58,7 +58,6 @@ class GLConv3d(nn.Module):
         require(isinstance(halving, int) and halving >= 0, f"GLConv3d: halving must be an int >= 0, got {halving!r}")
         require(combine in GL_COMBINES, f"GLConv3d: combine must be one of {', '.join(GL_COMBINES)}; got {combine!r}")
         self.halving, self.combine = halving, combine
-        self.out_channels = out_channels * (2 if combine == "stack" else 1)
         self.global_conv = conv3d(in_channels, out_channels)
         self.local_conv = conv3d(in_channels, out_channels)
 
@@ -123,7 +122,8 @@ class GaitGL(nn.Module):
     local maps stacked on channels (``2 C`` channels), before they are put one above the other.
 
     Forward: ``inputs = (ipts, labs, typs, vies, seqL)`` with silhouettes ``[n, s, h, w]`` (``h / 2`` must be
-    divisible by the strip counts, ``2 h`` by every ``bin_num``) or packed ``[1, sum(s), h, w]`` with ``seqL``.
+    divisible by the strip count, and ``h``, the rows of the stacked map, by every ``bin_num``) or packed
+    ``[1, sum(s), h, w]`` with ``seqL``.
     Clips of fewer than 3 frames are repeated to 3 or 4 frames, as OpenGait does. In training mode
     ``visual_summary`` holds the local blocks' localization (as Local3DCNN's).
     """
