@@ -141,10 +141,10 @@ def test_silhouettes_the_network_cannot_take_are_a_config_error(tiny_casiab, tmp
 
 
 def test_gaitgl_with_local_paths_trains_and_tests_from_its_casiab_config(tmp_path):
-    """configs/gaitgl_local3d_casiab.yaml as shipped (model, losses, optimizer, 64x44 input), on a tiny pkl set
-    with clips and iterations shrunk."""
+    """configs/gaitgl_local3d_casiab.yaml as shipped (model, losses, optimizer, transforms), on a tiny pkl set
+    (narrow 64x16 frames: the 64 rows its 64 strips need) with clips and iterations shrunk."""
     ids = ("001", "002", "003")
-    root = write_pkl_dataset(tmp_path / "data", ids, frames=(3, 3), size=(64, 64))
+    root = write_pkl_dataset(tmp_path / "data", ids, frames=(3, 3), size=(64, 16))
     partition = write_partition(tmp_path / "partition.json", ids[:2], ids[2:])
     cfg = read_yaml(CONFIG_DIR / "gaitgl_local3d_casiab.yaml")
     cfg["data_cfg"].update(dataset_root=str(root), dataset_partition=str(partition), num_workers=0)
