@@ -1,14 +1,71 @@
-"""Shared fixtures: tiny datasets in OpenGait's pkl layout (``root/<id>/<type>/<view>/<name>.pkl``)."""
+"""Shared fixtures: tiny datasets in OpenGait's pkl layout (``root/<id>/<type>/<view>/<name>.pkl``), and the
+``needs_opengait`` marker: tests that read OpenGait's own source.
+
+OpenGait is found only through ``$OPENGAIT_ROOT``: a git repository (a checkout or a bare mirror) that holds
+the pinned commit. Without one, the marked tests are skipped with that reason, each has a twin that checks
+the same thing against data stored in this repository (``twin=`` names it; ``test_skips.py`` checks that the
+twin exists), and the run ends with a line counting the skipped tests.
+"""
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import subprocess
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pytest
+
+from opengait_local3d.engine import load_config
+
+#: the OpenGait commit the plugin, the recorded names and keys, and the golden fixtures are of
+OPENGAIT_COMMIT = "0efafd4779f127fbce34f22aff301bd82e923da5"
+NEEDS_OPENGAIT = "needs_opengait"
+
+
+@lru_cache(maxsize=1)
+def opengait_repository() -> Path | None:
+    """``$OPENGAIT_ROOT`` if it is a git repository holding :data:`OPENGAIT_COMMIT`, else ``None``."""
+    root = os.environ.get("OPENGAIT_ROOT")
+    if not root or not Path(root).is_dir():
+        return None
+    found = subprocess.run(["git", "-C", root, "cat-file", "-e", f"{OPENGAIT_COMMIT}^{{commit}}"], capture_output=True)
+    return Path(root) if found.returncode == 0 else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if opengait_repository() is not None:
+        return
+    skip = pytest.mark.skip(reason=f"{NEEDS_OPENGAIT}: $OPENGAIT_ROOT is unset or not a git repository holding OpenGait "
+                                   f"commit {OPENGAIT_COMMIT[:10]}")
+    for item in items:
+        if item.get_closest_marker(NEEDS_OPENGAIT):
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    skipped = terminalreporter.stats.get("skipped", [])
+    opengait = sum(NEEDS_OPENGAIT in report.keywords for report in skipped)
+    terminalreporter.write_line(f"skipped: {opengait} marked {NEEDS_OPENGAIT} (each with a golden-fixture twin), "
+                                f"{len(skipped) - opengait} other")
+
+
+@pytest.fixture(scope="session")
+def opengait_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """OpenGait's ``opengait/``, ``configs/`` and ``datasets/`` at the pinned commit, extracted from
+    ``$OPENGAIT_ROOT`` into a temporary folder (whatever the repository's own checkout holds)."""
+    repository = opengait_repository()
+    assert repository is not None, f"only for tests marked {NEEDS_OPENGAIT}"
+    target = tmp_path_factory.mktemp("opengait")
+    archive = subprocess.run(["git", "-C", str(repository), "archive", OPENGAIT_COMMIT, "opengait", "configs",
+                              "datasets"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
 
 CASIA_B_TYPES = ("nm-01", "nm-02", "nm-03", "nm-04", "nm-05", "nm-06", "bg-01", "bg-02", "cl-01", "cl-02")
 
@@ -109,3 +166,22 @@ def tiny_engine_config(dataset: TinyDataset, model: str, output_root: Path, **se
     for section, value in sections.items():
         cfg[section] = {**cfg.get(section, {}), **value} if isinstance(value, dict) else value
     return cfg
+
+
+def _leaves(tree: dict, prefix: tuple = ()) -> dict[tuple, object]:
+    """Every non-dict value of a nested dict, keyed by its path."""
+    out = {}
+    for key, value in tree.items():
+        out.update(_leaves(value, prefix + (key,)) if isinstance(value, dict) else {prefix + (key,): value})
+    return out
+
+
+def assert_loads_unchanged(user: dict) -> dict:
+    """``load_config(user)``, checked to keep every value the user config sets (defaults only fill in the rest)."""
+    cfgs = load_config(user)
+    for path, value in _leaves(user).items():
+        loaded = cfgs
+        for key in path:
+            loaded = loaded[key]
+        assert loaded == value, f"{'.'.join(map(str, path))}: {value!r} loaded as {loaded!r}"
+    return cfgs

@@ -45,8 +45,6 @@ def generator(seed: int = 0) -> torch.Generator:
 @pytest.mark.parametrize("size", [(64, 64), (64, 44)])
 def test_each_warp_is_opencvs_warp_with_the_drawn_matrix(name, size):
     height, width = size
-    if name == "RandomPerspective" and width < 44:
-        pytest.skip("covered by the refusal test")
     augmentation = WARPS[name](prob=1.0)
     x = batch_of([1, 1, 1], height, width).reshape(3, 1, height, width)
     out = augmentation(x, None, generator(3))

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import OPENGAIT_COMMIT
 from opengait_local3d.engine.config.loading import load_config, merge_configs, read_yaml
-from opengait_local3d.engine.config.opengait_keys import OPENGAIT_COMMIT, OPENGAIT_KEYS
+from opengait_local3d.engine.config.opengait_keys import OPENGAIT_COMMIT as RECORDED_COMMIT, OPENGAIT_KEYS
 from opengait_local3d.engine.config.paths import output_path, resolve_path
 from opengait_local3d.engine.data.transforms import get_transform
 from opengait_local3d.engine.errors import ConfigError
@@ -123,8 +124,14 @@ def test_unknown_names_fail_before_any_data_is_read(section, value, message):
 
 
 def test_default_config_passes_every_check():
-    check_config(load_config({}), training=True)
-    check_config(load_config({}), training=False)
+    """The default config passes both phases' checks, which do check: one misspelt name in it fails."""
+    default = load_config({})
+    assert check_config(default, training=True) is None and check_config(default, training=False) is None
+    for section, key, value in (("optimizer_cfg", "solver", "Adamm"), ("scheduler_cfg", "scheduler", "MultiStep"),
+                                ("evaluator_cfg", "eval_func", "evaluate_indoor")):
+        broken = load_config({section: {key: value}})
+        with pytest.raises(ConfigError, match=rf"{section}.{key}: unknown .* {value!r}"):
+            check_config(broken, training=section != "evaluator_cfg")
 
 
 def test_transform_config_forms():
@@ -153,6 +160,6 @@ def test_resolve_path_tries_working_directory_then_project(tmp_path, monkeypatch
 
 
 def test_recorded_opengait_keys_cover_its_default_config():
-    assert len(OPENGAIT_COMMIT) == 40
+    assert RECORDED_COMMIT == OPENGAIT_COMMIT
     assert {"restore_hint", "save_iter", "sampler", "sync_BN"} <= OPENGAIT_KEYS["trainer_cfg"]
     assert {"frames_num_fixed", "frames_skip_num", "sample_type"} <= OPENGAIT_KEYS["sampler"]

@@ -1,23 +1,20 @@
 """``third_party/opengait_facts.py``: what the package records about OpenGait is what it generates.
 
 The comparisons with OpenGait itself need an OpenGait git repository holding the pinned commit at
-``$OPENGAIT_ROOT`` (a checkout or a bare mirror); without one they are skipped.
+``$OPENGAIT_ROOT`` (a checkout or a bare mirror): they are marked ``needs_opengait`` and skipped without one
+(``conftest.py``), each naming the twin that checks the same against the data stored here.
 """
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from opengait_local3d.engine.config.loading import load_config
+from conftest import OPENGAIT_COMMIT, assert_loads_unchanged, opengait_repository
 from opengait_local3d.engine.data import get_transform
 from opengait_local3d.engine.errors import ConfigError
-from opengait_local3d.engine.config.opengait_keys import OPENGAIT_COMMIT
 from opengait_local3d.engine.launcher import check_config
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -26,18 +23,7 @@ facts = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(facts)
 
 
-def _pinned_repository() -> Path | None:
-    root = os.environ.get("OPENGAIT_ROOT")
-    if not root or not Path(root).exists():
-        return None
-    found = subprocess.run(["git", "-C", root, "cat-file", "-e", f"{OPENGAIT_COMMIT}^{{commit}}"], capture_output=True)
-    return Path(root) if found.returncode == 0 else None
-
-
-PINNED = _pinned_repository()
 AUGMENTATIONS = ("RandomRotate", "RandomPerspective", "RandomAffine", "RandomErasing", "RandomHorizontalFlip")
-needs_opengait = pytest.mark.skipif(PINNED is None, reason="no OpenGait repository with the pinned commit at "
-                                                           "$OPENGAIT_ROOT")
 
 
 def test_config_keys_are_collected_per_section_through_lists_and_trf_cfg():
@@ -54,27 +40,38 @@ def test_config_keys_are_collected_per_section_through_lists_and_trf_cfg():
     assert keys["transform"] == {"type", "trf_cfg", "prob", "cutting"}
 
 
-@needs_opengait
-def test_the_recorded_files_are_what_the_generator_writes_at_the_pinned_commit():
-    repo = facts.Repository(PINNED, OPENGAIT_COMMIT)
+@pytest.mark.needs_opengait(twin="test_engine_config.py::test_recorded_opengait_keys_cover_its_default_config")
+def test_the_recorded_keys_are_what_the_generator_writes_at_the_pinned_commit():
+    repo = facts.Repository(opengait_repository(), OPENGAIT_COMMIT)
     assert facts.render_keys(repo) == facts.KEYS_MODULE.read_text()
+
+
+@pytest.mark.needs_opengait(
+    twin="test_plugin.py::test_the_names_file_is_of_the_pinned_commit_and_lists_what_the_plugin_relies_on")
+def test_the_names_file_is_what_the_generator_writes_at_the_pinned_commit():
+    repo = facts.Repository(opengait_repository(), OPENGAIT_COMMIT)
     assert facts.render_names(repo) == facts.NAMES_FILE.read_text()
 
 
-@needs_opengait
+@pytest.mark.needs_opengait(twin="test_golden_opengait.py::test_opengaits_own_configs_pass_every_check")
 def test_every_opengait_config_loads_in_the_engine():
-    repo = facts.Repository(PINNED, OPENGAIT_COMMIT)
+    """Each of OpenGait's configs at the pinned commit loads with its own values, and GaitSet's and GaitPart's
+    pass every check of a training run (the engine has no other of OpenGait's models: GaitBase's config names
+    'Baseline'; its augmentations are the next test's)."""
+    repo = facts.Repository(opengait_repository(), OPENGAIT_COMMIT)
     configs, _ = facts.read_configs(repo)
-    for path, cfg in configs:
-        load_config(cfg)  # raises ConfigError naming the key otherwise
-    for name in ("configs/gaitset/gaitset.yaml", "configs/gaitpart/gaitpart.yaml",
-                 "configs/gaitbase/gaitbase_da_casiab.yaml"):
-        check_config(load_config(yaml.safe_load(repo.read(name))), training=True)
+    assert len(configs) == 107  # as recorded in opengait_keys.py's docstring
+    for _, cfg in configs:
+        assert_loads_unchanged(cfg)  # raises ConfigError naming the key, or names the value changed
+    by_path = dict(configs)
+    for name in ("configs/gaitset/gaitset.yaml", "configs/gaitpart/gaitpart.yaml"):
+        assert check_config(assert_loads_unchanged(by_path[name]), training=True) is None
 
 
-@needs_opengait
+@pytest.mark.needs_opengait(
+    twin="test_engine_augmentations.py::test_gaitbase_transform_cuts_and_augments_64_pixel_silhouettes")
 def test_opengaits_silhouette_augmentations_build_wherever_its_configs_use_them():
-    repo = facts.Repository(PINNED, OPENGAIT_COMMIT)
+    repo = facts.Repository(opengait_repository(), OPENGAIT_COMMIT)
     augmented = [(path, cfg["trainer_cfg"]["transform"]) for path, cfg in facts.read_configs(repo)[0]
                  if any(entry.get("type") in AUGMENTATIONS for entry in facts._transform_entries(
                      cfg["trainer_cfg"].get("transform")))]

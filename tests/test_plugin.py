@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import OPENGAIT_COMMIT
 from opengait_local3d import cli
 from opengait_local3d.opengait_plugin import PluginError, config_problems, install, load_opengait_names, uninstall
 from opengait_local3d.opengait_plugin.configs import INSTALL_DIR, ROOT_CONFIGS, is_engine_only, opengait_meant_configs
@@ -22,7 +23,7 @@ from opengait_local3d.opengait_plugin.manifest import MANIFEST_NAME
 from opengait_local3d.opengait_plugin.shim import SHIM_FILENAME
 from opengait_local3d.resources import CONFIG_DIR
 
-PINNED_COMMIT = "0efafd4779f127fbce34f22aff301bd82e923da5"
+PINNED_COMMIT = OPENGAIT_COMMIT
 REPOSITORY = Path(__file__).resolve().parent.parent
 SHIM = f"opengait/modeling/models/{SHIM_FILENAME}"
 
