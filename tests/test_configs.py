@@ -21,13 +21,95 @@ def test_configs_are_found():
     assert {"3dlocal_casiab.yaml", "3dlocal_casiab_128.yaml", "3dlocal_oumvlp.yaml", "gaitset_casiab.yaml",
             "gaitpart_casiab.yaml"} <= names
     assert len([n for n in names if n.startswith("ablations/")]) == 15
+    assert names == set(PARAMETER_COUNTS)  # one pinned count per config, none stale
+
+
+#: parameters of each config's network. The Local3DCNN counts change with the 3D local block's design: after
+#: a deliberate change, update them from the failure messages (they print the actual count), and the counts by
+#: hand below.
+PARAMETER_COUNTS = {
+    "3dlocal_casiab.yaml": 2782640,
+    "3dlocal_casiab_128.yaml": 2782640,
+    "3dlocal_oumvlp.yaml": 11036464,
+    "ablations/3dlocal_table3_a.yaml": 1751840,
+    "ablations/3dlocal_table3_b.yaml": 1783568,
+    "ablations/3dlocal_table3_c.yaml": 1968560,
+    "ablations/3dlocal_table3_d.yaml": 2534192,
+    "ablations/3dlocal_table3_e.yaml": 2750912,
+    "ablations/3dlocal_table3_f.yaml": 2782640,
+    "ablations/3dlocal_table4_gaussian.yaml": 2782640,
+    "ablations/3dlocal_table4_mixture.yaml": 2782640,
+    "ablations/3dlocal_table4_trilinear.yaml": 2782640,
+    "ablations/3dlocal_table5_a.yaml": 1751840,
+    "ablations/3dlocal_table5_b.yaml": 1879976,
+    "ablations/3dlocal_table5_c.yaml": 1906808,
+    "ablations/3dlocal_table5_d.yaml": 1920224,
+    "ablations/3dlocal_table5_e.yaml": 1947056,
+    "ablations/3dlocal_table5_f.yaml": 2782640,
+    "gaitgl_casiab.yaml": 3096673,  # GaitGL's: OpenGait's counts, by hand in test_modeling_gaitgl.py
+    "gaitgl_local3d_casiab.yaml": 7102993,
+    "gaitgl_local3d_oumvlp.yaml": 103142673,
+    "gaitgl_oumvlp.yaml": 95620449,
+    "gaitpart_casiab.yaml": 1204000,
+    "gaitset_casiab.yaml": 2594592,
+    "synth/3dlocal_synth.yaml": 567152,
+    "synth/gaitgl_local3d_synth.yaml": 1622945,
+    "synth/gaitgl_synth.yaml": 553265,
+    "synth/gaitpart_synth.yaml": 186512,
+    "synth/gaitset_synth.yaml": 386704,
+}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.relative_to(CONFIG_DIR).as_posix())
-def test_config_loads_and_builds_its_model(path):
-    cfgs = load_config(path)
-    network = build_network(cfgs["model_cfg"])
-    assert sum(p.numel() for p in network.parameters()) > 0
+def test_config_loads_and_builds_its_model_with_the_pinned_parameter_count(path):
+    name = path.relative_to(CONFIG_DIR).as_posix()
+    network = build_network(load_config(path)["model_cfg"])
+    count = sum(p.numel() for p in network.parameters())
+    assert name in PARAMETER_COUNTS, f"{name}: add it to PARAMETER_COUNTS ({count} parameters)"
+    assert count == PARAMETER_COUNTS[name], f"{name}: {count} parameters, pinned {PARAMETER_COUNTS[name]}"
+
+
+def test_pinned_counts_of_the_networks_without_local_paths_are_their_layers_counted_by_hand():
+    """GaitSet, GaitPart and Local3DCNN without 3D local paths (Table 3 a), at CASIA-B settings, from their
+    layers: bias-free convs (c_in x c_out x k x k), one FC per part (p x c_in x c_out), GaitPart's MCM (per
+    part: two conv1d pairs c -> c/4 (k 3) -> c (k 1, then k 3)), GLN's compact block (two BNs with weight and
+    bias, a bias-free FC) and the bias-free classifier."""
+    def convs(*layers):  # (c_in, c_out, k)
+        return sum(c_in * c_out * k * k for c_in, c_out, k in layers)
+
+    backbone = convs((1, 32, 5), (32, 32, 3), (32, 64, 3), (64, 64, 3), (64, 128, 3), (128, 128, 3))
+    gaitset = backbone + convs((32, 64, 3), (64, 64, 3), (64, 128, 3), (128, 128, 3)) + 62 * 128 * 256
+    mcm = 16 * (128 * 32 * 3 + 32 * 128 * 1 + 128 * 32 * 3 + 32 * 128 * 3)
+    gaitpart = backbone + mcm + 16 * 128 * 128
+    local3dcnn = gaitpart + 2 * 2048 + 2048 * 256 + 2 * 256 + 256 * 74
+    assert PARAMETER_COUNTS["gaitset_casiab.yaml"] == gaitset
+    assert PARAMETER_COUNTS["gaitpart_casiab.yaml"] == gaitpart
+    assert PARAMETER_COUNTS["ablations/3dlocal_table3_a.yaml"] == local3dcnn
+
+
+def test_pinned_counts_of_local3dcnn_with_local_paths_add_each_blocks_local_paths_counted_by_hand():
+    """The 3D local paths of a block with input c_in and global output c, six parts, as docs/design.md
+    ("Localization", "Feature extraction and fusion") describes them with Local3DBlock's defaults (width 32,
+    pooling 2): the localization (BN2d over the c global channels, two bias-free 3x3 convs each followed by a
+    BN2d, a frame head Linear(32 x 2 x 2 -> 6 per part) and a sequence head Linear(-> 2 per part), each with
+    bias and a BatchNorm1d), one conv3d 3x3x3 with bias per part (c_in -> c / 2), and the fusion's 1x1x1 conv
+    with bias over the global and the six local paths' channels (c + 6 x c / 2 -> c). Focal convs add no
+    weights (one conv shared by the strips), so the global paths are table 3 a's."""
+    parts, width = 6, 32
+
+    def local_paths(c_in, c):
+        features = width * 2 * 2
+        localization = (2 * c + c * width * 9 + 2 * width + width * width * 9 + 2 * width
+                        + (features + 1) * 6 * parts + 2 * 6 * parts + (features + 1) * 2 * parts + 2 * 2 * parts)
+        extraction = parts * (c_in * 27 + 1) * (c // 2)
+        fusion = (c + parts * c // 2) * c + c
+        return localization + extraction + fusion
+
+    plain = PARAMETER_COUNTS["ablations/3dlocal_table3_a.yaml"]
+    blocks = [local_paths(1, 32), local_paths(32, 64), local_paths(64, 128)]
+    assert PARAMETER_COUNTS["ablations/3dlocal_table3_b.yaml"] == plain + blocks[0]  # local_blocks [1]
+    assert PARAMETER_COUNTS["ablations/3dlocal_table3_f.yaml"] == plain + sum(blocks)
+    assert PARAMETER_COUNTS["3dlocal_casiab.yaml"] == plain + sum(blocks)
 
 
 def test_ablation_files_are_what_the_generator_writes():
