@@ -185,3 +185,20 @@ def assert_loads_unchanged(user: dict) -> dict:
             loaded = loaded[key]
         assert loaded == value, f"{'.'.join(map(str, path))}: {value!r} loaded as {loaded!r}"
     return cfgs
+
+
+@pytest.fixture
+def recorded_losses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The total loss of every training step run in this process, in order."""
+    from opengait_local3d.engine.loss_aggregator import LossAggregator
+
+    losses: list[float] = []
+    original = LossAggregator.forward
+
+    def recording(self, training_feat):
+        total, info = original(self, training_feat)
+        losses.append(total.item())
+        return total, info
+
+    monkeypatch.setattr(LossAggregator, "forward", recording)
+    return losses

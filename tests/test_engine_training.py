@@ -1,12 +1,6 @@
-"""Training: the loss aggregator, exact resume, Ctrl-C, clip-length and test-set checks, a shipped config
-on a tiny set (in process)."""
+"""Training: the loss aggregator, exact resume, clip-length and test-set checks, a shipped config on a tiny
+set (in process). Ctrl-C, SIGTERM and the trainer options: ``test_engine_training_options.py``."""
 from __future__ import annotations
-
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
@@ -38,20 +32,6 @@ def test_loss_aggregator_sums_weighted_losses_and_tensor_terms():
                                           r"\(configured: triplet\)"):
         LossAggregator({"type": "TripletLoss", "margin": 0.2, "log_prefix": "triplet"})(
             {"softmax": {"logits": logits, "labels": labels}})
-
-
-@pytest.fixture
-def recorded_losses(monkeypatch):
-    losses: list[float] = []
-    original = LossAggregator.forward
-
-    def recording(self, training_feat):
-        total, info = original(self, training_feat)
-        losses.append(total.item())
-        return total, info
-
-    monkeypatch.setattr(LossAggregator, "forward", recording)
-    return losses
 
 
 def test_a_resumed_run_continues_exactly(tiny_casiab, tmp_path, recorded_losses):
@@ -108,28 +88,6 @@ def test_unknown_model_names_the_config_file(tmp_path):
     path.write_text(yaml.safe_dump({"model_cfg": {"model": "GaitSets"}}))
     with pytest.raises(ConfigError, match=rf"{path}: model_cfg.model: unknown model 'GaitSets'; did you mean 'GaitSet'"):
         run(path, "train")
-
-
-def test_ctrl_c_during_training_saves_a_checkpoint(tiny_casiab, tmp_path):
-    cfg = tiny_engine_config(tiny_casiab, "GaitSet", tmp_path / "out",
-                             data_cfg={"num_workers": 1}, trainer_cfg={"total_iter": 100000, "save_iter": 100000})
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    process = subprocess.Popen([sys.executable, "-m", "opengait_local3d.main", "--cfgs", str(path)],
-                               stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    deadline = time.monotonic() + 120
-    for line in process.stderr:
-        if "Iteration 00002" in line or time.monotonic() > deadline:
-            break
-    os.killpg(process.pid, signal.SIGINT)  # as a terminal does: the loader worker gets it too
-    rest = process.stderr.read()
-    assert process.wait(timeout=60) == 130, rest
-    assert "Interrupted at iteration" in rest and "interrupted" in rest and "Traceback" not in rest
-    saved = sorted((tmp_path / "out/CASIA-B/GaitSet/tiny/checkpoints").glob("tiny-*.pt"))
-    assert len(saved) == 1
-    state = load_checkpoint(saved[0])
-    assert state["iteration"] >= 2 and saved[0].name == f"tiny-{state['iteration']:05d}.pt"
 
 
 def test_silhouettes_the_network_cannot_take_are_a_config_error(tiny_casiab, tmp_path):
