@@ -147,7 +147,8 @@ def test_two_ranks_take_the_single_process_step_on_the_whole_batch_and_gather_it
         assert rank["info"].keys() == info.keys()
         for key in info:
             torch.testing.assert_close(rank["info"][key], info[key], **TOLERANCE, msg=key)
-        # the backward loss of a rank is world_size x its share of the mean: DDP averages it back
+        # each rank back-propagates world_size x the whole batch's loss, through its own slice only; DDP's
+        # averaging of the ranks' gradients then gives the whole batch's gradient
         torch.testing.assert_close(rank["total"] / WORLD_SIZE, single["total"], **TOLERANCE)
         for what in ("grads", "params", "buffers"):
             assert rank[what].keys() == single[what].keys(), what
