@@ -12,11 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..local3d import Local3DBlock
 from ..utils.checks import require
-from .init import opengait_init
 from .layers import SeparateFCs, merge_strips, split_strips
-from .local_paths import (checked_local_blocks, local_block_options, local_summary, reset_local_paths,
+from .local_paths import (LocalPathsNetwork, checked_local_blocks, local_block_options, local_summary,
                           with_local_paths)
 from .outputs import network_outputs
 from .pooling import GeMPooling
@@ -90,7 +88,7 @@ def _stage(in_channels: int, out_channels: int, layers: int, halving: int, stack
     return convs[0] if layers == 1 else nn.Sequential(*convs)
 
 
-class GaitGL(nn.Module):
+class GaitGL(LocalPathsNetwork):
     """GaitGL with OpenGait's ``model_cfg`` keys, and optional 3D local paths.
 
     A 3D conv stem, local temporal aggregation (LTA: a 3x1x1 conv of temporal stride 3, so ``s`` frames become
@@ -165,15 +163,6 @@ class GaitGL(nn.Module):
         self.head = SeparateFCs(parts, c, c)
         self.bn = nn.BatchNorm1d(c)
         self.classifier = SeparateFCs(parts, c, class_num)
-
-    def init_parameters(self) -> None:
-        """OpenGait's Xavier scheme, then every local block's localization heads back at their priors."""
-        opengait_init(self)
-        reset_local_paths(self)
-
-    def named_local_blocks(self) -> dict[str, Local3DBlock]:
-        """The stages with 3D local paths by their 1-based names: ``{'block3': ...}``."""
-        return {f"block{index}": self.blocks[index - 1] for index in self.local_blocks}
 
     def encode(self, sils: Tensor) -> Tensor:
         """GeM strip features of fixed-length clips: ``[n, s, h, w] -> [n, c, p]``."""

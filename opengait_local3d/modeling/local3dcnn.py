@@ -5,13 +5,12 @@ from typing import Any, Mapping, Sequence
 
 from torch import Tensor, nn
 
-from ..local3d import FrameWise, Local3DBlock
+from ..local3d import FrameWise
 from ..utils.checks import require
 from .backbones import make_layers
 from .compact import CompactBlock
-from .init import opengait_init
 from .layers import SeparateFCs, use_channels_last
-from .local_paths import (checked_local_blocks, local_block_options, local_summary, reset_local_paths,
+from .local_paths import (LocalPathsNetwork, checked_local_blocks, local_block_options, local_summary,
                           with_local_paths)
 from .outputs import network_outputs
 from .pooling import HorizontalPooling
@@ -26,11 +25,11 @@ def _global_path(in_channels: int, mid_channels: int, out_channels: int, first_k
     return FrameWise(use_channels_last(nn.Sequential(*layers)))
 
 
-class Local3DCNN(nn.Module):
+class Local3DCNN(LocalPathsNetwork):
     """The 3D Local CNN gait model.
 
     Three per-frame blocks of two 2-D convs with LeakyReLU (GaitPart's backbone, no BN; 2x2 max pooling between
-    blocks); any subset of the blocks gets six (or fewer) 3D local paths around it (:class:`Local3DBlock`).
+    blocks); any subset of the blocks gets six (or fewer) 3D local paths around it (:class:`~opengait_local3d.local3d.Local3DBlock`).
     Then GaitPart's horizontal pooling (``bin_num`` strips, mean + max) and micro-motion capture over time,
     one FC per strip (part features ``[n, part_dim, p]``), GLN's compact block (compact embedding
     ``[n, compact_dim, 1]``) and a linear classifier (logits ``[n, class_num, 1]``).
@@ -100,15 +99,6 @@ class Local3DCNN(nn.Module):
         self.head = SeparateFCs(parts, c_in, part_dim)
         self.compact = CompactBlock(parts * part_dim, compact_dim, dropout)
         self.classifier = nn.Linear(compact_dim, class_num, bias=False)
-
-    def init_parameters(self) -> None:
-        """OpenGait's Xavier scheme, then every local block's localization heads back at their priors."""
-        opengait_init(self)
-        reset_local_paths(self)
-
-    def named_local_blocks(self) -> dict[str, Local3DBlock]:
-        """The blocks with 3D local paths by their 1-based names: ``{'block3': ...}``."""
-        return {f"block{index}": self.blocks[index - 1] for index in self.local_blocks}
 
     def encode(self, sils: Tensor) -> Tensor:
         """Part features of fixed-length clips: ``[n, s, h, w] -> [n, C6, p]``."""

@@ -13,6 +13,7 @@ from ..local3d import Local3DBlock
 from ..utils.checks import require
 from ..utils.registry import checked_arguments
 from ..visuals.summary import local_block_summary
+from .init import opengait_init
 
 _BLOCK_ARGS = ("global_block", "in_channels", "out_channels")
 
@@ -53,3 +54,20 @@ def local_summary(blocks: Mapping[str, Local3DBlock]) -> dict[str, Tensor]:
     for name, block in blocks.items():
         summary.update(local_block_summary(block, name, block.last_input_size))
     return summary
+
+
+class LocalPathsNetwork(nn.Module):
+    """Base of the networks whose numbered blocks (``self.blocks``, a ``ModuleList``) may carry 3D local paths
+    (``self.local_blocks``, 1-based): their initialisation and their local blocks by name."""
+
+    blocks: nn.ModuleList
+    local_blocks: list[int]
+
+    def init_parameters(self) -> None:
+        """OpenGait's Xavier scheme, then every local block's localization heads back at their priors."""
+        opengait_init(self)
+        reset_local_paths(self)
+
+    def named_local_blocks(self) -> dict[str, Local3DBlock]:
+        """The blocks with 3D local paths by their 1-based names: ``{'block3': ...}``."""
+        return {f"block{index}": self.blocks[index - 1] for index in self.local_blocks}
