@@ -52,7 +52,7 @@ PARAMETER_COUNTS = {
     "gaitgl_oumvlp.yaml": 95620449,
     "gaitpart_casiab.yaml": 1204000,
     "gaitset_casiab.yaml": 2594592,
-    "synth/3dlocal_synth.yaml": 567152,
+    "synth/3dlocal_synth.yaml": 473888,
     "synth/gaitgl_local3d_synth.yaml": 1622945,
     "synth/gaitgl_synth.yaml": 553265,
     "synth/gaitpart_synth.yaml": 186512,
