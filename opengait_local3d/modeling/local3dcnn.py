@@ -29,10 +29,11 @@ class Local3DCNN(LocalPathsNetwork):
     """The 3D Local CNN gait model.
 
     Three per-frame blocks of two 2-D convs with LeakyReLU (GaitPart's backbone, no BN; 2x2 max pooling between
-    blocks); any subset of the blocks gets six (or fewer) 3D local paths around it (:class:`~opengait_local3d.local3d.Local3DBlock`).
-    Then GaitPart's horizontal pooling (``bin_num`` strips, mean + max) and micro-motion capture over time,
-    one FC per strip (part features ``[n, part_dim, p]``), GLN's compact block (compact embedding
-    ``[n, compact_dim, 1]``) and a linear classifier (logits ``[n, class_num, 1]``).
+    blocks); any subset of the blocks gets six (or fewer) 3D local paths around it
+    (:class:`~opengait_local3d.local3d.Local3DBlock`). Then GaitPart's horizontal pooling (``bin_num`` strips,
+    mean + max) and micro-motion capture over time, one FC per strip (part features ``[n, part_dim, p]``),
+    GLN's compact block (compact embedding ``[n, compact_dim, 1]``) and a linear classifier (logits
+    ``[n, class_num, 1]``).
 
     ``model_cfg`` (defaults: the paper's CASIA-B 64x44 model; comments name the paper's tables)::
 
