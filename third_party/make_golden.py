@@ -1,8 +1,8 @@
 """Golden outputs of OpenGait's own networks and evaluator, written as small fixtures for the tests.
 
-The tests in ``tests/test_golden_opengait.py`` run this project's GaitSet and GaitPart, and its evaluator,
-on the same weights and inputs and compare with what OpenGait computed, without OpenGait installed. This
-script produces those fixtures from an OpenGait checkout at the pinned commit (see ``README.md`` here)::
+The tests in ``tests/test_golden_opengait.py`` run this project's GaitSet, GaitPart and GaitGL, and its
+evaluator, on the same weights and inputs and compare with what OpenGait computed, without OpenGait installed.
+This script produces those fixtures from an OpenGait checkout at the pinned commit (see ``README.md`` here)::
 
     python third_party/make_golden.py --opengait /path/to/OpenGait           # writes tests/data/golden_*.npz
     python third_party/make_golden.py --opengait /path/to/OpenGait --check   # compares instead of writing
@@ -22,7 +22,8 @@ What it writes (``np.savez_compressed``, no pickled objects):
   ``[2, 10, 64, 44]``, fed as ``float32(sils) / 255``), and OpenGait's inference embeddings in eval mode for
   the fixed-length batch (``embeddings_fixed``) and for the same silhouettes packed as OpenGait's test
   loader packs variable-length sequences, ``[1, 10 + 7, 64, 44]`` with ``seqL = [[10, 7]]``
-  (``embeddings_packed``; sequence 1 keeps its first 7 frames).
+  (``embeddings_packed``; sequence 1 keeps its first 7 frames). GaitGL's are each sequence run alone
+  (:data:`ONE_SEQUENCE_AT_TEST`).
   The weights are generated rather than stored: OpenGait's CASIA-B GaitSet alone holds 2.6 M parameters.
 * ``golden_opengait_evaluator.npz``: fixed random test-set features (CASIA-B-shaped and OU-MVLP-shaped) and,
   for each evaluation case, OpenGait's ``evaluate_indoor_dataset`` result (``result_<case>``, JSON), its
@@ -46,13 +47,16 @@ import numpy as np
 
 PINNED_COMMIT = "0efafd4779f127fbce34f22aff301bd82e923da5"
 DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"
-#: model -> (module of opengait/modeling/models, OpenGait config building it). GaitGL: add
-#: ``"GaitGL": ("gaitgl", "configs/gaitgl/gaitgl.yaml")`` once this package has GaitGL (issue 10); the weight
-#: rule below already covers BatchNorm parameters and running statistics, and outputs are taken in eval mode.
+#: model -> (module of opengait/modeling/models, OpenGait config building it); outputs are taken in eval mode.
 GOLDEN_MODELS = {
     "GaitSet": ("gaitset", "configs/gaitset/gaitset.yaml"),
     "GaitPart": ("gaitpart", "configs/gaitpart/gaitpart.yaml"),
+    "GaitGL": ("gaitgl", "configs/gaitgl/gaitgl.yaml"),
 }
+#: models whose OpenGait forward takes one sequence per call at test time and ignores ``seqL`` there (GaitGL
+#: raises on a batch of more than one): their golden outputs are each sequence run alone, at its full length
+#: (``embeddings_fixed``) and at its packed length (``embeddings_packed``), which is what packing must give.
+ONE_SEQUENCE_AT_TEST = {"GaitGL"}
 WEIGHT_SEED = 20210814  # any fixed number; each tensor's seed is this plus the CRC-32 of its key
 SEQUENCES, FRAMES, PACKED_LENGTHS = 2, 10, (10, 7)
 #: evaluation cases: name -> (features, dataset, metric, cross_view_gallery)
@@ -69,13 +73,16 @@ EVALUATION_CASES = {
 def weight_entry(key: str, shape: tuple[int, ...]) -> dict:
     """The generation rule of one ``state_dict`` tensor: Xavier-uniform bounds from torch's fans for weights
     (so activations keep a sensible scale through the layers), ``[0.5, 1.5]`` for BatchNorm scales and
-    running variances, ``[-0.5, 0.5]`` for other vectors (biases, running means)."""
+    running variances, ``[5.5, 7.5]`` for GeM exponents, ``[-0.5, 0.5]`` for other vectors (biases, running
+    means)."""
     if len(shape) >= 2:
         receptive = int(np.prod(shape[2:], dtype=np.int64))
         bound = float(np.sqrt(6.0 / (shape[1] * receptive + shape[0] * receptive)))
         low, high = -bound, bound
     elif key.endswith(("running_var", "weight")):
         low, high = 0.5, 1.5
+    elif key.endswith(".p"):  # a GeM exponent: near OpenGait's initial 6.5 (a p near 0 is ill-conditioned)
+        low, high = 5.5, 7.5
     else:
         low, high = -0.5, 0.5
     return {"key": key, "shape": list(shape), "seed": WEIGHT_SEED + zlib.crc32(key.encode()), "low": low, "high": high}
@@ -147,6 +154,11 @@ def import_opengait(root: Path, workdir: Path) -> None:
     get_msg_mgr().init_logger(str(workdir), False)
 
 
+def embed(network, ipts: list, labels, seqL=None):
+    """OpenGait's inference embeddings of one batch: ``ipts = [sils [n, s, h, w]]`` -> ``[n, c, p]``."""
+    return network((ipts, labels, None, None, seqL))["inference_feat"]["embeddings"]
+
+
 def golden_network(root: Path, model: str) -> dict[str, np.ndarray]:
     """OpenGait's ``model`` built by its own ``build_network`` from its config, with generated weights, and its
     embeddings of the fixed and packed inputs."""
@@ -163,6 +175,7 @@ def golden_network(root: Path, model: str) -> dict[str, np.ndarray]:
     # only calls build_network(model_cfg) and init_parameters(), whose values the generated weights replace.
     network = network_class.__new__(network_class)
     nn.Module.__init__(network)
+    network.cfgs = cfgs  # GaitGL picks its layout by data_cfg.dataset_name
     network.build_network(cfgs["model_cfg"])
     state = network.state_dict()
     weights = [weight_entry(key, tuple(value.shape)) for key, value in state.items() if value.is_floating_point()]
@@ -175,8 +188,14 @@ def golden_network(root: Path, model: str) -> dict[str, np.ndarray]:
     packed = torch.cat([frames[i, :length] for i, length in enumerate(PACKED_LENGTHS)])[None]
     seqL = torch.tensor([PACKED_LENGTHS])
     with torch.no_grad():
-        fixed = network(([frames], labels, None, None, None))["inference_feat"]["embeddings"]
-        packed_out = network(([packed], labels, None, None, seqL))["inference_feat"]["embeddings"]
+        if model in ONE_SEQUENCE_AT_TEST:
+            alone = [[frames[i:i + 1]] for i in range(SEQUENCES)]
+            fixed = torch.cat([embed(network, clip, labels[:1]) for clip in alone])
+            packed_out = torch.cat([embed(network, [frames[i:i + 1, :length]], labels[:1])
+                                    for i, length in enumerate(PACKED_LENGTHS)])
+        else:
+            fixed = embed(network, [frames], labels)
+            packed_out = embed(network, [packed], labels, seqL)
     return {"opengait_commit": np.array(PINNED_COMMIT), "config": np.array(json.dumps(cfgs)),
             "weights": np.array(json.dumps(weights)), "sils": sils,
             "packed_lengths": np.array(PACKED_LENGTHS), "embeddings_fixed": fixed.numpy(),
