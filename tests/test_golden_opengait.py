@@ -147,8 +147,9 @@ def test_the_key_mapping_covers_every_parameter_once():
         entries = json.loads(str(fixture["weights"]))
         mapped = ours_from_opengait({e["key"]: np.zeros(e["shape"], np.float32) for e in entries})
         net = build_network(json.loads(str(fixture["config"]))["model_cfg"])
-        assert {k: tuple(v.shape) for k, v in mapped.items()} == floating_shapes(net)
-        assert sum(np.prod(e["shape"]) for e in entries) == sum(np.prod(s) for s in floating_shapes(net).values())
+        shapes = floating_shapes(net)
+        assert {k: tuple(v.shape) for k, v in mapped.items()} == shapes
+        assert sum(np.prod(e["shape"]) for e in entries) == sum(np.prod(s) for s in shapes.values())
 
 
 @pytest.mark.parametrize("model", MODELS)

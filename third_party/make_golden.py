@@ -189,10 +189,9 @@ def golden_network(root: Path, model: str) -> dict[str, np.ndarray]:
     seqL = torch.tensor([PACKED_LENGTHS])
     with torch.no_grad():
         if model in ONE_SEQUENCE_AT_TEST:
-            alone = [[frames[i:i + 1]] for i in range(SEQUENCES)]
-            fixed = torch.cat([embed(network, clip, labels[:1]) for clip in alone])
-            packed_out = torch.cat([embed(network, [frames[i:i + 1, :length]], labels[:1])
-                                    for i, length in enumerate(PACKED_LENGTHS)])
+            def each_alone(lengths):  # sequence i cut to lengths[i], one call each
+                return torch.cat([embed(network, [frames[i:i + 1, :n]], labels[:1]) for i, n in enumerate(lengths)])
+            fixed, packed_out = each_alone([FRAMES] * SEQUENCES), each_alone(PACKED_LENGTHS)
         else:
             fixed = embed(network, [frames], labels)
             packed_out = embed(network, [packed], labels, seqL)
