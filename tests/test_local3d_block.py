@@ -233,3 +233,34 @@ def test_write_fast_path_equals_writing_every_part_then_fusing(mode):
     written = write_volume(torch.stack(local, 1), *write_filterbanks(grid, mode, in_size, canvas))
     expected = F.relu(block.fusion.conv(torch.cat([features, *written.unbind(1)], dim=1)))
     assert torch.allclose(got, expected, atol=1e-10)
+
+
+def test_a_block_built_with_its_defaults_starts_as_its_global_path():
+    """With every default (identity fusion, ReLU after it) the block is ReLU(global block) at initialisation,
+    whatever its local paths sample; with ``fusion_activation='none'`` it is the global block itself, LeakyReLU
+    negatives included (so a network warm-started without local paths keeps its features)."""
+    torch.manual_seed(0)
+    global_block = conv_block(3, 8)
+    x = torch.randn(2, 3, 7, 16, 11)
+    expected = global_block(x)
+    assert (expected < 0).any()  # the LeakyReLU's negatives, which the ReLU after the fusion clips
+    assert torch.equal(Local3DBlock(global_block, 3, 8)(x), F.relu(expected))
+    assert torch.equal(Local3DBlock(global_block, 3, 8, fusion_activation="none")(x), expected)
+
+
+def test_the_temporal_variance_scales_with_the_square_of_the_temporal_stride():
+    """Eq. 8 in time: sigma_t scales with the stride, so its variance with the stride's square:
+    ``min_sigma^2 + prior variance x scale_t^2`` (at the prior scale 1, scale and square agree, so use 2 and 0.5)."""
+    from opengait_local3d.local3d.alignment import sampling_grid, zoom_layout
+    from opengait_local3d.local3d.localization import PartParameters
+
+    priors = [DEFAULT_PRIORS["head"], DEFAULT_PRIORS["left_leg"]]
+    layout = zoom_layout(priors, (12, 16, 11), (12, 16, 11))
+    spatial, temporal = torch.zeros(1, 2, 12), torch.zeros(1, 2)
+    scale_t = torch.tensor([[2.0, 0.5]])
+    params = PartParameters(offset_x=spatial, offset_y=spatial, scale_x=spatial + 1, scale_y=spatial + 1,
+                            scale_sigma2=spatial + 1, gamma=spatial + 1, offset_t=temporal, scale_t=scale_t)
+    grid = sampling_grid(layout, priors, params, (12, 16, 11), min_sigma=0.5)
+    prior = torch.tensor(layout.prior_temporal_sigma2)
+    assert torch.allclose(grid.temporal_sigma2, 0.25 + prior * torch.tensor([[4.0, 0.25]]))
+    assert torch.allclose(grid.temporal_stride, torch.tensor(layout.t.prior_stride) * scale_t)

@@ -16,6 +16,11 @@ from .sampling import MODES, sample_volume
 from .writing import write_volume
 
 
+def _adopt_bare_block_keys(block: "Local3DBlock", state: dict[str, Tensor], prefix: str, *_: object) -> None:
+    """``load_state_dict`` pre-hook: :meth:`Local3DBlock.adopt_checkpoint_keys`."""
+    block.adopt_checkpoint_keys(state, prefix)
+
+
 class FrameWise(nn.Module):
     """Apply a 2D module to every frame: ``[n, c, s, h, w] -> [n, c', s, h', w']``.
 
@@ -77,6 +82,8 @@ class Local3DBlock(nn.Module):
         min_sigma: floor of the Gaussian filters' sigma, in input pixels (frames in time).
         fusion_init: ``'identity'`` (the block starts as its global path) or ``'default'`` (torch's), see
             :class:`~opengait_local3d.local3d.fusion.Fusion`.
+        fusion_activation: ``'relu'`` (the paper) or ``'none'`` (with the identity init, the block starts as
+            exactly its global path, LeakyReLU outputs included), see :class:`~opengait_local3d.local3d.fusion.Fusion`.
 
     After each forward (detached, for logging and visualisation):
 
@@ -122,6 +129,7 @@ class Local3DBlock(nn.Module):
         temporal_scale_range: float = 1.5,
         min_sigma: float = 0.5,
         fusion_init: str = "identity",
+        fusion_activation: str = "relu",
     ):
         super().__init__()
         for name, value, least in (("in_channels", in_channels, 1), ("out_channels", out_channels, 2)):
@@ -170,7 +178,9 @@ class Local3DBlock(nn.Module):
         self.extraction = (
             FeatureExtraction(in_channels, local_channels, len(self.priors)) if feature_extraction else None
         )
-        self.fusion = Fusion(out_channels, local_channels, self.part_names, init=fusion_init)
+        self.fusion = Fusion(out_channels, local_channels, self.part_names, init=fusion_init,
+                             activation=fusion_activation)
+        self.register_load_state_dict_pre_hook(_adopt_bare_block_keys)
         self.record = False
         self.last_parameters: dict[str, Tensor] = {}
         self.last_input_size: tuple[int, int, int] | None = None
@@ -190,6 +200,16 @@ class Local3DBlock(nn.Module):
         re-initialises all layers, as OpenGait's Xavier pass does)."""
         self.localization.reset_to_prior()
         self.fusion.reset_parameters()
+
+    def adopt_checkpoint_keys(self, state: dict[str, Tensor], prefix: str) -> None:
+        """Rename, in place, the keys of the bare global block (``prefix + 'module.0.weight'``, a network saved
+        without local paths here) to this block's layout (``prefix + 'global_block.module.0.weight'``), so a
+        network without local paths warm-starts the global path of one with them. Runs on every
+        ``load_state_dict``; keys already in this layout are left alone."""
+        for key in self.global_block.state_dict():
+            bare, wrapped = prefix + key, f"{prefix}global_block.{key}"
+            if bare in state and wrapped not in state:
+                state[wrapped] = state.pop(bare)
 
     def fusion_weights(self) -> dict[str, float]:
         """Mean |weight| of the fusion conv per path: ``'global'`` and each part name."""

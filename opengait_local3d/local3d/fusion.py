@@ -9,10 +9,12 @@ from torch import Tensor, nn
 
 #: initialisations of the fusion conv (see :class:`Fusion`)
 FUSION_INITS = ("identity", "default")
+#: activations after the fusion conv (see :class:`Fusion`)
+FUSION_ACTIVATIONS = ("relu", "none")
 
 
 class Fusion(nn.Module):
-    """``ReLU(conv1x1x1(cat[global, local_1, ..., local_P]))`` back to the global width.
+    """``ReLU(conv1x1x1(cat[global, local_1, ..., local_P]))`` back to the global width (the paper's fusion).
 
     The concatenation is never built: the 1x1x1 conv over the concatenated channels equals the sum of
     1x1x1 convs of each path with its slice of the weight (docs/design.md, 'Feature extraction and fusion'),
@@ -25,16 +27,24 @@ class Fusion(nn.Module):
         init: ``'identity'``: the global channels pass through unchanged and the local weights and the bias
             start at zero, so the block starts as its global path followed by a ReLU and the local paths can
             only add to it; ``'default'``: the conv keeps its own initialisation (torch's, or a host's).
+        activation: ``'relu'`` (the paper) or ``'none'``: no activation, so that with the identity init the block
+            starts as exactly its global path even where that path ends in a LeakyReLU (GaitPart's backbone),
+            whose negative outputs a ReLU would clip: a network warm-started from one without local paths then
+            computes that network's features at step 0.
 
     Shape:
         - Input: global ``[n, c_g, T, H, W]`` and ``P`` local tensors ``[n, c_l, T, H, W]``.
         - Output: ``[n, c_g, T, H, W]``.
     """
 
-    def __init__(self, global_channels: int, local_channels: int, path_names: Sequence[str], init: str = "identity"):
+    def __init__(self, global_channels: int, local_channels: int, path_names: Sequence[str], init: str = "identity",
+                 activation: str = "relu"):
         super().__init__()
         if init not in FUSION_INITS:
             raise ValueError(f"fusion init must be one of {', '.join(FUSION_INITS)}; got {init!r}")
+        if activation not in FUSION_ACTIVATIONS:
+            raise ValueError(f"fusion activation must be one of {', '.join(FUSION_ACTIVATIONS)}; got {activation!r}")
+        self.activation = activation
         self.path_names = ("global", *path_names)
         self.widths = (global_channels,) + (local_channels,) * len(path_names)
         self.conv = nn.Conv3d(sum(self.widths), global_channels, 1)
@@ -67,7 +77,7 @@ class Fusion(nn.Module):
         for features, channels in zip(local_features, slices[1:]):
             fused.addmm_(_voxels_by_channels(features).to(fused.dtype), weight[:, channels].t().to(fused.dtype))
         n, _, T, H, W = global_features.shape
-        return F.relu(fused).view(n, T, H, W, -1).permute(0, 4, 1, 2, 3)
+        return self._activate(fused).view(n, T, H, W, -1).permute(0, 4, 1, 2, 3)
 
     def project_parts(self, local_features: Tensor) -> Tensor:
         """Each part's slice of the 1x1x1 conv applied to its own features:
@@ -94,8 +104,11 @@ class Fusion(nn.Module):
         weight = self.conv.weight[:, :c_g].reshape(c_g, c_g, 1, 1).to(frames.dtype)
         fused = F.conv2d(frames, weight, self.conv.bias.to(frames.dtype)).view(n, T, c_g, H, W)
         # In place: the conv's backward does not need its output, and ReLU's needs only its own.
-        fused.add_(local_sum.transpose(1, 2).to(fused.dtype)).relu_()
-        return fused.transpose(1, 2)
+        return self._activate(fused.add_(local_sum.transpose(1, 2).to(fused.dtype)), inplace=True).transpose(1, 2)
+
+    def _activate(self, fused: Tensor, inplace: bool = False) -> Tensor:
+        """The activation after the conv: ReLU, or none."""
+        return F.relu(fused, inplace=inplace) if self.activation == "relu" else fused
 
     def weights_per_path(self) -> dict[str, float]:
         """Mean absolute fusion weight over each path's input channels (the paper's Fig. 4b)."""
