@@ -5,10 +5,11 @@ from typing import Any, Mapping, Sequence
 
 from torch import Tensor, nn
 
-from ..local3d import FrameWise
+from ..local3d import FrameWise, Local3DBlock
 from ..utils.checks import require
+from ..utils.state_keys import adopting_pre_hook, layer_groups
 from .backbones import make_layers
-from .compact import CompactBlock
+from .compact import Classifier, CompactBlock
 from .layers import SeparateFCs, use_channels_last
 from .local_paths import (LocalPathsNetwork, checked_local_blocks, local_block_options, local_summary,
                           with_local_paths)
@@ -25,6 +26,11 @@ def _global_path(in_channels: int, mid_channels: int, out_channels: int, first_k
     return FrameWise(use_channels_last(nn.Sequential(*layers)))
 
 
+def _global_block(block: nn.Module) -> nn.Module:
+    """A block's global path: the wrapped block of a :class:`Local3DBlock`, else the block itself."""
+    return block.global_block if isinstance(block, Local3DBlock) else block
+
+
 class Local3DCNN(LocalPathsNetwork):
     """The 3D Local CNN gait model.
 
@@ -33,7 +39,9 @@ class Local3DCNN(LocalPathsNetwork):
     (:class:`~opengait_local3d.local3d.Local3DBlock`). Then GaitPart's horizontal pooling (``bin_num`` strips,
     mean + max) and micro-motion capture over time, one FC per strip (part features ``[n, part_dim, p]``),
     GLN's compact block (compact embedding ``[n, compact_dim, 1]``) and a linear classifier (logits
-    ``[n, class_num, 1]``).
+    ``[n, class_num, 1]``). The triplet loss and inference use the part features (``embedding: parts``) or the
+    compact embedding; with ``compact_detach`` the cross-entropy gradient stops at the part features, so the
+    triplet loss alone trains the network below the head (OpenGait's GLN phase 1 in one run).
 
     ``model_cfg`` (defaults: the paper's CASIA-B 64x44 model; comments name the paper's tables)::
 
@@ -53,6 +61,9 @@ class Local3DCNN(LocalPathsNetwork):
         dropout: 0.9                          # GLN's compact-block dropout
         class_num: 74                         # training identities (CASIA-B 74, OU-MVLP 5153)
         embedding: compact                    # what triplet loss and inference use: compact | parts
+        compact_detach: false                 # the compact block reads the part features detached (parts only):
+                                              # cross-entropy then trains the compact block and classifier alone
+        classifier_std: null                  # classifier init N(0, std^2) (the authors': 0.001); null: Xavier
 
     Forward: ``inputs = (ipts, labs, typs, vies, seqL)`` with silhouettes ``[n, s, h, w]`` (after the two
     poolings, ``h // 4`` must be divisible by every ``bin_num``) or packed ``[1, sum(s), h, w]`` with ``seqL``.
@@ -73,6 +84,8 @@ class Local3DCNN(LocalPathsNetwork):
         dropout: float = 0.9,
         class_num: int = 74,
         embedding: str = "compact",
+        compact_detach: bool = False,
+        classifier_std: float | None = None,
     ):
         super().__init__()
         require(len(channels) == 6 and all(int(c) > 0 for c in channels),
@@ -80,9 +93,12 @@ class Local3DCNN(LocalPathsNetwork):
         require(len(focal_halving) == 3 and min(focal_halving) >= 0,
                 f"Local3DCNN: focal_halving must list 3 values >= 0, got {list(focal_halving)!r}")
         require(embedding in ("compact", "parts"), f"Local3DCNN: embedding must be 'compact' or 'parts', got {embedding!r}")
+        require(not (compact_detach and embedding == "compact"),
+                "Local3DCNN: compact_detach needs embedding: parts (with the compact embedding detached, no loss "
+                "would train the network below the head)")
         self.local_blocks = checked_local_blocks(local_blocks, 3, "Local3DCNN")
         options = local_block_options(local3d, "Local3DCNN")
-        self.embedding = embedding
+        self.embedding, self.compact_detach = embedding, bool(compact_detach)
 
         blocks, c_in = [], 1
         for index in range(3):
@@ -99,7 +115,23 @@ class Local3DCNN(LocalPathsNetwork):
         self.mcm = MicroMotionCapture(c_in, parts)
         self.head = SeparateFCs(parts, c_in, part_dim)
         self.compact = CompactBlock(parts * part_dim, compact_dim, dropout)
-        self.classifier = nn.Linear(compact_dim, class_num, bias=False)
+        self.classifier = Classifier(compact_dim, class_num, classifier_std)
+        self.register_load_state_dict_pre_hook(adopting_pre_hook)
+
+    def adopt_checkpoint_keys(self, state: dict[str, Tensor], prefix: str) -> None:
+        """Rename, in place, a GaitPart checkpoint's backbone keys (``backbone.<i>.conv.weight``) to this network's
+        blocks, the k-th conv of GaitPart's backbone to the k-th of the global paths (``hpp``, ``mcm`` and ``head``
+        share GaitPart's names). With ``embedding: parts`` and the local paths at their identity fusion, the
+        network then computes GaitPart's embeddings (a warm start). Left alone unless the conv counts match."""
+        source = layer_groups(sorted((k for k in state if k.startswith(prefix + "backbone.")),
+                                     key=lambda k: int(k[len(prefix) + 9:].partition(".")[0])), prefix + "backbone.")
+        targets = [f"blocks.{index}.{layer}" for index, block in enumerate(self.blocks)
+                   for layer in layer_groups(list(_global_block(block).state_dict()), "")]
+        if not source or len(source) != len(targets):
+            return
+        for old, new in zip(source, targets):
+            for key in [k for k in state if k.startswith(f"{prefix}backbone.{old}.")]:
+                state[f"{prefix}{new}{key[len(prefix) + 9 + len(old):]}"] = state.pop(key)
 
     def encode(self, sils: Tensor) -> Tensor:
         """Part features of fixed-length clips: ``[n, s, h, w] -> [n, C6, p]``."""
@@ -111,7 +143,7 @@ class Local3DCNN(LocalPathsNetwork):
     def forward(self, inputs) -> dict:
         sils, labels, lengths = unpack_inputs(inputs, "Local3DCNN")
         parts = self.head(encode_sequences(self.encode, sils, lengths))  # [n, part_dim, p]
-        compact = self.compact(parts)  # [n, compact_dim]
+        compact = self.compact(parts.detach() if self.compact_detach else parts)  # [n, compact_dim]
         logits = self.classifier(compact).unsqueeze(-1)
         embeddings = compact.unsqueeze(-1) if self.embedding == "compact" else parts
         summary = local_summary(self.named_local_blocks()) if self.training else {}
