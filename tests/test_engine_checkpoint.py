@@ -65,7 +65,7 @@ def test_a_misfit_lists_what_was_expected_and_found_and_suggests_only_what_helps
     ckpt.save_checkpoint({"model": {"0.weight": torch.zeros(5, 2), "0.bias": torch.zeros(3), "9.scale": torch.ones(1)},
                           "model_cfg": {"model": "GaitSet", "bin_num": [16]}}, path)
     before = [p.detach().clone() for p in net.parameters()]
-    for strict in (True, False):  # shapes differ: restore_ckpt_strict false would fail the same way
+    for strict in (True, False):  # shapes differ, a tensor finds no place: restore_ckpt_strict false fails the same way
         with pytest.raises(CheckpointError) as raised:
             ckpt.load_weights(net, path, strict=strict, model_cfg={"model": "Local3DCNN", "bin_num": [8]})
         assert str(raised.value).splitlines() == [
@@ -74,8 +74,9 @@ def test_a_misfit_lists_what_was_expected_and_found_and_suggests_only_what_helps
             "  2 tensor(s) missing from the checkpoint: 1.weight; 1.bias",
             "  1 tensor(s) not in the model: 9.scale",
             "  1 tensor(s) of other shapes: 0.weight: checkpoint [5, 2], model [3, 2]",
-            "  restore_ckpt_strict: false would not help (it skips missing and unexpected tensors, never ones of other "
-            "shapes): use the model_cfg the checkpoint was trained with",
+            f"  restore_ckpt_strict: false {'would not help' if strict else 'does not help'} (it leaves tensors "
+            "missing from the checkpoint as initialised, never skips a tensor of the checkpoint or one of another "
+            "shape): use the model_cfg the checkpoint was trained with",
         ]
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))  # nothing half-loaded
     fits = tmp_path / "part.pt"

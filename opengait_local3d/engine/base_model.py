@@ -30,7 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ..local3d import parameter_groups
 from ..modeling.init import opengait_init
 from ..utils.checks import integer_at_least
-from .checkpoint import checkpoint_path, load_weights, save_checkpoint
+from .checkpoint import checkpoint_path, describe_warm_start, load_weights, save_checkpoint
 from .config.paths import output_path
 from .data import SAMPLERS, Batch, CollateFn, GaitDataset, check_transforms, get_transform
 from .distributed import gather_to_main, get_context
@@ -229,8 +229,8 @@ class BaseModel(nn.Module):
         checkpoint, result = load_weights(self, path, strict=strict, model_cfg=self.cfgs["model_cfg"],
                                           map_location=self.device)
         if not strict:
-            self.msg_mgr.log_info(f"Restored with restore_ckpt_strict false; missing: {result.missing_keys}, "
-                                  f"unexpected: {result.unexpected_keys}")
+            self.msg_mgr.log_info(f"Warm start (restore_ckpt_strict false) from {path}: "
+                                  f"{describe_warm_start(len(self.state_dict()), result.missing_keys)}")
         self.checkpoint = Path(path)
         if resume:
             self.iteration = int(checkpoint.get("iteration", 0))

@@ -15,9 +15,11 @@ import torch
 from torch import nn
 
 from ..utils.atomic import atomic_write
+from ..utils.state_keys import adopt_keys
 from .errors import CheckpointError
 
-__all__ = ["checkpoint_path", "saved_iterations", "save_checkpoint", "load_checkpoint", "load_weights", "MISFITS_SHOWN"]
+__all__ = ["checkpoint_path", "saved_iterations", "save_checkpoint", "load_checkpoint", "load_weights", "describe_warm_start",
+           "MISFITS_SHOWN"]
 
 #: the keys of each kind a misfit message lists (the rest are counted)
 MISFITS_SHOWN = 10
@@ -79,8 +81,14 @@ def load_weights(module: nn.Module, path: str | Path, *, strict: bool, model_cfg
                  prefix: str = "", map_location: torch.device | str = "cpu") -> tuple[dict[str, Any], Any]:
     """Load the ``model`` state of the checkpoint at ``path`` into ``module``.
 
+    Keys of a related layout are renamed first, as ``module``'s own ``load_state_dict`` would
+    (:func:`~opengait_local3d.utils.state_keys.adopt_keys`: a network without local paths, or GaitPart, warm-starts
+    the global path of one with them).
+
     Args:
-        strict: every key must fit (else what fits is loaded and the missing and unexpected keys returned).
+        strict: every key must fit. Otherwise (a warm start) the checkpoint's tensors must all find a place in
+            ``module`` and the module's tensors that the checkpoint lacks keep their initial values (returned as
+            missing keys): a tensor of the checkpoint is never skipped.
         model_cfg: the config ``module`` was built from, compared with the one the checkpoint records.
         prefix: removed from the checkpoint's keys (``"net."`` to load a host's checkpoint into its network).
 
@@ -93,21 +101,33 @@ def load_weights(module: nn.Module, path: str | Path, *, strict: bool, model_cfg
             checkpoint was saved with, and suggests ``restore_ckpt_strict: false`` only where it would load.
     """
     checkpoint = load_checkpoint(path, map_location=map_location)
-    state = {key.removeprefix(prefix): value for key, value in checkpoint["model"].items()}
+    state = adopt_keys(module, {key.removeprefix(prefix): value for key, value in checkpoint["model"].items()})
     expected = module.state_dict()
     missing = [key for key in expected if key not in state]
     unexpected = [key for key in state if key not in expected]
     reshaped = [f"{key}: checkpoint {list(state[key].shape)}, model {list(expected[key].shape)}"
                 for key in expected if key in state and torch.is_tensor(state[key])
                 and state[key].shape != expected[key].shape]
-    if reshaped or (strict and (missing or unexpected)):
+    if reshaped or unexpected or (strict and missing):
         raise CheckpointError(_misfit(path, model_cfg, checkpoint.get("model_cfg"), missing, unexpected, reshaped,
-                                      len(expected) - len(missing) - len(reshaped)))
+                                      len(expected) - len(missing) - len(reshaped), strict))
     return checkpoint, module.load_state_dict(state, strict=strict)
 
 
+def describe_warm_start(tensors: int, missing: list[str], depth: int = 4) -> str:
+    """What a non-strict restore of a network of ``tensors`` tensors did, ``missing`` those the checkpoint lacked:
+    ``'loaded 40 tensor(s); new, not in the checkpoint: net.blocks.2.localization (12), net.classifier (1)'``
+    (new tensors grouped by the first ``depth`` names of their keys)."""
+    groups: dict[str, int] = {}
+    for key in missing:
+        module = ".".join(key.split(".")[:-1][:depth]) or key
+        groups[module] = groups.get(module, 0) + 1
+    fresh = ", ".join(f"{module} ({count})" for module, count in groups.items())
+    return f"loaded {tensors - len(missing)} tensor(s); new, not in the checkpoint: {fresh or 'none'}"
+
+
 def _misfit(path: Path | str, model_cfg: Mapping[str, Any], saved_cfg: Any, missing: list[str], unexpected: list[str],
-            reshaped: list[str], fitting: int) -> str:
+            reshaped: list[str], fitting: int, strict: bool) -> str:
     """The message of a checkpoint that does not fit: what was expected and found, and what would help."""
     model = model_cfg.get("model")
     lines = [f"{path}: does not fit {model} as model_cfg configures it"]
@@ -123,9 +143,11 @@ def _misfit(path: Path | str, model_cfg: Mapping[str, Any], saved_cfg: Any, miss
             shown = "; ".join(keys[:MISFITS_SHOWN]) + (f"; ... {len(keys) - MISFITS_SHOWN} more"
                                                        if len(keys) > MISFITS_SHOWN else "")
             lines.append(f"  {len(keys)} tensor(s) {title}: {shown}")
-    if reshaped:
-        lines.append("  restore_ckpt_strict: false would not help (it skips missing and unexpected tensors, never "
-                     "ones of other shapes): use the model_cfg the checkpoint was trained with")
+    if reshaped or unexpected:
+        advice = "does not help" if not strict else "would not help"
+        lines.append(f"  restore_ckpt_strict: false {advice} (it leaves tensors missing from the checkpoint as "
+                     "initialised, never skips a tensor of the checkpoint or one of another shape): use the model_cfg "
+                     "the checkpoint was trained with")
     else:
         lines.append(f"  restore_ckpt_strict: false loads the {fitting} tensor(s) that fit and leaves the others as "
                      "initialised")

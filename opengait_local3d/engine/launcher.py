@@ -17,6 +17,7 @@ from .errors import ConfigError
 from .messages import get_msg_mgr
 from .host import NetworkHost
 from .run_folder import claim
+from .warm_start import check_warm_start
 
 __all__ = ["run", "RunResult", "check_config"]
 
@@ -62,6 +63,8 @@ def run(cfgs: str | Path | Mapping[str, Any], phase: str = "train", *, iteration
     with _named_by(source):
         check_config(cfgs, training)
         save_path = output_path(cfgs, training)
+    if training:
+        check_warm_start(cfgs, source)
     with contextlib.ExitStack() as stack:
         notes = []
         if training and distributed.launch_rank() == 0:

@@ -17,10 +17,12 @@ import inspect
 
 import torch
 
+from opengait_local3d.engine.checkpoint import describe_warm_start
 from opengait_local3d.engine.config.validation import check_config
 from opengait_local3d.engine.errors import ConfigError
 from opengait_local3d.local3d import parameter_groups
 from opengait_local3d.modeling import build_network
+from opengait_local3d.utils.state_keys import adopt_keys
 
 try:
     from modeling.base_model import BaseModel
@@ -73,6 +75,21 @@ class OpenGaitHost(BaseModel):
         if ignored:
             self.msg_mgr.log_info(f"optimizer_cfg: {solver.__name__} takes no {', '.join(ignored)}; ignored")
         return solver(parameter_groups(self, arguments["lr"]), **arguments)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """OpenGait's restore, with the warm start's guarantee: keys of a related layout (a network without local
+        paths, GaitPart) are adopted, and with ``restore_ckpt_strict: false`` a tensor of the checkpoint that finds
+        no place in the network ends the run naming it instead of being skipped; the new tensors are logged."""
+        if not strict:
+            adopted, expected = adopt_keys(self, state_dict), self.state_dict()
+            unplaced = [key for key in adopted if key not in expected]
+            if unplaced:
+                raise SystemExit(f"opengait_local3d: {len(unplaced)} tensor(s) of the checkpoint have no place in "
+                                 f"{type(self.net).__name__} as model_cfg configures it (restore_ckpt_strict: false "
+                                 f"never skips them): {', '.join(unplaced[:10])}")
+            missing = [key for key in expected if key not in adopted]
+            self.msg_mgr.log_info(f"Warm start (restore_ckpt_strict false): {describe_warm_start(len(expected), missing)}")
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def forward(self, inputs):
         return self.net(inputs)
