@@ -42,8 +42,12 @@ def tiny_synth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Pat
         path.parent.mkdir(exist_ok=True)
         path.write_text(yaml.safe_dump(cfgs))
         configs[model] = path
-    models = {name: dataclasses.replace(spec, config=configs[name.split("-")[0]])
-              for name, spec in SYNTH_MODELS.items() if name.split("-")[0] in configs}
+    def tiny(spec):
+        warm_start = spec.warm_start and dataclasses.replace(spec.warm_start, model=tiny(spec.warm_start.model))
+        return dataclasses.replace(spec, config=configs[{"3dlocal_synth": "Local3DCNN"}.get(spec.config.stem, "GaitPart")],
+                                   warm_start=warm_start)
+
+    models = {name: tiny(spec) for name, spec in SYNTH_MODELS.items() if name.split("-")[0] in configs}
     monkeypatch.setattr(quickstart_tool, "SYNTH_MODELS", models)
     monkeypatch.setattr(compare_tool, "SYNTH_MODELS", models)
     return configs
@@ -181,3 +185,39 @@ def test_learning_curves_average_seeds_and_conditions_at_iterations_every_seed_h
 
     runs = {"A": [run({100: (10, 20, 30), 200: (40, 50, 60)}), run({100: (30, 40, 50)})]}
     assert compare_tool.learning_curves(runs) == {"A": {100: pytest.approx((20 + 40) / 2)}}
+
+
+def test_a_staged_model_counts_its_warm_start_and_continues_from_its_checkpoint(tiny_synth, tmp_path, monkeypatch):
+    """Local3DCNN warm-started from the no-local network at half of 2 iterations: the first phase trains 1 iteration,
+    the second restores its checkpoint non-strictly with a fresh optimizer and trains 1; both rows count 2 in all, and
+    the no-local run, compared too, continues its first-phase run to 2."""
+    models = dict(compare_tool.SYNTH_MODELS)
+    models["Local3DCNN"] = dataclasses.replace(models["Local3DCNN"],
+                                               warm_start=quickstart_tool.WarmStart(models["Local3DCNN-no-local"]))
+    monkeypatch.setattr(compare_tool, "SYNTH_MODELS", models)
+    out = tmp_path / "cmp"
+    assert cli_main(["compare", "--out", str(out), "--models", "Local3DCNN-no-local", "Local3DCNN", "--workers", "1"]) == 0
+
+    second = yaml.safe_load((out / "configs" / "3dlocal_synth_seed0.yaml").read_text())["trainer_cfg"]
+    first = out / "output" / "SynthGait" / "Local3DCNN" / "3DLocal_synth_nolocal_seed0" / "checkpoints"
+    assert second["restore_hint"] == str((first / "3DLocal_synth_nolocal_seed0-00001.pt").resolve())
+    assert (second["total_iter"], second["restore_ckpt_strict"], second["optimizer_reset"]) == (1, False, True)
+    assert load_checkpoint(first / "3DLocal_synth_nolocal_seed0-00002.pt")["iteration"] == 2  # continued to the total
+    rows = [row.split(",") for row in (out / "compare.csv").read_text().splitlines()]
+    assert rows[0][5] == "total_iterations" and [row[5] for row in rows[1:]] == ["2", "2"]
+    curves = [line.split(",")[:3] for line in (out / "learning_curves.csv").read_text().splitlines()[1:]]
+    assert ["Local3DCNN", "0", "1"] in curves and ["Local3DCNN", "0", "2"] in curves  # phase 1, then phase 2
+
+
+@pytest.mark.parametrize("warm, milestones, lr", [(200, [100], 2.0e-3), (350, [], 2.0e-4)])
+def test_the_second_phase_keeps_the_schedule_of_one_run(warm, milestones, lr):
+    """A 400-iteration schedule with a x0.1 step at 300, split at ``warm``: the step moves to 300 - warm, or, if
+    passed, the second phase starts at the reduced rate."""
+    cfgs = {"trainer_cfg": {"total_iter": 400}, "scheduler_cfg": {"milestones": [300], "gamma": 0.1},
+            "optimizer_cfg": {"lr": 2.0e-3}}
+    first = {"trainer_cfg": {"total_iter": warm, "save_name": "first"}, "data_cfg": {"dataset_name": "D"},
+             "model_cfg": {"model": "M"}, "engine_cfg": {"output_root": "out"}}
+    quickstart_tool._second_phase(cfgs, first)
+    assert cfgs["trainer_cfg"]["total_iter"] == 400 - warm and cfgs["scheduler_cfg"]["milestones"] == milestones
+    assert cfgs["optimizer_cfg"]["lr"] == pytest.approx(lr)
+    assert cfgs["trainer_cfg"]["restore_hint"].endswith(f"first-{warm:05d}.pt")

@@ -14,7 +14,7 @@ from ..engine.errors import EngineError
 from ..utils.atomic import atomic_write_text
 from .arguments import at_least
 from ..visuals.curves import write_learning_curves
-from .quickstart import CONDITIONS, SYNTH_MODELS, SynthRun, prepare_data, synth_config, train_and_test
+from .quickstart import CONDITIONS, PAPER_SIZE_DATA, SYNTH_DATA, SYNTH_MODELS, SynthRun, at_paper_size, prepare_data, run_model
 
 __all__ = ["register", "compare", "format_comparison"]
 
@@ -47,18 +47,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="training iterations of every model (default: each config's total_iter)")
     parser.add_argument("--workers", type=at_least(1), default=None, metavar="K",
                         help="processes generating the data (default: CPUs available)")
+    parser.add_argument("--size", type=int, choices=(32, 64), default=32,
+                        help="32: the quick start's SynthGait and configs (32x24 input; default); 64: the paper's "
+                             "64x44 input, each model with its CASIA-B config's network (local paths where the synth "
+                             "config has them) and the quick start's schedule, on SynthGait rendered at 64 px with the "
+                             "hard realism preset, in OUT/64px")
     parser.set_defaults(func=partial(_run, parser))
 
 
 def compare(out: Path, models: Sequence[str], seeds: int, total_iter: int | None = None,
-            workers: int | None = None) -> dict[str, list[SynthRun]]:
-    """Train and test each model once per seed on the quick-start SynthGait; the runs per model."""
-    data = prepare_data(out, workers)
+            workers: int | None = None, size: int = 32) -> dict[str, list[SynthRun]]:
+    """Train and test each model once per seed on the quick-start SynthGait; the runs per model.
+
+    Every model trains ``total_iter`` iterations in all (a staged model's warm start included). Staged models run
+    first, so that a model that is also another's warm start continues its shorter first-phase run to the total.
+    ``size`` 64 runs the models :func:`~.quickstart.at_paper_size` on 64 px data in ``out``.
+    """
+    data = prepare_data(out, workers, paper_size=size == 64)
+    specs = {model: at_paper_size(SYNTH_MODELS[model]) if size == 64 else SYNTH_MODELS[model] for model in models}
     runs: dict[str, list[SynthRun]] = {model: [] for model in models}
+    staged_first = sorted(models, key=lambda model: specs[model].warm_start is None)
     for seed in range(seeds):
-        for model in models:
-            cfgs, path = synth_config(SYNTH_MODELS[model], data, out, seed=seed, total_iter=total_iter)
-            runs[model].append(train_and_test(cfgs, path, curve=True))
+        for model in staged_first:
+            runs[model].append(run_model(specs[model], data, out, seed=seed, total_iter=total_iter, curve=True))
     return runs
 
 
@@ -83,11 +94,12 @@ def format_comparison(runs: dict[str, list[SynthRun]], markdown: bool = False) -
 
 
 def _comparison_csv(runs: dict[str, list[SynthRun]]) -> str:
-    lines = ["model,seed_run," + ",".join(CONDITIONS) + ",train_seconds,test_seconds,save_path"]
+    lines = ["model,seed_run," + ",".join(CONDITIONS) + ",total_iterations,train_seconds,test_seconds,save_path"]
     for model, model_runs in runs.items():
         for index, run in enumerate(model_runs):
             scores = ",".join(f"{run.rank1[c]:.4f}" for c in CONDITIONS)
-            lines.append(f"{model},{index},{scores},{run.train_seconds:.1f},{run.test_seconds:.1f},{run.save_path}")
+            lines.append(f"{model},{index},{scores},{run.total_iterations},{run.train_seconds:.1f},"
+                         f"{run.test_seconds:.1f},{run.save_path}")
     return "\n".join(lines) + "\n"
 
 
@@ -113,18 +125,21 @@ def _curves_csv(runs: dict[str, list[SynthRun]]) -> str:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    out = args.out / "64px" if args.size == 64 else args.out
     try:
-        runs = compare(args.out, args.models, args.seeds, args.iter, args.workers)
+        runs = compare(out, args.models, args.seeds, args.iter, args.workers, args.size)
     except (EngineError, FileExistsError) as err:
         print(f"opengait-local3d compare: error: {err}", file=sys.stderr)
         return 2
-    title = "SynthGait cross-view rank-1 (%), CASIA-B protocol, identical views excluded (mean ± std over seeds)"
-    atomic_write_text(args.out / "compare.md", f"{title}\n\n{format_comparison(runs, markdown=True)}\n")
-    atomic_write_text(args.out / "compare.csv", _comparison_csv(runs))
-    atomic_write_text(args.out / "learning_curves.csv", _curves_csv(runs))
-    write_learning_curves(args.out / "learning_curves.png", learning_curves(runs),
+    data = PAPER_SIZE_DATA if args.size == 64 else SYNTH_DATA
+    title = (f"SynthGait ({data['size']} px{', ' + data['realism'] if 'realism' in data else ''}) cross-view rank-1 (%), "
+             "CASIA-B protocol, identical views excluded (mean ± std over seeds)")
+    atomic_write_text(out / "compare.md", f"{title}\n\n{format_comparison(runs, markdown=True)}\n")
+    atomic_write_text(out / "compare.csv", _comparison_csv(runs))
+    atomic_write_text(out / "learning_curves.csv", _curves_csv(runs))
+    write_learning_curves(out / "learning_curves.png", learning_curves(runs),
                           "SynthGait: mean rank-1 over NM/BG/CL and seeds (%)")
-    written = ", ".join(str(args.out / name) for name in ("compare.md", "compare.csv", "learning_curves.csv",
+    written = ", ".join(str(out / name) for name in ("compare.md", "compare.csv", "learning_curves.csv",
                                                           "learning_curves.png"))
     print(f"\n{title}\n{format_comparison(runs)}\n\nwritten: {written}")
     return 0

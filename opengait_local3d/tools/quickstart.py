@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import hashlib
 import json
 import sys
@@ -35,18 +36,31 @@ from ..utils.atomic import atomic_write_text
 from .arguments import at_least
 from .visualize import visualize_run
 
-__all__ = ["register", "quickstart", "SynthModel", "SYNTH_MODELS", "SYNTH_DATA", "CONDITIONS", "SynthRun", "prepare_data",
-           "synth_config", "train_and_test"]
+__all__ = ["register", "quickstart", "SynthModel", "WarmStart", "SYNTH_MODELS", "SYNTH_DATA", "CONDITIONS", "SynthRun",
+           "prepare_data", "synth_config", "warm_start_config", "run_model", "train_and_test"]
+
+@dataclass(frozen=True)
+class WarmStart:
+    """The first phase of a staged model: the quick-start model ``model`` (same seed) trained for ``fraction`` of the
+    total iterations; its checkpoint then starts the staged model (``restore_ckpt_strict: false``, a fresh optimizer
+    and schedule), which trains the remaining iterations, so both phases together count the total."""
+
+    model: SynthModel
+    fraction: float = 0.5
+
 
 @dataclass(frozen=True)
 class SynthModel:
-    """A model of the quick start: its engine-only config, changes merged over its sections, and the suffix
-    that tells its save names and config file apart from the config's own."""
+    """A model of the quick start: its engine-only config, changes merged over its sections, the suffix
+    that tells its save names and config file apart from the config's own, and its warm start, if staged."""
 
     config: Path
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     suffix: str = ""
+    warm_start: WarmStart | None = None
 
+
+_NO_LOCAL = SynthModel(CONFIG_DIR / "synth" / "3dlocal_synth.yaml", {"model_cfg": {"local_blocks": []}}, "nolocal")
 
 #: the models ``compare`` knows; ``Local3DCNN-no-local`` is Local3DCNN's config without 3D local paths, and
 #: ``GaitGL-Local3D`` is GaitGL with 3D local paths around its three global-local stages
@@ -54,14 +68,23 @@ SYNTH_MODELS: dict[str, SynthModel] = {
     "GaitSet": SynthModel(CONFIG_DIR / "synth" / "gaitset_synth.yaml"),
     "GaitPart": SynthModel(CONFIG_DIR / "synth" / "gaitpart_synth.yaml"),
     "Local3DCNN": SynthModel(CONFIG_DIR / "synth" / "3dlocal_synth.yaml"),
-    "Local3DCNN-no-local": SynthModel(CONFIG_DIR / "synth" / "3dlocal_synth.yaml",
-                                      {"model_cfg": {"local_blocks": []}}, "nolocal"),
+    "Local3DCNN-no-local": _NO_LOCAL,
     "GaitGL": SynthModel(CONFIG_DIR / "synth" / "gaitgl_synth.yaml"),
     "GaitGL-Local3D": SynthModel(CONFIG_DIR / "synth" / "gaitgl_local3d_synth.yaml"),
 }
 
 #: the SynthGait the quick-start configs are sized for: 30 training and 20 test ids, 11 views, 32x32 px
 SYNTH_DATA: dict[str, Any] = {"subjects": 50, "size": 32, "frames": 40, "seed": 0}
+#: the SynthGait of ``compare --size 64``: the same ids, rendered at 64 px with the hard realism preset
+#: (segmentation noise, closer identities, varied covariates), so that it ranks models below its ceiling
+PAPER_SIZE_DATA: dict[str, Any] = {**SYNTH_DATA, "size": 64, "realism": "hard"}
+#: the CASIA-B config whose network each quick-start config scales down
+PAPER_CONFIGS = {"gaitset_synth": "gaitset_casiab", "gaitpart_synth": "gaitpart_casiab",
+                 "3dlocal_synth": "3dlocal_casiab", "gaitgl_synth": "gaitgl_casiab",
+                 "gaitgl_local3d_synth": "gaitgl_local3d_casiab"}
+#: the model_cfg keys a model at the paper's size keeps from its quick-start config: the synthetic data's
+#: training ids, and where the local paths are (block 3: the paper's blocks 1-3 cost hours on a CPU)
+_KEPT_AT_PAPER_SIZE = ("class_num", "local_blocks")
 
 #: CASIA-B's walking conditions, as the evaluator names them
 CONDITIONS = ("NM", "BG", "CL")
@@ -69,7 +92,9 @@ CONDITIONS = ("NM", "BG", "CL")
 
 @dataclass(frozen=True)
 class SynthRun:
-    """One trained and tested model: its config file, output folder, rank-1 per condition and timings."""
+    """One trained and tested model: its config file, output folder, the iteration tested (of its own run),
+    rank-1 per condition, timings, the learning curve and the iterations trained in all (a warm start's included);
+    the curve is keyed by those total iterations."""
 
     config_path: Path
     save_path: Path
@@ -78,11 +103,36 @@ class SynthRun:
     train_seconds: float
     test_seconds: float
     curve: dict[int, dict[str, float]] = field(default_factory=dict)
+    total_iterations: int = 0
 
 
-def prepare_data(out: Path, workers: int | None = None) -> SynthGaitOutput:
-    """Generate the quick-start SynthGait in ``out/data/SynthGait``, or reuse it when complete."""
-    return generate(out / "data" / "SynthGait", workers=workers, **SYNTH_DATA)
+def prepare_data(out: Path, workers: int | None = None, paper_size: bool = False) -> SynthGaitOutput:
+    """Generate the quick-start SynthGait (``paper_size``: :data:`PAPER_SIZE_DATA`) in ``out/data/SynthGait``, or
+    reuse it when complete."""
+    return generate(out / "data" / "SynthGait", workers=workers, **(PAPER_SIZE_DATA if paper_size else SYNTH_DATA))
+
+
+def at_paper_size(model: SynthModel) -> SynthModel:
+    """``model`` at the paper's 64x44 input: the network of its CASIA-B config (:data:`PAPER_CONFIGS`) with the
+    quick-start config's ``class_num`` and ``local_blocks``, the silhouettes cut as OpenGait cuts 64 px (10 columns
+    a side), and the quick start's data schedule (batch, clips, optimizer, iterations); its warm start likewise.
+    The model's own overrides apply on top."""
+    synth = read_yaml(model.config)
+    paper = read_yaml(CONFIG_DIR / f"{PAPER_CONFIGS[model.config.stem]}.yaml")["model_cfg"]
+    kept = {key: synth["model_cfg"][key] for key in _KEPT_AT_PAPER_SIZE if key in synth["model_cfg"]}
+    overrides = {section: dict(values) for section, values in model.overrides.items()}
+    overrides["model_cfg"] = {**paper, **kept, **overrides.get("model_cfg", {})}
+    for section in ("trainer_cfg", "evaluator_cfg"):
+        overrides.setdefault(section, {})["transform"] = _cut(synth[section]["transform"], 10)
+    warm_start = model.warm_start and dataclasses.replace(model.warm_start, model=at_paper_size(model.warm_start.model))
+    return dataclasses.replace(model, overrides=overrides, warm_start=warm_start)
+
+
+def _cut(transforms: list[dict[str, Any]], cutting: int) -> list[dict[str, Any]]:
+    """``transforms`` (a config's list, ``Compose`` nested) with every ``BaseSilCuttingTransform`` cutting ``cutting``
+    columns from each side."""
+    return [{**t, "trf_cfg": _cut(t["trf_cfg"], cutting)} if "trf_cfg" in t else
+            {**t, "cutting": cutting} if t.get("type") == "BaseSilCuttingTransform" else dict(t) for t in transforms]
 
 
 def synth_config(model: SynthModel, data: SynthGaitOutput, out: Path, *, seed: int | None = None,
@@ -90,11 +140,13 @@ def synth_config(model: SynthModel, data: SynthGaitOutput, out: Path, *, seed: i
     """``model``'s config pointed at ``data`` and ``out``, written to ``out/configs/`` so it can be rerun by hand.
 
     Args:
-        model: a quick-start model (config and overrides).
+        model: a quick-start model (config and overrides). A staged model's config is its second phase: it
+            restores its warm start's checkpoint (see :func:`warm_start_config`) and trains the iterations left.
         data: the generated SynthGait.
         out: the run folder (outputs go to ``out/output``).
         seed: if given, ``engine_cfg.seed``, and ``_seed<S>`` appended to both save names and the file name.
-        total_iter: if given, the number of training iterations (checkpoints at it, and at ``save_iter`` before).
+        total_iter: if given, the number of training iterations (checkpoints at it, and at ``save_iter`` before);
+            for a staged model, of both phases together.
 
     Returns:
         The config and the path it was written to.
@@ -112,23 +164,81 @@ def synth_config(model: SynthModel, data: SynthGaitOutput, out: Path, *, seed: i
         cfgs[section]["save_name"] = "_".join([cfgs[section]["save_name"], *tags])
     if total_iter is not None:
         cfgs["trainer_cfg"]["total_iter"] = int(total_iter)
+    if model.warm_start is not None:
+        _second_phase(cfgs, warm_start_config(model, data, out, seed=seed, total_iter=total_iter)[0])
     path = out / "configs" / f"{'_'.join([model.config.stem, *tags])}.yaml"
     atomic_write_text(path, yaml.safe_dump(cfgs, sort_keys=False))
     return cfgs, path
 
 
-def train_and_test(cfgs: dict[str, Any], config_path: Path, curve: bool = False) -> SynthRun:
+def warm_start_config(model: SynthModel, data: SynthGaitOutput, out: Path, *, seed: int | None = None,
+                      total_iter: int | None = None) -> tuple[dict[str, Any], Path]:
+    """The config of staged ``model``'s first phase: its warm start's model trained ``fraction`` of the total.
+
+    Raises:
+        EngineError: ``model`` is not staged, or its first phase would get no iterations or all of them.
+    """
+    if model.warm_start is None:
+        raise EngineError(f"{model.config.name}: not a staged model (no warm start)")
+    total = int(total_iter if total_iter is not None else read_yaml(model.config)["trainer_cfg"]["total_iter"])
+    warm = round(total * model.warm_start.fraction)
+    if not 0 < warm < total:
+        raise EngineError(f"{model.config.name}'s warm start over {total} iterations: its {model.warm_start.fraction:g} "
+                          f"share is {warm} iterations, and each phase needs at least one")
+    return synth_config(model.warm_start.model, data, out, seed=seed, total_iter=warm)
+
+
+def _second_phase(cfgs: dict[str, Any], first: Mapping[str, Any]) -> None:
+    """Make ``cfgs`` (total iterations of both phases) the second phase after ``first``, in place: it restores
+    ``first``'s last checkpoint non-strictly with a fresh optimizer and schedule, trains the iterations left, and
+    keeps the learning-rate schedule of one run of the total (milestones shifted; the rate of those already
+    passed applied from the start)."""
+    warm = int(first["trainer_cfg"]["total_iter"])
+    trainer, scheduler = cfgs["trainer_cfg"], cfgs["scheduler_cfg"]
+    trainer.update({"total_iter": int(trainer["total_iter"]) - warm, "restore_ckpt_strict": False,
+                    "optimizer_reset": True, "scheduler_reset": True,
+                    "restore_hint": str(checkpoint_path(output_path(first, training=True),
+                                                        first["trainer_cfg"]["save_name"], warm))})
+    milestones = [int(m) for m in scheduler.get("milestones", [])]
+    passed = sum(m <= warm for m in milestones)
+    scheduler["milestones"] = [m - warm for m in milestones if m > warm]
+    cfgs["optimizer_cfg"]["lr"] = float(cfgs["optimizer_cfg"]["lr"]) * float(scheduler.get("gamma", 0.1)) ** passed
+
+
+def run_model(model: SynthModel, data: SynthGaitOutput, out: Path, *, seed: int | None = None,
+              total_iter: int | None = None, curve: bool = False) -> SynthRun:
+    """Train (both phases of a staged model) and test ``model`` on ``data``; see :func:`train_and_test`.
+
+    A staged model's curve starts with its first phase's checkpoints and its ``total_iterations`` and training
+    time count both phases."""
+    cfgs, path = synth_config(model, data, out, seed=seed, total_iter=total_iter)
+    if model.warm_start is None:
+        return train_and_test(cfgs, path, curve=curve)
+    first, first_path = warm_start_config(model, data, out, seed=seed, total_iter=total_iter)
+    warm_up = train_and_test(first, first_path, curve=curve)
+    second = train_and_test(cfgs, path, curve=curve, start=warm_up.total_iterations)
+    return dataclasses.replace(second, train_seconds=warm_up.train_seconds + second.train_seconds,
+                               test_seconds=warm_up.test_seconds + second.test_seconds,
+                               curve={**warm_up.curve, **second.curve})
+
+
+def train_and_test(cfgs: dict[str, Any], config_path: Path, curve: bool = False, start: int = 0) -> SynthRun:
     """Train ``cfgs`` to ``total_iter`` (resuming from its newest checkpoint), then test the last checkpoint.
 
-    With ``curve``, every saved checkpoint is tested (the learning curve). A checkpoint's rank-1 figures are kept
-    in ``<save_path>/rank1_by_checkpoint.json`` under its content hash, so a run tested before is not tested again.
+    With ``curve``, every saved checkpoint is tested (the learning curve, keyed by ``start`` + its iteration:
+    ``start`` is the iterations of a warm start). A checkpoint's rank-1 figures are kept in
+    ``<save_path>/rank1_by_checkpoint.json`` under its content hash, so a run tested before is not tested again.
     """
     total = int(cfgs["trainer_cfg"]["total_iter"])
     latest = _newest_checkpoint(cfgs)
     started = time.perf_counter()
     if latest < total:
         cfgs = copy.deepcopy(cfgs)
-        cfgs["trainer_cfg"]["restore_hint"] = latest
+        if latest:  # resume this run (its own optimizer and schedule), not its warm start
+            cfgs["trainer_cfg"].update({"restore_hint": latest, "optimizer_reset": False, "scheduler_reset": False,
+                                        "restore_ckpt_strict": True})
+        else:  # from scratch, or from its warm start's checkpoint
+            cfgs["trainer_cfg"].setdefault("restore_hint", 0)
         run(cfgs, "train")
     trained = time.perf_counter()
     save_path = output_path(cfgs, training=False)
@@ -136,7 +246,7 @@ def train_and_test(cfgs: dict[str, Any], config_path: Path, curve: bool = False)
     tested = [i for i in saved if i <= total] if curve else [total]
     results = {iteration: _rank1(cfgs, save_path, iteration) for iteration in tested}
     return SynthRun(config_path, save_path, total, results[total], trained - started, time.perf_counter() - trained,
-                    results if curve else {})
+                    {start + i: r for i, r in results.items()} if curve else {}, start + total)
 
 
 def _rank1(cfgs: dict[str, Any], save_path: Path, iteration: int) -> dict[str, float]:
@@ -188,11 +298,10 @@ def quickstart(out: Path, total_iter: int | None = None, workers: int | None = N
         The run, and the visualisation files written under ``out/visualization``.
     """
     data = prepare_data(out, workers)
-    cfgs, config_path = synth_config(SYNTH_MODELS["Local3DCNN"], data, out, total_iter=total_iter)
-    result = train_and_test(cfgs, config_path)
+    result = run_model(SYNTH_MODELS["Local3DCNN"], data, out, total_iter=total_iter)
     test_id = _first_test_id(data.partition)
     sequence = data.root / test_id / VISUALISED[0] / VISUALISED[1]
-    pictures = visualize_run(config_path, result.iteration, sequence, out / "visualization")
+    pictures = visualize_run(result.config_path, result.iteration, sequence, out / "visualization")
     return result, pictures
 
 
