@@ -5,6 +5,7 @@ from __future__ import annotations
 import types
 
 import pytest
+import yaml
 import torch
 from conftest import TINY_MODEL_CFGS, tiny_engine_config
 from test_plugin_binding import checkout, import_registry  # noqa: F401  (the fake OpenGait checkout fixture)
@@ -100,3 +101,22 @@ def test_the_opengait_host_warm_starts_from_gaitpart_and_refuses_what_it_cannot_
     assert logged[-1].startswith("Warm start (restore_ckpt_strict false): loaded")
     with pytest.raises(SystemExit, match=r"1 tensor\(s\) of the checkpoint have no place in Local3DCNN.*net\.extra"):
         model.load_state_dict({**state, "net.extra": torch.ones(1)}, strict=False)
+
+
+def test_a_second_phase_without_its_first_phase_says_which_command_makes_it(tiny_casiab, tmp_path):
+    """The staged recipe's second config restores the first phase's checkpoint by path: before the first phase has
+    run, training stops with one message naming the checkpoint and the command that writes it."""
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    first = tiny_engine_config(tiny_casiab, "Local3DCNN", tmp_path / "output",
+                               trainer_cfg={"save_name": "phase1", "total_iter": 2})
+    (folder / "phase1.yaml").write_text(yaml.safe_dump(first))
+    hint = str(tmp_path / "output" / "CASIA-B" / "Local3DCNN" / "phase1" / "checkpoints" / "phase1-00002.pt")
+    second = tiny_engine_config(tiny_casiab, "Local3DCNN", tmp_path / "output", model_cfg=LOCAL_ON_GAITPART,
+                                trainer_cfg={"save_name": "phase2", "restore_hint": hint, "restore_ckpt_strict": False})
+    (folder / "phase2.yaml").write_text(yaml.safe_dump(second))
+    with pytest.raises(CheckpointError) as raised:
+        run(folder / "phase2.yaml", "train")
+    assert str(raised.value) == (f"trainer_cfg.restore_hint: {hint} does not exist yet: this training starts from "
+                                 "iteration 2 of the run 'phase1' (a warm start). Make it first:\n"
+                                 f"  python -m opengait_local3d.main --cfgs {folder / 'phase1.yaml'} --phase train")
