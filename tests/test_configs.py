@@ -31,6 +31,8 @@ PARAMETER_COUNTS = {
     "3dlocal_casiab.yaml": 2782640,
     "3dlocal_casiab_128.yaml": 2782640,
     "3dlocal_oumvlp.yaml": 11036464,
+    "3dlocal_casiab_phase1.yaml": 1751840,  # the staged recipe's phase 1: Table 3 row a
+    "3dlocal_oumvlp_phase1.yaml": 7190848,
     "ablations/3dlocal_table3_a.yaml": 1751840,
     "ablations/3dlocal_table3_b.yaml": 1783568,
     "ablations/3dlocal_table3_c.yaml": 1968560,
@@ -165,13 +167,39 @@ def test_partitions_follow_the_protocols():
     assert sorted(ou["TRAIN_SET"] + ou["TEST_SET"]) == [f"{i:05d}" for i in range(1, 10308)]
 
 
+@pytest.mark.parametrize("name, total, batch, milestones", [("3dlocal_casiab", 120000, [8, 16], []),
+                                                            ("3dlocal_oumvlp", 250000, [32, 16], [150000])])
+def test_the_staged_recipe_keeps_the_papers_schedule_over_its_two_phases(name, total, batch, milestones):
+    """Phase 1 (no local paths) and phase 2 (warm-started from phase 1's last checkpoint) together: the paper's
+    iterations, batch, Adam at 1e-4 and learning-rate steps (Sec. 4.2); phase 2 differs from phase 1 only in its
+    local paths, save name, schedule and warm start."""
+    first = read_yaml(CONFIG_DIR / f"{name}_phase1.yaml")
+    second = read_yaml(CONFIG_DIR / f"{name}.yaml")
+    warm = first["trainer_cfg"]["total_iter"]
+    assert warm + second["trainer_cfg"]["total_iter"] == total
+    assert [m for m in first["scheduler_cfg"]["milestones"] if m <= warm] == []
+    assert [warm + m for m in second["scheduler_cfg"]["milestones"]] == milestones
+    for cfg in (first, second):
+        assert cfg["optimizer_cfg"] == {"solver": "Adam", "lr": 1e-4, "weight_decay": 0.0}
+        assert cfg["trainer_cfg"]["sampler"]["batch_size"] == batch and cfg["scheduler_cfg"]["gamma"] == 0.1
+    save = first["trainer_cfg"]["save_name"]
+    assert first["model_cfg"]["local_blocks"] == [] and second["model_cfg"]["local_blocks"] == [1, 2, 3]
+    assert second["trainer_cfg"]["restore_hint"] == (f"output/{first['data_cfg']['dataset_name']}/Local3DCNN/{save}/"
+                                                     f"checkpoints/{save}-{warm:05d}.pt")
+    assert (second["trainer_cfg"]["restore_ckpt_strict"], second["trainer_cfg"]["optimizer_reset"]) == (False, True)
+    assert second["evaluator_cfg"]["restore_hint"] == second["trainer_cfg"]["total_iter"]
+    for cfg in (first, second):
+        for section, keys in (("model_cfg", ("local_blocks",)), ("scheduler_cfg", ("milestones",)),
+                              ("trainer_cfg", ("save_name", "total_iter", "restore_hint", "restore_ckpt_strict",
+                                               "optimizer_reset", "scheduler_reset")),
+                              ("evaluator_cfg", ("save_name", "restore_hint"))):
+            cfg[section] = {k: v for k, v in cfg[section].items() if k not in keys}
+    assert first == second
+
+
 def test_paper_settings_of_the_main_configs():
     casia = yaml.safe_load((CONFIG_DIR / "3dlocal_casiab.yaml").read_text())
     ou = yaml.safe_load((CONFIG_DIR / "3dlocal_oumvlp.yaml").read_text())
-    assert casia["optimizer_cfg"] == {"solver": "Adam", "lr": 1e-4, "weight_decay": 0.0}
-    assert casia["trainer_cfg"]["total_iter"] == 120000 and casia["trainer_cfg"]["sampler"]["batch_size"] == [8, 16]
-    assert ou["trainer_cfg"]["total_iter"] == 250000 and ou["trainer_cfg"]["sampler"]["batch_size"] == [32, 16]
-    assert ou["scheduler_cfg"]["milestones"] == [150000] and ou["scheduler_cfg"]["gamma"] == 0.1
     assert ou["model_cfg"]["channels"] == [2 * c for c in casia["model_cfg"]["channels"]]
 
 

@@ -323,7 +323,8 @@ def test_gaitgl_with_local_paths_is_installed_and_the_gaitgl_baselines_are_not()
 
 def test_the_papers_main_configs_are_also_at_opengaits_config_root(checkout):
     """The mission's command, ``opengait/main.py --cfgs configs/3dlocal_casiab.yaml``, finds its config."""
-    assert ROOT_CONFIGS == ("3dlocal_casiab.yaml", "3dlocal_casiab_128.yaml", "3dlocal_oumvlp.yaml")
+    assert ROOT_CONFIGS == ("3dlocal_casiab.yaml", "3dlocal_casiab_phase1.yaml", "3dlocal_casiab_128.yaml",
+                            "3dlocal_oumvlp.yaml", "3dlocal_oumvlp_phase1.yaml")
     before = snapshot(checkout)
     install(checkout)
     manifest = json.loads((checkout / MANIFEST_NAME).read_text())["files"]

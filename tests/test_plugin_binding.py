@@ -70,13 +70,24 @@ def test_without_our_package_opengait_still_loads_its_models_and_says_why(checko
     assert models.GaitGL.__module__ == "modeling.models.gaitgl"
 
 
-@pytest.mark.parametrize("config", ["3dlocal_casiab.yaml", "gaitgl_local3d_casiab.yaml"])
-def test_builds_from_the_installed_config(checkout, config, monkeypatch):
+@pytest.mark.parametrize("config, training", [("3dlocal_casiab_phase1.yaml", True), ("3dlocal_casiab.yaml", False),
+                                              ("gaitgl_local3d_casiab.yaml", True)])
+def test_builds_from_the_installed_config(checkout, config, training, monkeypatch):
     monkeypatch.chdir(checkout)  # OpenGait runs from its checkout's root, where the config's partition path points
     cfgs = yaml.safe_load((checkout / "configs/3dlocal" / config).read_text())
-    model = getattr(import_registry(), cfgs["model_cfg"]["model"])(cfgs, training=True)
+    model = getattr(import_registry(), cfgs["model_cfg"]["model"])(cfgs, training=training)
     assert type(model.net).__name__ == cfgs["model_cfg"]["model"]
     assert model.state_dict().keys() and all(key.startswith("net.") for key in model.state_dict())
+
+
+def test_the_second_phase_says_how_to_train_the_first_before_anything_is_built(checkout, monkeypatch):
+    """The mission's command trains the staged recipe's second phase: before phase 1 has run, OpenGait's process
+    ends with one message naming the missing checkpoint and OpenGait's command for phase 1's config."""
+    monkeypatch.chdir(checkout)
+    cfgs = yaml.safe_load((checkout / "configs" / "3dlocal_casiab.yaml").read_text())
+    with pytest.raises(SystemExit, match=r"(?s)3DLocal_phase1-60000.pt does not exist yet.*\n  torchrun "
+                                         r"opengait/main.py --cfgs configs/.*3dlocal_casiab_phase1.yaml --phase train$"):
+        import_registry().Local3DCNN(cfgs, training=True)
 
 
 def test_a_bad_config_ends_the_process_with_its_message_before_anything_is_built(checkout, monkeypatch):

@@ -15,21 +15,26 @@ import yaml
 
 from .errors import CheckpointError
 
-__all__ = ["check_warm_start"]
+__all__ = ["check_warm_start", "ENGINE_TRAIN_COMMAND"]
+
+#: how the message says to train a config in this package's engine
+ENGINE_TRAIN_COMMAND = "python -m opengait_local3d.main --cfgs {config} --phase train"
 
 
-def check_warm_start(cfgs: Mapping[str, Any], source: str) -> None:
+def check_warm_start(cfgs: Mapping[str, Any], source: str, command: str = ENGINE_TRAIN_COMMAND) -> None:
     """Raise if the training's ``restore_hint`` is a checkpoint path that does not exist.
 
     Args:
         cfgs: the full config of a training.
-        source: the config file it was read from (``<dict>`` for an in-memory config).
+        source: the config file it was read from (``<dict>`` for an in-memory config); the config that makes the
+            checkpoint is looked for in its folder.
+        command: the command that trains a config, ``{config}`` standing for its path.
 
     Raises:
         CheckpointError: the message names the missing file, the run it belongs to and, when a config beside
             ``source`` trains that run, the command that makes it.
     """
-    hint = cfgs["trainer_cfg"].get("restore_hint")
+    hint = (cfgs.get("trainer_cfg") or {}).get("restore_hint")
     if not isinstance(hint, str) or Path(hint).is_file():
         return
     path = Path(hint)
@@ -37,7 +42,7 @@ def check_warm_start(cfgs: Mapping[str, Any], source: str) -> None:
     if path.parent.name != "checkpoints" or not save_name or not iteration.isdigit():
         raise CheckpointError(f"trainer_cfg.restore_hint: {hint}: checkpoint not found")
     maker = _config_saving(save_name, Path(source).parent if source != "<dict>" else None)
-    how = (f"python -m opengait_local3d.main --cfgs {maker} --phase train" if maker else
+    how = (command.format(config=maker) if maker else
            f"train the config whose trainer_cfg.save_name is {save_name!r}")
     raise CheckpointError(f"trainer_cfg.restore_hint: {hint} does not exist yet: this training starts from "
                           f"iteration {int(iteration)} of the run {save_name!r} (a warm start). Make it first:\n  {how}")

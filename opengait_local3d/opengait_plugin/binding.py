@@ -19,7 +19,8 @@ import torch
 
 from opengait_local3d.engine.checkpoint import describe_warm_start
 from opengait_local3d.engine.config.validation import check_config
-from opengait_local3d.engine.errors import ConfigError
+from opengait_local3d.engine.errors import CheckpointError, ConfigError
+from opengait_local3d.engine.warm_start import check_warm_start
 from opengait_local3d.local3d import parameter_groups
 from opengait_local3d.modeling import build_network
 from opengait_local3d.utils.state_keys import adopt_keys
@@ -48,8 +49,12 @@ class OpenGaitHost(BaseModel):
     def __init__(self, cfgs: dict, training: bool):
         try:
             check_config(cfgs, training, host="opengait")
+            if training:  # OpenGait runs from its checkout's root, where install-plugin put our configs
+                check_warm_start(cfgs, "configs/<config>", "torchrun opengait/main.py --cfgs {config} --phase train")
         except ConfigError as err:
             raise SystemExit(f"opengait_local3d: error in the config: {err}") from None
+        except CheckpointError as err:
+            raise SystemExit(f"opengait_local3d: {err}") from None
         super().__init__(cfgs, training)
 
     def build_network(self, model_cfg: dict) -> None:

@@ -26,8 +26,10 @@ from .checkout import PluginError
 from .names import config_problems
 
 INSTALL_DIR = Path("configs") / "3dlocal"
-#: configs also placed at OpenGait's config root (``configs/<name>``): the paper's Table 1 and 2 models
-ROOT_CONFIGS = ("3dlocal_casiab.yaml", "3dlocal_casiab_128.yaml", "3dlocal_oumvlp.yaml")
+#: configs also placed at OpenGait's config root (``configs/<name>``): the paper's Table 1 and 2 models and the
+#: first phases of their staged recipes
+ROOT_CONFIGS = ("3dlocal_casiab.yaml", "3dlocal_casiab_phase1.yaml", "3dlocal_casiab_128.yaml", "3dlocal_oumvlp.yaml",
+                "3dlocal_oumvlp_phase1.yaml")
 OPENGAIT_CONFIG_PATTERNS = ("3dlocal_*.yaml", "gaitgl_local3d_*.yaml", "ablations/*.yaml")
 ENGINE_ONLY_DIRS = ("synth",)
 

@@ -81,6 +81,8 @@ def render(row: Row, base_text: str) -> str:
     nm, bg, cl = row.reported
     header = (f"# Ablation, {row.caption}.\n"
               f"# The paper reports NM/BG/CL {nm}/{bg}/{cl} (CASIA-B, 64x44). Not yet verified on real data.\n"
+              f"# Like the base config, the second phase of the staged recipe: every row starts from the same\n"
+              f"# checkpoint of {BASE_CONFIG.stem}_phase1.yaml (no local paths) and trains the same iterations.\n"
               f"# Generated from {BASE_CONFIG.name} by `python -m {MODULE}`: edit the base config or the\n"
               f"# generator, not this file.\n\n")
     return header + body
