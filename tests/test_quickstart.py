@@ -221,3 +221,17 @@ def test_the_second_phase_keeps_the_schedule_of_one_run(warm, milestones, lr):
     assert cfgs["trainer_cfg"]["total_iter"] == 400 - warm and cfgs["scheduler_cfg"]["milestones"] == milestones
     assert cfgs["optimizer_cfg"]["lr"] == pytest.approx(lr)
     assert cfgs["trainer_cfg"]["restore_hint"].endswith(f"first-{warm:05d}.pt")
+
+
+def test_at_the_papers_size_silhouettes_are_cut_as_opengait_cuts_64_px_and_parts_measured_on_16x11():
+    staged = dataclasses.replace(SYNTH_MODELS["Local3DCNN"], warm_start=quickstart_tool.WarmStart(SYNTH_MODELS["Local3DCNN-no-local"]))
+    model = quickstart_tool.at_paper_size(staged)
+    assert model.overrides["model_cfg"]["local3d"]["write_resolution"] == [16, 11]
+    trainer = model.overrides["trainer_cfg"]["transform"][0]["trf_cfg"]
+    assert trainer[0] == {"type": "BaseSilCuttingTransform", "cutting": 10} and trainer[1]["type"] == "RandomHorizontalFlip"
+    assert model.overrides["evaluator_cfg"]["transform"] == [{"type": "BaseSilCuttingTransform", "cutting": 10}]
+    first = model.warm_start.model
+    assert first.overrides["model_cfg"]["local_blocks"] == [] and first.suffix == "nolocal"
+    assert first.overrides["evaluator_cfg"]["transform"] == [{"type": "BaseSilCuttingTransform", "cutting": 10}]
+    assert yaml.safe_load(SYNTH_MODELS["Local3DCNN"].config.read_text())["trainer_cfg"]["transform"][0]["trf_cfg"][0] == \
+        {"type": "BaseSilCuttingTransform", "cutting": 4}  # the quick start's own config untouched

@@ -49,14 +49,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="processes generating the data (default: CPUs available)")
     parser.add_argument("--size", type=int, choices=(32, 64), default=32,
                         help="32: the quick start's SynthGait and configs (32x24 input; default); 64: the paper's "
-                             "64x44 input, each model with its CASIA-B config's network (local paths where the synth "
-                             "config has them) and the quick start's schedule, on SynthGait rendered at 64 px with the "
-                             "hard realism preset, in OUT/64px")
+                             "64x44 input (block-3 map 16x11), the same networks and schedule, on SynthGait rendered "
+                             "at 64 px with the hard realism preset, in OUT/64px")
+    parser.add_argument("--final-only", action="store_true",
+                        help="test only each run's last checkpoint (no learning curves; saves most of the test time)")
     parser.set_defaults(func=partial(_run, parser))
 
 
 def compare(out: Path, models: Sequence[str], seeds: int, total_iter: int | None = None,
-            workers: int | None = None, size: int = 32) -> dict[str, list[SynthRun]]:
+            workers: int | None = None, size: int = 32, curves: bool = True) -> dict[str, list[SynthRun]]:
     """Train and test each model once per seed on the quick-start SynthGait; the runs per model.
 
     Every model trains ``total_iter`` iterations in all (a staged model's warm start included). Staged models run
@@ -69,7 +70,7 @@ def compare(out: Path, models: Sequence[str], seeds: int, total_iter: int | None
     staged_first = sorted(models, key=lambda model: specs[model].warm_start is None)
     for seed in range(seeds):
         for model in staged_first:
-            runs[model].append(run_model(specs[model], data, out, seed=seed, total_iter=total_iter, curve=True))
+            runs[model].append(run_model(specs[model], data, out, seed=seed, total_iter=total_iter, curve=curves))
     return runs
 
 
@@ -127,7 +128,7 @@ def _curves_csv(runs: dict[str, list[SynthRun]]) -> str:
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     out = args.out / "64px" if args.size == 64 else args.out
     try:
-        runs = compare(out, args.models, args.seeds, args.iter, args.workers, args.size)
+        runs = compare(out, args.models, args.seeds, args.iter, args.workers, args.size, not args.final_only)
     except (EngineError, FileExistsError) as err:
         print(f"opengait-local3d compare: error: {err}", file=sys.stderr)
         return 2

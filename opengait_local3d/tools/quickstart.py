@@ -78,13 +78,8 @@ SYNTH_DATA: dict[str, Any] = {"subjects": 50, "size": 32, "frames": 40, "seed": 
 #: the SynthGait of ``compare --size 64``: the same ids, rendered at 64 px with the hard realism preset
 #: (segmentation noise, closer identities, varied covariates), so that it ranks models below its ceiling
 PAPER_SIZE_DATA: dict[str, Any] = {**SYNTH_DATA, "size": 64, "realism": "hard"}
-#: the CASIA-B config whose network each quick-start config scales down
-PAPER_CONFIGS = {"gaitset_synth": "gaitset_casiab", "gaitpart_synth": "gaitpart_casiab",
-                 "3dlocal_synth": "3dlocal_casiab", "gaitgl_synth": "gaitgl_casiab",
-                 "gaitgl_local3d_synth": "gaitgl_local3d_casiab"}
-#: the model_cfg keys a model at the paper's size keeps from its quick-start config: the synthetic data's
-#: training ids, and where the local paths are (block 3: the paper's blocks 1-3 cost hours on a CPU)
-_KEPT_AT_PAPER_SIZE = ("class_num", "local_blocks")
+#: the block-3 map of a 64x44 input, on which ``write`` alignment measures part sizes at the paper's size
+_PAPER_SIZE_MAP = [16, 11]
 
 #: CASIA-B's walking conditions, as the evaluator names them
 CONDITIONS = ("NM", "BG", "CL")
@@ -113,15 +108,15 @@ def prepare_data(out: Path, workers: int | None = None, paper_size: bool = False
 
 
 def at_paper_size(model: SynthModel) -> SynthModel:
-    """``model`` at the paper's 64x44 input: the network of its CASIA-B config (:data:`PAPER_CONFIGS`) with the
-    quick-start config's ``class_num`` and ``local_blocks``, the silhouettes cut as OpenGait cuts 64 px (10 columns
-    a side), and the quick start's data schedule (batch, clips, optimizer, iterations); its warm start likewise.
-    The model's own overrides apply on top."""
+    """``model`` at the paper's 64x44 input: its quick-start network and schedule, the silhouettes cut as OpenGait
+    cuts 64 px (10 columns a side) and, in ``write`` alignment, part sizes measured on the 16x11 block-3 map; its
+    warm start likewise. The model's own overrides apply on top. (The CASIA-B configs' channels cost about four
+    times as much again, hours per run on a CPU.)"""
     synth = read_yaml(model.config)
-    paper = read_yaml(CONFIG_DIR / f"{PAPER_CONFIGS[model.config.stem]}.yaml")["model_cfg"]
-    kept = {key: synth["model_cfg"][key] for key in _KEPT_AT_PAPER_SIZE if key in synth["model_cfg"]}
     overrides = {section: dict(values) for section, values in model.overrides.items()}
-    overrides["model_cfg"] = {**paper, **kept, **overrides.get("model_cfg", {})}
+    local3d = dict(overrides.get("model_cfg", {}).get("local3d", synth["model_cfg"].get("local3d", {})))
+    if "write_resolution" in local3d:
+        overrides.setdefault("model_cfg", {})["local3d"] = {**local3d, "write_resolution": _PAPER_SIZE_MAP}
     for section in ("trainer_cfg", "evaluator_cfg"):
         overrides.setdefault(section, {})["transform"] = _cut(synth[section]["transform"], 10)
     warm_start = model.warm_start and dataclasses.replace(model.warm_start, model=at_paper_size(model.warm_start.model))
@@ -209,30 +204,30 @@ def run_model(model: SynthModel, data: SynthGaitOutput, out: Path, *, seed: int 
               total_iter: int | None = None, curve: bool = False) -> SynthRun:
     """Train (both phases of a staged model) and test ``model`` on ``data``; see :func:`train_and_test`.
 
-    A staged model's curve starts with its first phase's checkpoints and its ``total_iterations`` and training
-    time count both phases."""
+    A staged model's ``total_iterations`` and training time count both phases, and its curve starts with its
+    first phase's checkpoints (the first phase is only trained, not tested, without ``curve``)."""
     cfgs, path = synth_config(model, data, out, seed=seed, total_iter=total_iter)
     if model.warm_start is None:
         return train_and_test(cfgs, path, curve=curve)
     first, first_path = warm_start_config(model, data, out, seed=seed, total_iter=total_iter)
-    warm_up = train_and_test(first, first_path, curve=curve)
-    second = train_and_test(cfgs, path, curve=curve, start=warm_up.total_iterations)
+    warm = int(first["trainer_cfg"]["total_iter"])
+    if not curve:
+        seconds = train(first)
+        second = train_and_test(cfgs, path, start=warm)
+        return dataclasses.replace(second, train_seconds=seconds + second.train_seconds)
+    warm_up = train_and_test(first, first_path, curve=True)
+    second = train_and_test(cfgs, path, curve=True, start=warm)
     return dataclasses.replace(second, train_seconds=warm_up.train_seconds + second.train_seconds,
                                test_seconds=warm_up.test_seconds + second.test_seconds,
                                curve={**warm_up.curve, **second.curve})
 
 
-def train_and_test(cfgs: dict[str, Any], config_path: Path, curve: bool = False, start: int = 0) -> SynthRun:
-    """Train ``cfgs`` to ``total_iter`` (resuming from its newest checkpoint), then test the last checkpoint.
-
-    With ``curve``, every saved checkpoint is tested (the learning curve, keyed by ``start`` + its iteration:
-    ``start`` is the iterations of a warm start). A checkpoint's rank-1 figures are kept in
-    ``<save_path>/rank1_by_checkpoint.json`` under its content hash, so a run tested before is not tested again.
-    """
-    total = int(cfgs["trainer_cfg"]["total_iter"])
-    latest = _newest_checkpoint(cfgs)
+def train(cfgs: dict[str, Any]) -> float:
+    """Train ``cfgs`` to ``total_iter``, resuming from its newest checkpoint (nothing if it is there already); the
+    seconds it took."""
     started = time.perf_counter()
-    if latest < total:
+    latest = _newest_checkpoint(cfgs)
+    if latest < int(cfgs["trainer_cfg"]["total_iter"]):
         cfgs = copy.deepcopy(cfgs)
         if latest:  # resume this run (its own optimizer and schedule), not its warm start
             cfgs["trainer_cfg"].update({"restore_hint": latest, "optimizer_reset": False, "scheduler_reset": False,
@@ -240,12 +235,24 @@ def train_and_test(cfgs: dict[str, Any], config_path: Path, curve: bool = False,
         else:  # from scratch, or from its warm start's checkpoint
             cfgs["trainer_cfg"].setdefault("restore_hint", 0)
         run(cfgs, "train")
-    trained = time.perf_counter()
+    return time.perf_counter() - started
+
+
+def train_and_test(cfgs: dict[str, Any], config_path: Path, curve: bool = False, start: int = 0) -> SynthRun:
+    """Train ``cfgs`` to ``total_iter`` (:func:`train`), then test the last checkpoint.
+
+    With ``curve``, every saved checkpoint is tested (the learning curve, keyed by ``start`` + its iteration:
+    ``start`` is the iterations of a warm start). A checkpoint's rank-1 figures are kept in
+    ``<save_path>/rank1_by_checkpoint.json`` under its content hash, so a run tested before is not tested again.
+    """
+    total = int(cfgs["trainer_cfg"]["total_iter"])
+    seconds = train(cfgs)
+    tested_from = time.perf_counter()
     save_path = output_path(cfgs, training=False)
     saved = saved_iterations(save_path, cfgs["evaluator_cfg"]["save_name"])
     tested = [i for i in saved if i <= total] if curve else [total]
     results = {iteration: _rank1(cfgs, save_path, iteration) for iteration in tested}
-    return SynthRun(config_path, save_path, total, results[total], trained - started, time.perf_counter() - trained,
+    return SynthRun(config_path, save_path, total, results[total], seconds, time.perf_counter() - tested_from,
                     {start + i: r for i, r in results.items()} if curve else {}, start + total)
 
 
