@@ -74,6 +74,8 @@ class Local3DBlock(nn.Module):
         localization_norm: end the localization heads with a BatchNorm1d whose scale starts at zero.
         localization_lr_scale: learning-rate factor of the localization's parameters, applied by optimizers
             built with :func:`~opengait_local3d.local3d.parameter_groups`.
+        local_lr_scale: the same for the feature extraction and the fusion (whose new weights Adam would
+            otherwise move by the full learning rate from their first step, whatever their gradient's scale).
         smoothing: smooth each part's centre over the two previous frames (Sec. 4.2).
         offset_range: a part's centre moves at most this fraction of its prior extent (width, height, window).
         temporal_offset_range: the same for the temporal centre alone (default: ``offset_range``).
@@ -122,6 +124,7 @@ class Local3DBlock(nn.Module):
         localization_pooling: int = 2,
         localization_norm: bool = True,
         localization_lr_scale: float = 1.0,
+        local_lr_scale: float = 1.0,
         smoothing: bool = True,
         offset_range: float = 0.5,
         temporal_offset_range: float | None = None,
@@ -149,7 +152,7 @@ class Local3DBlock(nn.Module):
         if write_size is not None and write_resolution is not None:
             raise ValueError("give write_size or write_resolution, not both")
         for name, value in (("offset_range", offset_range), ("min_sigma", min_sigma),
-                            ("localization_lr_scale", localization_lr_scale)):
+                            ("localization_lr_scale", localization_lr_scale), ("local_lr_scale", local_lr_scale)):
             if not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -180,6 +183,9 @@ class Local3DBlock(nn.Module):
         )
         self.fusion = Fusion(out_channels, local_channels, self.part_names, init=fusion_init,
                              activation=fusion_activation)
+        for module in (self.extraction, self.fusion):
+            if module is not None:
+                module.lr_scale = float(local_lr_scale)
         self.register_load_state_dict_pre_hook(_adopt_bare_block_keys)
         self.record = False
         self.last_parameters: dict[str, Tensor] = {}
