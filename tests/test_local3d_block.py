@@ -264,3 +264,12 @@ def test_the_temporal_variance_scales_with_the_square_of_the_temporal_stride():
     prior = torch.tensor(layout.prior_temporal_sigma2)
     assert torch.allclose(grid.temporal_sigma2, 0.25 + prior * torch.tensor([[4.0, 0.25]]))
     assert torch.allclose(grid.temporal_stride, torch.tensor(layout.t.prior_stride) * scale_t)
+
+
+def test_local_lr_scale_scales_the_feature_extraction_and_fusion_learning_rate():
+    from opengait_local3d.local3d import parameter_groups
+
+    block = make_block(local_lr_scale=0.1, localization_lr_scale=0.5)
+    lr_of = {id(p): group["lr"] for group in parameter_groups(block, 1.0) for p in group["params"]}
+    for module, lr in ((block.global_block, 1.0), (block.localization, 0.5), (block.extraction, 0.1), (block.fusion, 0.1)):
+        assert {lr_of[id(p)] for p in module.parameters()} == {lr}
