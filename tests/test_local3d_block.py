@@ -273,3 +273,19 @@ def test_local_lr_scale_scales_the_feature_extraction_and_fusion_learning_rate()
     lr_of = {id(p): group["lr"] for group in parameter_groups(block, 1.0) for p in group["params"]}
     for module, lr in ((block.global_block, 1.0), (block.localization, 0.5), (block.extraction, 0.1), (block.fusion, 0.1)):
         assert {lr_of[id(p)] for p in module.parameters()} == {lr}
+
+
+def test_local_dropout_acts_on_the_local_features_in_training_only():
+    plain, dropping = make_block(fusion_init="default"), make_block(fusion_init="default", local_dropout=0.5)
+    x = torch.randn(2, 3, 7, 16, 11)
+    plain.eval(), dropping.eval()
+    assert torch.equal(plain(x), dropping(x))
+    dropping.train()
+    with torch.no_grad():
+        dropping.fusion.conv.weight[:, : dropping.fusion.widths[0]] = 0  # the output is the local paths' alone
+        global_free = dropping(x)
+        dropping.local_dropout.p = 0.0
+        kept = dropping(x)
+    assert not torch.equal(global_free, kept)
+    with pytest.raises(ValueError, match="local_dropout must be a number in \\[0, 1\\), got 1"):
+        make_block(local_dropout=1)

@@ -76,6 +76,7 @@ class Local3DBlock(nn.Module):
             built with :func:`~opengait_local3d.local3d.parameter_groups`.
         local_lr_scale: the same for the feature extraction and the fusion (whose new weights Adam would
             otherwise move by the full learning rate from their first step, whatever their gradient's scale).
+        local_dropout: dropout probability of the local features before the fusion (in training only).
         smoothing: smooth each part's centre over the two previous frames (Sec. 4.2).
         offset_range: a part's centre moves at most this fraction of its prior extent (width, height, window).
         temporal_offset_range: the same for the temporal centre alone (default: ``offset_range``).
@@ -125,6 +126,7 @@ class Local3DBlock(nn.Module):
         localization_norm: bool = True,
         localization_lr_scale: float = 1.0,
         local_lr_scale: float = 1.0,
+        local_dropout: float = 0.0,
         smoothing: bool = True,
         offset_range: float = 0.5,
         temporal_offset_range: float | None = None,
@@ -151,6 +153,8 @@ class Local3DBlock(nn.Module):
                 raise ValueError(f"{name} must be {count} positive ints {names}, got {value!r}")
         if write_size is not None and write_resolution is not None:
             raise ValueError("give write_size or write_resolution, not both")
+        if not (isinstance(local_dropout, (int, float)) and 0 <= local_dropout < 1):
+            raise ValueError(f"local_dropout must be a number in [0, 1), got {local_dropout!r}")
         for name, value in (("offset_range", offset_range), ("min_sigma", min_sigma),
                             ("localization_lr_scale", localization_lr_scale), ("local_lr_scale", local_lr_scale)):
             if not isinstance(value, (int, float)) or value < 0:
@@ -186,6 +190,7 @@ class Local3DBlock(nn.Module):
         for module in (self.extraction, self.fusion):
             if module is not None:
                 module.lr_scale = float(local_lr_scale)
+        self.local_dropout = nn.Dropout(float(local_dropout))
         self.register_load_state_dict_pre_hook(_adopt_bare_block_keys)
         self.record = False
         self.last_parameters: dict[str, Tensor] = {}
@@ -260,6 +265,8 @@ class Local3DBlock(nn.Module):
         else:  # write: each part's conv over its own points only (zoom fuses the whole canvas of every part)
             regions = None if self.alignment == "zoom" else layout.regions()
             local = self.extraction(volumes, regions)
+        if self.local_dropout.p:
+            local = [self.local_dropout(features) for features in local]
         self._record(grid, volumes, in_size)
         if self.alignment == "zoom":
             return self.fusion(features, local)
