@@ -70,20 +70,24 @@ def phases(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
 
 
 def test_quickstart_trains_tests_visualises_and_reuses_its_work(tiny_synth, tmp_path, phases):
+    """The quick start's Local3DCNN is staged: the network without local paths trains the first half (1 of 2
+    iterations), then Local3DCNN starts from its checkpoint and trains the rest."""
     out = tmp_path / "qs"
     result, pictures = quickstart_tool.quickstart(out, workers=1)
 
     assert set(result.rank1) == set(CONDITIONS)
     assert all(0.0 <= v <= 100.0 for v in result.rank1.values())
-    checkpoint = result.save_path / "checkpoints" / "3DLocal_synth-00002.pt"
-    assert load_checkpoint(checkpoint)["iteration"] == 2
-    assert (result.save_path / "rank1_CASIA-B_euc-3DLocal_synth-00002.md").is_file()  # named by its checkpoint
+    assert result.save_path.name == "3DLocal_synth_warm1" and (result.iteration, result.total_iterations) == (1, 2)
+    checkpoint = result.save_path / "checkpoints" / "3DLocal_synth_warm1-00001.pt"
+    assert load_checkpoint(checkpoint)["iteration"] == 1
+    assert (result.save_path / "rank1_CASIA-B_euc-3DLocal_synth_warm1-00001.md").is_file()  # named by its checkpoint
     written = yaml.safe_load(result.config_path.read_text())  # the config the user can rerun by hand
     assert Path(written["data_cfg"]["dataset_root"]) == (out / "data" / "SynthGait").resolve()
     assert json.loads(Path(written["data_cfg"]["dataset_partition"]).read_text())["TEST_SET"] == ["003", "004"]
     assert pictures and all(p.is_file() and p.parent == out / "visualization" for p in pictures)
 
-    assert phases == [("train", 0), ("test", 2)]
+    first = out / "output" / "SynthGait" / "Local3DCNN" / "3DLocal_synth_nolocal" / "checkpoints" / "3DLocal_synth_nolocal-00001.pt"
+    assert phases == [("train", 0), ("train", str(first.resolve())), ("test", 1)]
     phases.clear()
     again, _ = quickstart_tool.quickstart(out, workers=1)
     assert phases == []  # the finished training and its checkpoint's test results are reused, not redone
@@ -92,15 +96,16 @@ def test_quickstart_trains_tests_visualises_and_reuses_its_work(tiny_synth, tmp_
 
 def test_quickstart_resumes_an_interrupted_training(tiny_synth, tmp_path, phases):
     out = tmp_path / "qs"
-    first, _ = quickstart_tool.quickstart(out, total_iter=1, workers=1)
+    first, _ = quickstart_tool.quickstart(out, total_iter=4, workers=1)
     checkpoints = first.save_path / "checkpoints"
-    assert not (checkpoints / "3DLocal_synth-00002.pt").exists()
+    (checkpoints / "3DLocal_synth_warm2-00002.pt").unlink()  # as if stopped after the second phase's first save
     phases.clear()
 
-    resumed, _ = quickstart_tool.quickstart(out, total_iter=2, workers=1)
+    resumed, _ = quickstart_tool.quickstart(out, total_iter=4, workers=1)
     assert resumed.iteration == 2
-    assert load_checkpoint(checkpoints / "3DLocal_synth-00002.pt")["iteration"] == 2
-    assert phases == [("train", 1), ("test", 2)]  # training resumed from iteration 1, not restarted
+    assert load_checkpoint(checkpoints / "3DLocal_synth_warm2-00002.pt")["iteration"] == 2
+    assert phases == [("train", 1)]  # training resumed from iteration 1, not restarted, and it wrote the same
+    assert resumed.rank1 == first.rank1  # checkpoint as before, whose test figures are found by its content
 
 
 def test_compare_runs_each_model_per_seed_and_writes_the_table(tiny_synth, tmp_path, capsys):
@@ -160,7 +165,7 @@ def test_compare_has_local3dcnn_without_local_paths_and_learning_curves(tiny_syn
     assert written["model_cfg"]["local_blocks"] == [] and written["trainer_cfg"]["save_name"] == "3DLocal_synth_nolocal_seed0"
     with_local, _ = quickstart_tool.synth_config(quickstart_tool.SYNTH_MODELS["Local3DCNN"],
                                                  quickstart_tool.prepare_data(out), out, seed=0)
-    assert with_local["model_cfg"].get("local_blocks") != [] and with_local["trainer_cfg"]["save_name"] == "3DLocal_synth_seed0"
+    assert with_local["model_cfg"].get("local_blocks") != [] and with_local["trainer_cfg"]["save_name"] == "3DLocal_synth_warm1_seed0"
     lines = (out / "learning_curves.csv").read_text().splitlines()
     assert lines[0] == "model,seed_run,iteration,NM,BG,CL,mean"
     assert [line.split(",")[:3] for line in lines[1:]] == [["Local3DCNN-no-local", "0", "1"],
@@ -198,7 +203,7 @@ def test_a_staged_model_counts_its_warm_start_and_continues_from_its_checkpoint(
     out = tmp_path / "cmp"
     assert cli_main(["compare", "--out", str(out), "--models", "Local3DCNN-no-local", "Local3DCNN", "--workers", "1"]) == 0
 
-    second = yaml.safe_load((out / "configs" / "3dlocal_synth_seed0.yaml").read_text())["trainer_cfg"]
+    second = yaml.safe_load((out / "configs" / "3dlocal_synth_warm1_seed0.yaml").read_text())["trainer_cfg"]
     first = out / "output" / "SynthGait" / "Local3DCNN" / "3DLocal_synth_nolocal_seed0" / "checkpoints"
     assert second["restore_hint"] == str((first / "3DLocal_synth_nolocal_seed0-00001.pt").resolve())
     assert (second["total_iter"], second["restore_ckpt_strict"], second["optimizer_reset"]) == (1, False, True)

@@ -63,11 +63,12 @@ class SynthModel:
 _NO_LOCAL = SynthModel(CONFIG_DIR / "synth" / "3dlocal_synth.yaml", {"model_cfg": {"local_blocks": []}}, "nolocal")
 
 #: the models ``compare`` knows; ``Local3DCNN-no-local`` is Local3DCNN's config without 3D local paths, and
-#: ``GaitGL-Local3D`` is GaitGL with 3D local paths around its three global-local stages
+#: ``GaitGL-Local3D`` is GaitGL with 3D local paths around its three global-local stages. Local3DCNN trains as the
+#: paper's configs do: its first half without local paths (the no-local run's own first half), then with them
 SYNTH_MODELS: dict[str, SynthModel] = {
     "GaitSet": SynthModel(CONFIG_DIR / "synth" / "gaitset_synth.yaml"),
     "GaitPart": SynthModel(CONFIG_DIR / "synth" / "gaitpart_synth.yaml"),
-    "Local3DCNN": SynthModel(CONFIG_DIR / "synth" / "3dlocal_synth.yaml"),
+    "Local3DCNN": SynthModel(CONFIG_DIR / "synth" / "3dlocal_synth.yaml", warm_start=WarmStart(_NO_LOCAL)),
     "Local3DCNN-no-local": _NO_LOCAL,
     "GaitGL": SynthModel(CONFIG_DIR / "synth" / "gaitgl_synth.yaml"),
     "GaitGL-Local3D": SynthModel(CONFIG_DIR / "synth" / "gaitgl_local3d_synth.yaml"),
@@ -139,7 +140,8 @@ def synth_config(model: SynthModel, data: SynthGaitOutput, out: Path, *, seed: i
             restores its warm start's checkpoint (see :func:`warm_start_config`) and trains the iterations left.
         data: the generated SynthGait.
         out: the run folder (outputs go to ``out/output``).
-        seed: if given, ``engine_cfg.seed``, and ``_seed<S>`` appended to both save names and the file name.
+        seed: if given, ``engine_cfg.seed``, and ``_seed<S>`` appended to both save names and the file name
+            (after a staged model's ``_warm<N>``, N its first phase's iterations).
         total_iter: if given, the number of training iterations (checkpoints at it, and at ``save_iter`` before);
             for a staged model, of both phases together.
 
@@ -152,15 +154,17 @@ def synth_config(model: SynthModel, data: SynthGaitOutput, out: Path, *, seed: i
     cfgs["data_cfg"]["dataset_root"] = str(data.root.resolve())
     cfgs["data_cfg"]["dataset_partition"] = str(data.partition.resolve())
     cfgs.setdefault("engine_cfg", {})["output_root"] = str((out / "output").resolve())
-    tags = ([model.suffix] if model.suffix else []) + ([f"seed{seed}"] if seed is not None else [])
+    if total_iter is not None:
+        cfgs["trainer_cfg"]["total_iter"] = int(total_iter)
+    first = model.warm_start and warm_start_config(model, data, out, seed=seed, total_iter=total_iter)[0]
+    tags = ([model.suffix] if model.suffix else []) + ([f"warm{first['trainer_cfg']['total_iter']}"] if first else [])
+    tags += [f"seed{seed}"] if seed is not None else []
     if seed is not None:
         cfgs["engine_cfg"]["seed"] = int(seed)
     for section in ("trainer_cfg", "evaluator_cfg"):
         cfgs[section]["save_name"] = "_".join([cfgs[section]["save_name"], *tags])
-    if total_iter is not None:
-        cfgs["trainer_cfg"]["total_iter"] = int(total_iter)
-    if model.warm_start is not None:
-        _second_phase(cfgs, warm_start_config(model, data, out, seed=seed, total_iter=total_iter)[0])
+    if first:
+        _second_phase(cfgs, first)
     path = out / "configs" / f"{'_'.join([model.config.stem, *tags])}.yaml"
     atomic_write_text(path, yaml.safe_dump(cfgs, sort_keys=False))
     return cfgs, path
