@@ -42,7 +42,10 @@ TRAIN_FRACTION = 0.6
 
 @dataclass(frozen=True)
 class SynthGaitSpec:
-    """Everything the generated data depend on (compared to decide whether an output is reusable)."""
+    """Everything the generated data depend on (compared to decide whether an output is reusable).
+
+    ``realism`` also takes a preset name (``"clean"``, ``"hard"``), turned into its :class:`Realism`.
+    """
 
     subjects: int = 124
     views: tuple[int, ...] = VIEWS

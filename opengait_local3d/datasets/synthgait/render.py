@@ -93,9 +93,10 @@ def rasterise(outlines: np.ndarray, hulls: list[np.ndarray], anchors: np.ndarray
     anchor_pixels = canvas.to_pixels(anchors)
     draws = _draw_noise(rng, noise, frame_count, anchors.shape[1], canvas.pixels_per_stature)
     segmentation = _draw_segmentation(rng, noise, frame_count, anchors.shape[1], canvas, len(limbs))
-    shown = np.ones(polygons.shape[:2], bool)            # [T, S]
-    for t in np.flatnonzero(segmentation.drop >= 0):
-        shown[t, list(limbs[segmentation.drop[t]])] = False
+    members = np.zeros((len(limbs) + 1, polygons.shape[1]), bool)  # [limbs + 1, S]; the last row, none
+    for index, group in enumerate(limbs):
+        members[index, list(group)] = True
+    shown = ~members[segmentation.drop]                   # [T, S]; drop -1 picks the empty last row
     frames = []
     for t in range(frame_count):
         image = np.zeros((canvas.height, canvas.width), np.uint8)
