@@ -9,6 +9,8 @@ across views; SynthGait should behave the same way, with CL clearly harder than 
 
     python benchmarks/synthgait.py                         # 50 subjects x 10 types x 11 views, 64 px
     python benchmarks/synthgait.py --subjects 124 --workers 2 --repeats 3
+    python benchmarks/synthgait.py --realism hard          # the harder SynthGait (README, "SynthGait")
+    python benchmarks/synthgait.py --realism hard --set identity_spread=1 --set varied_covariates=0
 """
 from __future__ import annotations
 
@@ -22,15 +24,21 @@ from pathlib import Path
 import numpy as np
 
 from opengait_local3d.datasets.silhouette import load_sequence
-from opengait_local3d.datasets.synthgait import generate
+from opengait_local3d.datasets.synthgait import PRESETS, Realism, generate
 from opengait_local3d.datasets.synthgait.generate import PARTITION_FILE
 from opengait_local3d.engine.evaluation import as_test_set, get_protocol, single_view_rank1
+
+
+def realism_option(text: str) -> tuple[str, float | bool]:
+    """``NAME=VALUE`` -> ``(NAME, float(VALUE))``, a bool for ``varied_covariates``."""
+    name, _, value = text.partition("=")
+    return name, bool(float(value)) if name == "varied_covariates" else float(value)
 
 
 def time_generation(out: Path, args: argparse.Namespace) -> float:
     started = time.perf_counter()
     generate(out, subjects=args.subjects, frames=args.frames, size=args.size, seed=args.seed,
-             workers=args.workers, progress=False)
+             workers=args.workers, progress=False, realism=Realism.preset(args.realism, **dict(args.set)))
     return time.perf_counter() - started
 
 
@@ -55,6 +63,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--realism", choices=list(PRESETS), default="clean",
+                        help="SynthGait preset (default: clean)")
+    parser.add_argument("--set", type=realism_option, action="append", default=[], metavar="NAME=VALUE",
+                        help="replace one option of the preset (a Realism field; repeatable)")
     parser.add_argument("--repeats", type=int, default=1, help="generations to time (median reported)")
     args = parser.parse_args()
 
@@ -64,7 +76,7 @@ def main() -> None:
         sequences = list(root.glob("*/*/*/*.pkl"))
         frames = sum(len(load_sequence(p)) for p in sequences)
         median = statistics.median(seconds)
-        print(f"generation: {args.subjects} subjects, {len(sequences)} sequences, {frames} frames at {args.size} px, "
+        print(f"generation ({args.realism} {dict(args.set)}): {args.subjects} subjects, {len(sequences)} sequences, {frames} frames at {args.size} px, "
               f"{args.workers} workers: median {median:.1f} s over {args.repeats} run(s) "
               f"({len(sequences) / median:.0f} sequences/s, {frames / median:.0f} frames/s)")
 

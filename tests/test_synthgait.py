@@ -1,8 +1,9 @@
-"""SynthGait: determinism, CASIA-B structure, covariates, identity, and the completion marker."""
+"""SynthGait: determinism, CASIA-B structure, covariates, identity, realism options and the completion marker."""
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import cv2
@@ -11,10 +12,10 @@ import pytest
 
 from opengait_local3d.cli import main
 from opengait_local3d.datasets.silhouette import load_sequence
-from opengait_local3d.datasets.synthgait import TYPES, SynthGaitSpec, generate
+from opengait_local3d.datasets.synthgait import HARD, TYPES, Realism, SynthGaitSpec, generate
 from opengait_local3d.datasets.synthgait.body import DEG, Bag, Coat, Walk, equip, sample_subject, sample_walk
 from opengait_local3d.datasets.synthgait.camera import Camera, capsule_outlines, ellipse_outlines, figure_outlines
-from opengait_local3d.datasets.synthgait.figure import walking_figure
+from opengait_local3d.datasets.synthgait.figure import droppable_capsules, walking_figure
 from opengait_local3d.datasets.synthgait.generate import COMPLETE_MARKER, OWNER_MARKER, PARTITION_FILE
 from opengait_local3d.datasets.synthgait.render import Canvas, SilhouetteNoise, rasterise
 from opengait_local3d.datasets.synthgait.sequence import render_sequence
@@ -89,8 +90,9 @@ def plain_subject() -> object:
 PHASES = np.linspace(0, 2 * np.pi, 8, endpoint=False)
 
 
-def draw(walks: list[Walk], view_degrees: float, pixels_per_stature: float = 100.0):
-    """Noise-free orthographic frames of each walk on one shared canvas, and that canvas."""
+def draw(walks: list[Walk], view_degrees: float, pixels_per_stature: float = 100.0,
+         noises: list[SilhouetteNoise] | None = None):
+    """Orthographic frames of each walk on one shared canvas (noise-free unless ``noises``), and that canvas."""
     camera = Camera(azimuth=np.full(PHASES.size, view_degrees * DEG), elevation=0.0, distance=1e9)
     projected = []
     for walk in walks:
@@ -98,8 +100,9 @@ def draw(walks: list[Walk], view_degrees: float, pixels_per_stature: float = 100
         outlines, hulls = figure_outlines(figure, camera)
         projected.append((outlines, hulls, camera.project(figure.anchors)[0]))
     canvas = Canvas.fit([cloud for o, h, a in projected for cloud in (o, *h, a)], pixels_per_stature)
-    rng = np.random.default_rng(0)
-    frames = [np.stack(rasterise(o, h, a, canvas, SilhouetteNoise(), rng)) > 0 for o, h, a in projected]
+    noises = noises or [SilhouetteNoise()] * len(walks)
+    frames = [np.stack(rasterise(o, h, a, canvas, noise, np.random.default_rng(0), droppable_capsules())) > 0
+              for (o, h, a), noise in zip(projected, noises)]
     return frames, canvas
 
 
@@ -128,7 +131,7 @@ def test_coat_widens_the_torso_and_hides_the_upper_legs():
     np.testing.assert_array_equal(coated[:, knee:], plain[:, knee:])   # the shins are as they were
 
 
-@pytest.mark.parametrize("kind, view", [("backpack", 90), ("shoulder", 0), ("hand", 0)])
+@pytest.mark.parametrize("kind, view", [("backpack", 90), ("shoulder", 0), ("hand", 0), ("front", 90)])
 def test_bag_adds_pixels_attached_to_the_body(kind, view):
     subject = plain_subject()
     bag = Bag(kind, side=1, width=0.05, depth=0.06, height=0.1, swing=0.2, swing_lag=0.5)
@@ -175,6 +178,132 @@ def test_same_view_gait_energy_images_identify_subjects():
     probes = np.stack([gei(i, "nm-05") for i in range(6)])
     nearest = ((probes[:, None] - gallery[None]) ** 2).sum(-1).argmin(1)
     assert (nearest == np.arange(6)).mean() >= 5 / 6
+
+
+# --- realism options -----------------------------------------------------------------------------
+
+#: sha256 of the SMALL seed-3 output (paths and arrays) as generated before the realism options existed
+CLEAN_SMALL_SHA256 = "393a17f3bf8b35297600745d2aad13f3975a535b8815811624a9332f63f5d219"
+
+
+def test_default_output_is_the_original_clean_synthgait(small):
+    digest = hashlib.sha256()
+    for key, frames in pkls(small).items():
+        digest.update(key.encode())
+        digest.update(frames.tobytes())
+    assert digest.hexdigest() == CLEAN_SMALL_SHA256
+    # the marker of clean data is the one written before realism existed, so older outputs stay reusable
+    assert set(json.loads((small / OWNER_MARKER).read_text())) == {"subjects", "views", "frames", "size", "seed",
+                                                                  "version"}
+
+
+def test_hard_data_are_deterministic_recorded_and_not_reused_for_clean(tmp_path):
+    tiny = dict(subjects=2, views=(90,), frames=4, size=32, seed=5, progress=False)
+    generate(tmp_path / "one", workers=1, realism="hard", **tiny)
+    generate(tmp_path / "two", workers=2, realism=HARD, **tiny)
+    generate(tmp_path / "clean", workers=1, **tiny)
+    one, two, clean = pkls(tmp_path / "one"), pkls(tmp_path / "two"), pkls(tmp_path / "clean")
+    for key in one:
+        np.testing.assert_array_equal(one[key], two[key], err_msg=key)
+    assert all(not np.array_equal(one[key], clean[key]) for key in one)
+    assert json.loads((tmp_path / "one" / OWNER_MARKER).read_text())["realism"] == asdict(HARD)
+    with pytest.raises(FileExistsError, match=r"realism \{'identity_spread': 0.5.*\(asked: None\)"):
+        generate(tmp_path / "one", workers=1, **tiny)
+    assert generate(tmp_path / "one", workers=1, realism=Realism.preset("hard"), **tiny).reused
+
+
+def test_realism_presets_and_validation():
+    assert Realism.preset("clean") == Realism() and SynthGaitSpec(realism="hard").realism == HARD
+    assert Realism.preset("hard", holes=3.0) == replace(HARD, holes=3.0)
+    with pytest.raises(ValueError, match="one of clean, hard"):
+        Realism.preset("medium")
+    with pytest.raises(ValueError, match="unknown realism option"):
+        Realism.preset("hard", hole=3.0)
+    with pytest.raises(ValueError, match="identity_spread must be in"):
+        Realism(identity_spread=0.0)
+    with pytest.raises(ValueError, match="realism must be a Realism"):
+        SynthGaitSpec(realism=0.5)
+
+
+def test_closer_identities_shrink_every_subject_range_by_the_factor():
+    def table(spread: float) -> np.ndarray:
+        subjects = [sample_subject(np.random.default_rng([9, i]), spread) for i in range(300)]
+        return np.array([list(asdict(s).values()) for s in subjects])
+
+    full, half = table(1.0), table(0.5)
+    ratio = half.std(0) / full.std(0)
+    # parameters drawn directly keep their centre and come exactly halfway to it
+    names = list(asdict(sample_subject(np.random.default_rng(0))))
+    for name in ("head_radius", "period", "hip_amplitude", "knee_swing"):
+        assert ratio[names.index(name)] == pytest.approx(0.5, rel=1e-9), name
+    assert ((ratio > 0.35) & (ratio < 0.65)).all(), dict(zip(names, ratio.round(3)))  # products and sums too
+
+
+def test_varied_covariates_add_kinds_and_range():
+    subject = sample_subject(np.random.default_rng(0))
+    walks = [sample_walk(np.random.default_rng([1, i]), subject, c, varied=v)
+             for i in range(200) for c in ("bg", "cl") for v in (False, True)]
+    kinds = {v: {w.bag.kind for w in walks[c::4]} for v, c in ((False, 0), (True, 1))}
+    assert kinds == {False: {"backpack", "shoulder", "hand"}, True: {"backpack", "shoulder", "hand", "front"}}
+    lengths = {v: [w.coat.length for w in walks[c::4]] for v, c in ((False, 2), (True, 3))}
+    assert 0.6 <= min(lengths[False]) and max(lengths[False]) <= 1.2
+    assert min(lengths[True]) < 0.3 and max(lengths[True]) > 1.4   # a jacket, a long coat
+    periods = {v: np.ptp([w.subject.period for w in walks[c::4]]) for v, c in ((False, 2), (True, 3))}
+    assert periods[True] > 2 * periods[False]                       # +-20% speed against +-7%
+
+
+def noisy_pair(noise: SilhouetteNoise, view: float = 90) -> tuple[np.ndarray, np.ndarray, Canvas]:
+    """Noise-free and noisy frames ``bool [T, H, W]`` of the same walk on one canvas."""
+    walk = Walk(plain_subject())
+    (clean, noisy), canvas = draw([walk, walk], view, noises=[SilhouetteNoise(), noise])
+    return clean, noisy, canvas
+
+
+def test_large_holes_remove_pixels_inside_the_body_only():
+    clean, holed, _ = noisy_pair(SilhouetteNoise(big_holes=4.0))
+    assert not (holed & ~clean).any()
+    removed = clean.sum((1, 2)) - holed.sum((1, 2))
+    assert (removed > 0).mean() >= 0.75 and removed.max() > 30
+
+
+def test_shadow_adds_pixels_only_at_the_feet_rows():
+    clean, shaded, canvas = noisy_pair(SilhouetteNoise(shadow=0.15, shadow_thickness=0.03), view=90)
+    assert not (clean & ~shaded).any()
+    added = shaded & ~clean
+    thickness = 0.03 * canvas.pixels_per_stature
+    for frame, extra in zip(clean, added):
+        feet = np.flatnonzero(frame.any(1)).max()               # the lowest body row
+        rows = np.flatnonzero(extra.any(1))
+        assert rows.size and rows.min() >= feet - thickness - 1 and rows.max() <= feet + thickness + 1
+
+
+def test_a_dropped_limb_removes_one_limb():
+    clean, dropped, canvas = noisy_pair(SilhouetteNoise(drop_limb=1.0))
+    assert not (dropped & ~clean).any()
+    removed = clean.sum((1, 2)) - dropped.sum((1, 2))
+    assert (removed > 0).all()
+    body = clean.sum((1, 2))
+    assert (removed < 0.2 * body).all()                         # a forearm or a shin, not more
+
+
+def test_merged_limbs_fill_the_gap_between_the_thighs():
+    subject = plain_subject()
+    clean, merged, canvas = noisy_pair(SilhouetteNoise(merge_limbs=1.0, merge_width=0.15), view=0)
+    assert not (clean & ~merged).any()
+    thigh = row_of_height(canvas, subject.ankle_height + subject.shin_length + 0.25 * subject.thigh_length)
+    assert [runs(frame[thigh]) for frame in clean] == [2] * PHASES.size
+    assert [runs(frame[thigh]) for frame in merged] == [1] * PHASES.size
+
+
+def test_ragged_edges_move_the_boundary_by_at_most_their_size():
+    clean, ragged, canvas = noisy_pair(SilhouetteNoise(ragged=0.02))
+    radius = int(round(0.02 * canvas.pixels_per_stature))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 3, 2 * radius + 3))
+    for frame, noisy in zip(clean.astype(np.uint8), ragged):
+        band = cv2.dilate(frame, kernel) > cv2.erode(frame, kernel)
+        changed = noisy != frame.astype(bool)
+        assert not (changed & ~band).any()                      # only near the boundary
+        assert (noisy & ~frame.astype(bool)).any() and (frame.astype(bool) & ~noisy).any()  # both ways
 
 
 # --- geometry ------------------------------------------------------------------------------------
@@ -265,6 +394,8 @@ def test_refuses_to_overwrite_what_is_not_synthgait(tmp_path, capsys):
     (["--size", "8"], "size must be at least 16"),
     (["--views", "0", "400"], "views must be distinct angles"),
     (["--frames", "0"], "frames must be positive"),
+    (["--realism", "medium"], "invalid choice: 'medium'"),
+    (["--realism", "hard", "--drop-limb", "2"], "drop_limb must be a probability in [0, 1], got 2.0"),
     (["--workers", "0"], "workers: expected an integer >= 1, got 0"),
     (["--subjects", "two"], "invalid int value"),
 ])
@@ -274,6 +405,14 @@ def test_bad_arguments_are_usage_errors(tmp_path, capsys, argv, message):
     assert usage.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "data").exists()
+
+
+def test_synth_command_hard_preset_with_an_override(tmp_path, capsys):
+    argv = ["synth", "--out", str(tmp_path / "data"), "--subjects", "2", "--views", "90", "--frames", "3",
+            "--size", "32", "--workers", "1", "--realism", "hard", "--holes", "3", "--no-varied-covariates"]
+    assert main(argv) == 0
+    recorded = json.loads((tmp_path / "data" / OWNER_MARKER).read_text())["realism"]
+    assert recorded == asdict(replace(HARD, holes=3.0, varied_covariates=False))
 
 
 def test_synth_command_writes_and_then_reuses(tmp_path, capsys):

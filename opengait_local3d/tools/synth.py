@@ -3,10 +3,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from functools import partial
 from pathlib import Path
 
-from ..datasets.synthgait import TYPES, VIEWS, SynthGaitSpec, generate
+from ..datasets.synthgait import PRESETS, TYPES, VIEWS, Realism, SynthGaitSpec, generate
+
+#: the realism options as flags: (field, help); each defaults to the --realism preset's value
+REALISM_FLAGS = (
+    ("identity_spread", "factor in (0, 1] on the between-subject range of every body and gait parameter: "
+                        "closer identities, walks as varied as before"),
+    ("shadow_rate", "fraction of recordings with a floor shadow at the feet"),
+    ("shadow_thickness", "half-height of that shadow, in statures"),
+    ("holes", "mean number of large holes per frame (clothes matching the background)"),
+    ("ragged", "ragged edges: how far, in statures, the mask boundary moves in or out patch by patch "
+               "(thin parts break up); 0 for clean edges"),
+    ("drop_limb", "probability per frame that a forearm or a shin and foot is missing from the mask"),
+    ("merge_limbs", "probability per frame that narrow gaps (between the legs, arm and torso) are filled"),
+    ("merge_width", "width of the gaps that merge, in statures"),
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "complete SynthGait output with the same parameters, completed if it is an incomplete one, "
                     "replaced if it is one of other parameters only with --force, and never overwritten if it is "
                     "anything else.",
-        epilog="Example: opengait-local3d synth --out data/SynthGait --subjects 50 --size 64 --workers 2")
+        epilog="Examples: opengait-local3d synth --out data/SynthGait --subjects 50 --size 64 --workers 2; "
+               "the harder data for 64x44 comparisons: opengait-local3d synth --out data/SynthGait-hard --subjects 50 "
+               "--size 64 --realism hard")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output dataset root")
     parser.add_argument("--subjects", type=int, default=defaults.subjects, metavar="N",
                         help=f"number of subjects (default: {defaults.subjects}, as CASIA-B)")
@@ -36,13 +53,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="worker processes (default: CPUs available); the data do not depend on it")
     parser.add_argument("--force", action="store_true",
                         help="replace a SynthGait in OUT that was generated with other parameters")
+    realism = parser.add_argument_group(
+        "realism", "How close to real segmented silhouettes, and how hard, the data are. 'clean' (default) is the "
+                   "original SynthGait, byte for byte; 'hard' adds segmentation noise (large holes, ragged edges, a "
+                   "missing or merged limb, frequent shadows at the feet), closer identities and more varied "
+                   "covariates, for ranking models at 64x44. Each option below replaces the preset's value "
+                   f"(hard: {_describe(PRESETS['hard'])}).")
+    realism.add_argument("--realism", choices=list(PRESETS), default="clean", help="preset (default: clean)")
+    for name, text in REALISM_FLAGS:
+        realism.add_argument(f"--{name.replace('_', '-')}", type=float, default=None, metavar="X",
+                             help=f"{text} (clean: {getattr(PRESETS['clean'], name)})")
+    realism.add_argument("--varied-covariates", action=argparse.BooleanOptionalAction, default=None,
+                         help="walking speed +-20%% instead of +-7%%, four bag kinds (a front pouch too) over wider "
+                              "sizes, coats from a short jacket to below the knee (clean: off, hard: on)")
     parser.set_defaults(func=partial(_run, parser))
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
+        overrides = {name: getattr(args, name) for name in [*(name for name, _ in REALISM_FLAGS), "varied_covariates"]
+                     if getattr(args, name) is not None}
         result = generate(args.out, subjects=args.subjects, views=args.views, frames=args.frames, size=args.size,
-                          seed=args.seed, workers=args.workers, force=args.force)
+                          seed=args.seed, workers=args.workers, force=args.force,
+                          realism=Realism.preset(args.realism, **overrides))
     except ValueError as err:
         parser.error(str(err))
     except FileExistsError as err:
@@ -52,3 +85,11 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     print(f"opengait-local3d synth: {state} {result.root}\n"
           f"  dataset_root: {result.root}\n  dataset_partition: {result.partition}")
     return 0
+
+
+def _describe(realism: Realism) -> str:
+    """``field value, ...`` for the fields where ``realism`` differs from the clean preset."""
+    clean = PRESETS["clean"]
+    names = [f.name for f in fields(realism)]
+    return ", ".join(f"{name.replace('_', '-')} {getattr(realism, name)}" for name in names
+                     if getattr(realism, name) != getattr(clean, name))

@@ -68,7 +68,8 @@ class Subject:
 
 @dataclass(frozen=True)
 class Bag:
-    """A carried bag: ``kind`` is 'backpack', 'shoulder' (hanging at the hip) or 'hand'."""
+    """A carried bag: ``kind`` is 'backpack', 'front' (a pouch on the belly), 'shoulder' (hanging at the hip)
+    or 'hand'."""
 
     kind: str
     side: int                   # +1 left, -1 right (unused for a backpack)
@@ -117,9 +118,13 @@ def equip(subject: Subject, bag: Bag | None = None, coat: Coat | None = None) ->
     return Walk(subject, bag=bag, coat=coat)
 
 
-def sample_subject(rng: np.random.Generator) -> Subject:
-    """Draw one identity. Ranges are wide enough that subjects differ visibly at 32-64 px."""
-    u = rng.uniform
+def sample_subject(rng: np.random.Generator, spread: float = 1.0) -> Subject:
+    """Draw one identity. Ranges are wide enough that subjects differ visibly at 32-64 px.
+
+    ``spread`` < 1 narrows every range around its centre by that factor (closer identities); the
+    same uniform draws are used, so a parameter's distance from its range's centre scales by ``spread``.
+    """
+    u = rng.uniform if spread == 1 else _narrowed(rng, spread)
     mass = u(0.8, 1.35)         # overall build, scales every girth
     legs = u(0.44, 0.52)        # hip-to-ankle length
     thigh_fraction = u(0.47, 0.54)
@@ -168,15 +173,36 @@ def sample_subject(rng: np.random.Generator) -> Subject:
     )
 
 
-def sample_walk(rng: np.random.Generator, subject: Subject, covariate: str) -> Walk:
+def _narrowed(rng: np.random.Generator, spread: float):
+    """``rng.uniform`` with every ``[low, high]`` shrunk by ``spread`` around its centre."""
+    def uniform(low: float, high: float) -> float:
+        centre = 0.5 * (low + high)
+        return centre + spread * (rng.uniform(low, high) - centre)
+    return uniform
+
+
+#: per walk: speed range (factor on cadence); bag kinds and bag ranges in statures and degrees; coat
+#: ranges (girth, sleeve, hem along the thigh, flare, arm damping). Index ``False``: the clean generator's,
+#: ``True``: varied covariates (a jacket to a long coat, a front pouch, larger and smaller bags).
+SPEED = {False: (0.93, 1.07), True: (0.8, 1.2)}
+BAG_KINDS = {False: ("backpack", "shoulder", "hand"), True: ("backpack", "shoulder", "hand", "front")}
+PACK_RANGES = {False: ((0.09, 0.13), (0.05, 0.09), (0.11, 0.17)), True: ((0.07, 0.15), (0.04, 0.11), (0.08, 0.2))}
+HANGING_RANGES = {False: ((0.03, 0.07), (0.07, 0.14), (0.07, 0.12), (3, 12)),
+                  True: ((0.03, 0.09), (0.05, 0.18), (0.05, 0.16), (2, 20))}
+COAT_RANGES = {False: ((1.25, 1.55), (1.5, 1.9), (0.6, 1.2), (0.02, 0.06), (0.6, 0.9)),
+               True: ((1.1, 1.6), (1.2, 2.0), (0.15, 1.6), (0.0, 0.12), (0.5, 1.0))}
+
+
+def sample_walk(rng: np.random.Generator, subject: Subject, covariate: str, varied: bool = False) -> Walk:
     """Draw one walk of ``subject``; ``covariate`` is 'nm', 'bg' or 'cl' (CASIA-B type prefix).
 
     Every walk varies speed, posture, arm swing and clothing a little; 'bg' adds a bag (a hand bag
-    also damps that arm's swing), 'cl' adds a coat (whose weight damps both arms' swing).
+    also damps that arm's swing), 'cl' adds a coat (whose weight damps both arms' swing). ``varied``
+    widens the speed range and the kinds and sizes of bags and coats (see :data:`COAT_RANGES`).
     """
     u = rng.uniform
-    speed = u(0.93, 1.07)
-    varied = replace(
+    speed = u(*SPEED[varied])
+    walked = replace(
         subject,
         period=subject.period / speed,
         hip_amplitude=subject.hip_amplitude * speed ** 0.5,
@@ -189,21 +215,24 @@ def sample_walk(rng: np.random.Generator, subject: Subject, covariate: str) -> W
         belly_depth=subject.belly_depth * u(0.96, 1.06),
     )
     if covariate == "bg":
-        return equip(varied, bag=_sample_bag(rng))
+        return equip(walked, bag=_sample_bag(rng, varied))
     if covariate == "cl":
-        return equip(varied, coat=Coat(girth=u(1.25, 1.55), sleeve=u(1.5, 1.9), length=u(0.6, 1.2),
-                                       flare=u(0.02, 0.06), arm_damping=u(0.6, 0.9)))
+        girth, sleeve, length, flare, damping = COAT_RANGES[varied]
+        return equip(walked, coat=Coat(girth=u(*girth), sleeve=u(*sleeve), length=u(*length), flare=u(*flare),
+                                       arm_damping=u(*damping)))
     if covariate != "nm":
         raise ValueError(f"sample_walk: covariate must be 'nm', 'bg' or 'cl', got {covariate!r}")
-    return Walk(varied)
+    return Walk(walked)
 
 
-def _sample_bag(rng: np.random.Generator) -> Bag:
+def _sample_bag(rng: np.random.Generator, varied: bool) -> Bag:
     u = rng.uniform
-    kind = ("backpack", "shoulder", "hand")[rng.integers(3)]
+    kinds = BAG_KINDS[varied]
+    kind = kinds[rng.integers(len(kinds))]
     side = 1 if rng.random() < 0.5 else -1
-    if kind == "backpack":
-        return Bag(kind, side, width=u(0.09, 0.13), depth=u(0.05, 0.09), height=u(0.11, 0.17), swing=0.0,
-                   swing_lag=0.0)
-    return Bag(kind, side, width=u(0.03, 0.07), depth=u(0.07, 0.14), height=u(0.07, 0.12),
-               swing=u(3, 12) * DEG, swing_lag=u(0.3, 1.2), arm_damping=u(0.2, 0.6) if kind == "hand" else 1.0)
+    if kind in ("backpack", "front"):
+        width, depth, height = PACK_RANGES[varied]
+        return Bag(kind, side, width=u(*width), depth=u(*depth), height=u(*height), swing=0.0, swing_lag=0.0)
+    width, depth, height, swing = HANGING_RANGES[varied]
+    return Bag(kind, side, width=u(*width), depth=u(*depth), height=u(*height),
+               swing=u(*swing) * DEG, swing_lag=u(0.3, 1.2), arm_damping=u(0.2, 0.6) if kind == "hand" else 1.0)

@@ -20,6 +20,16 @@ LIMBS = (("hip", "knee", "thigh_radius", 0.62), ("knee", "ankle", "shin_radius",
          ("heel", "toe", None, 1.0), ("shoulder", "elbow", "upper_arm_radius", 0.8),
          ("elbow", "hand", "forearm_radius", 0.75))
 
+#: limbs (by start joint) that segmentation may lose together: the shin with the foot, the forearm
+DROPPABLE = (("knee", "heel"), ("elbow",))
+
+
+def droppable_capsules() -> list[tuple[int, ...]]:
+    """Indices of the capsules of each droppable limb, as :func:`walking_figure` orders them (sides, then LIMBS)."""
+    starts = [start for start, *_ in LIMBS]
+    return [tuple(side * len(LIMBS) + starts.index(start) for start in group)
+            for side in range(len(SIDES)) for group in DROPPABLE]
+
 
 @dataclass
 class Figure:
@@ -99,6 +109,10 @@ def _bag(subject: Subject, pose: Pose, bag: Bag, phase: np.ndarray) -> tuple[np.
     if bag.kind == "backpack":
         centre = (pose.points["pelvis"] + 0.62 * subject.torso_length * torso[:, :, 2]
                   - (subject.chest_depth + bag.depth) * torso[:, :, 0])
+        return centre, _scaled_axes(torso, bag.depth, bag.width, bag.height)
+    if bag.kind == "front":
+        centre = (pose.points["pelvis"] + 0.3 * subject.torso_length * torso[:, :, 2]
+                  + (subject.belly_depth + 0.8 * bag.depth) * torso[:, :, 0])
         return centre, _scaled_axes(torso, bag.depth, bag.width, bag.height)
     swing = rotation_y(bag.swing * np.sin(phase + bag.swing_lag))
     hang = pose.frames["shoulders"] @ swing

@@ -7,6 +7,9 @@ Convention:
     ``<out>/.synthgait`` (the parameters, written first) marks a SynthGait output; ``.synthgait-complete``
     is written last. Every random draw comes from a stream keyed by (seed, subject[, type[, view]]),
     so the data depend on the seed only, never on the worker count or the order of work.
+    ``realism`` (:class:`~.realism.Realism`) is part of the parameters; the default ("clean") is the
+    generator's original output, and a marker of the clean data does not name it (older outputs stay
+    reusable).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from ...utils.atomic import atomic_write
 from ...utils.parallel import parallel_map, resolve_workers
 from ..silhouette import save_sequence, sequence_path
 from .body import sample_subject, sample_walk
+from .realism import CLEAN, PRESETS, Realism
 from .sequence import render_sequence
 
 #: Bump when the generator's output changes, so that older outputs are regenerated, not reused.
@@ -38,7 +42,10 @@ TRAIN_FRACTION = 0.6
 
 @dataclass(frozen=True)
 class SynthGaitSpec:
-    """Everything the generated data depend on (compared to decide whether an output is reusable)."""
+    """Everything the generated data depend on (compared to decide whether an output is reusable).
+
+    ``realism`` also takes a preset name (``"clean"``, ``"hard"``), turned into its :class:`Realism`.
+    """
 
     subjects: int = 124
     views: tuple[int, ...] = VIEWS
@@ -46,9 +53,14 @@ class SynthGaitSpec:
     size: int = 64
     seed: int = 0
     version: int = GENERATOR_VERSION
+    realism: Realism = CLEAN
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "views", tuple(int(v) for v in self.views))
+        if isinstance(self.realism, str):
+            object.__setattr__(self, "realism", Realism.preset(self.realism))
+        if not isinstance(self.realism, Realism):
+            raise ValueError(f"realism must be a Realism or one of {', '.join(PRESETS)}, got {self.realism!r}")
         if self.subjects < 2:
             raise ValueError(f"subjects must be at least 2 (a train and a test id), got {self.subjects}")
         if not self.views or any(not 0 <= v < 360 for v in self.views) or len(set(self.views)) != len(self.views):
@@ -81,7 +93,7 @@ class SynthGaitOutput:
 
 def generate(out_dir: str | os.PathLike, subjects: int = 124, views: Sequence[int] = VIEWS, frames: int = 40,
              size: int = 64, seed: int = 0, workers: int | None = None, progress: bool = True,
-             force: bool = False) -> SynthGaitOutput:
+             force: bool = False, realism: Realism | str = CLEAN) -> SynthGaitOutput:
     """Generate SynthGait into ``out_dir``, or reuse it if a complete output with the same parameters is there.
 
     Args:
@@ -94,6 +106,8 @@ def generate(out_dir: str | os.PathLike, subjects: int = 124, views: Sequence[in
         workers: processes (default: CPUs available); 1 runs in this process.
         progress: show a tqdm bar.
         force: replace a SynthGait output of other parameters (without it, such an output is refused).
+        realism: segmentation noise, identity spread and covariate variety: a :class:`Realism`
+            (e.g. ``Realism.preset("hard", holes=3)``) or a preset name, ``"clean"`` (default) or ``"hard"``.
 
     Returns:
         The dataset root, its partition file, and whether an existing output was reused.
@@ -103,7 +117,7 @@ def generate(out_dir: str | os.PathLike, subjects: int = 124, views: Sequence[in
         FileExistsError: if ``out_dir`` exists, is not empty, and is not a SynthGait output, or (without ``force``)
             is one of other parameters, complete or not.
     """
-    spec = SynthGaitSpec(subjects=subjects, views=tuple(views), frames=frames, size=size, seed=seed)
+    spec = SynthGaitSpec(subjects=subjects, views=tuple(views), frames=frames, size=size, seed=seed, realism=realism)
     workers = resolve_workers(workers)
     root = Path(out_dir)
     result = SynthGaitOutput(root, root / PARTITION_FILE, reused=True)
@@ -112,8 +126,9 @@ def generate(out_dir: str | os.PathLike, subjects: int = 124, views: Sequence[in
         return result
     previous = _read_marker(root / OWNER_MARKER)
     if previous is not None and previous != record and not force:
-        changed = ", ".join(f"{key} {previous.get(key)!r} (asked: {value!r})" for key, value in record.items()
-                            if previous.get(key) != value)
+        changed = ", ".join(f"{key} {previous.get(key)!r} (asked: {record.get(key)!r})"
+                            for key in [*record, *(key for key in previous if key not in record)]
+                            if previous.get(key) != record.get(key))
         raise FileExistsError(f"{root} holds a SynthGait of other parameters: {changed}; regenerating it would replace "
                               "it: choose another folder, remove it, or pass --force to opengait-local3d synth")
     _prepare_directory(root)
@@ -146,8 +161,14 @@ def _prepare_directory(root: Path) -> None:
 
 
 def _record(spec: SynthGaitSpec) -> dict:
-    """``spec`` as it reads back from JSON (tuples become lists), for comparison with a marker."""
-    return json.loads(json.dumps(asdict(spec)))
+    """``spec`` as it reads back from JSON (tuples become lists), for comparison with a marker.
+
+    Clean realism is left out, so that the clean data's marker is the one written before realism existed.
+    """
+    record = json.loads(json.dumps(asdict(spec)))
+    if spec.realism == CLEAN:
+        del record["realism"]
+    return record
 
 
 def _read_marker(path: Path) -> dict | None:
@@ -166,11 +187,13 @@ def _generate_walk(job: tuple[SynthGaitSpec, int, str], root: Path) -> int:
     """Render every view of one (subject, type) walk and write its pkls; returns the sequence count."""
     spec, subject_index, seq_type = job
     type_index = TYPES.index(seq_type)
-    subject = sample_subject(np.random.default_rng([spec.seed, subject_index]))
-    walk = sample_walk(np.random.default_rng([spec.seed, subject_index, 1 + type_index]), subject, seq_type[:2])
+    realism = spec.realism
+    subject = sample_subject(np.random.default_rng([spec.seed, subject_index]), realism.identity_spread)
+    walk = sample_walk(np.random.default_rng([spec.seed, subject_index, 1 + type_index]), subject, seq_type[:2],
+                       realism.varied_covariates)
     subject_id = spec.ids()[subject_index]
     for view in spec.views:
         rng = np.random.default_rng([spec.seed, subject_index, 1 + type_index, 1000 + view])
-        frames = render_sequence(walk, view, spec.frames, spec.size, rng)
+        frames = render_sequence(walk, view, spec.frames, spec.size, rng, realism)
         save_sequence(sequence_path(root, subject_id, seq_type, f"{view:03d}"), frames, atomic=False)
     return len(spec.views)

@@ -3,8 +3,8 @@
 Convention:
     Per-view nuisance (drawn from the view's own random stream): the start phase, the camera's
     azimuth offset and its drift while the walker passes, elevation, distance, drawing scale, the
-    number of frames and the silhouette noise. The output goes through the same normalisation as
-    ``opengait-local3d pretreat``.
+    number of frames and the silhouette noise (:class:`~.realism.Realism` sets its optional parts).
+    The output goes through the same normalisation as ``opengait-local3d pretreat``.
 """
 from __future__ import annotations
 
@@ -13,21 +13,25 @@ import numpy as np
 from ..silhouette import normalize_sequence
 from .body import DEG, Walk
 from .camera import Camera, figure_outlines
-from .figure import walking_figure
+from .figure import droppable_capsules, walking_figure
 from .kinematics import TAU
+from .realism import CLEAN, Realism
 from .render import MARGIN, Canvas, SilhouetteNoise, rasterise
 
 
-def sample_noise(rng: np.random.Generator) -> SilhouetteNoise:
-    """Draw the silhouette noise of one recording (a shadow in about a third of them)."""
+def sample_noise(rng: np.random.Generator, realism: Realism = CLEAN) -> SilhouetteNoise:
+    """Draw the silhouette noise of one recording (a shadow in ``realism.shadow_rate`` of them)."""
     u = rng.uniform
-    shadow = u(0.08, 0.2) if rng.random() < 0.3 else 0.0
+    shadow = u(0.08, 0.2) if rng.random() < realism.shadow_rate else 0.0
     return SilhouetteNoise(edge=u(0.0, 0.5), holes=u(0.0, 1.0), blobs=u(0.0, 0.5), shadow=shadow,
-                           shadow_side=1.0 if rng.random() < 0.5 else -1.0)
+                           shadow_side=1.0 if rng.random() < 0.5 else -1.0,
+                           shadow_thickness=realism.shadow_thickness, big_holes=realism.holes,
+                           ragged=realism.ragged, drop_limb=realism.drop_limb, merge_limbs=realism.merge_limbs,
+                           merge_width=realism.merge_width)
 
 
 def render_sequence(walk: Walk, view_degrees: float, frames: int, size: int,
-                    rng: np.random.Generator) -> np.ndarray:
+                    rng: np.random.Generator, realism: Realism = CLEAN) -> np.ndarray:
     """Render ``walk`` seen from ``view_degrees``: ``uint8 [T, size, size]``, ``frames <= T <= 1.25 frames``.
 
     Example:
@@ -44,11 +48,11 @@ def render_sequence(walk: Walk, view_degrees: float, frames: int, size: int,
     camera = Camera(azimuth=view_degrees * DEG + rng.normal(0, 2) * DEG + drift, elevation=u(0, 8) * DEG,
                     distance=u(4, 8))
     pixels_per_stature = size * u(1.3, 2.2)
-    noise = sample_noise(rng)
+    noise = sample_noise(rng, realism)
     figure = walking_figure(walk, phase)
     outlines, hulls = figure_outlines(figure, camera)
     anchors = camera.project(figure.anchors)[0]
     canvas = Canvas.fit([outlines, *hulls, anchors], pixels_per_stature,
                         margin=MARGIN + 2.4 * noise.shadow * pixels_per_stature)  # room for the shadow
-    silhouettes = rasterise(outlines, hulls, anchors, canvas, noise, rng)
+    silhouettes = rasterise(outlines, hulls, anchors, canvas, noise, rng, droppable_capsules())
     return normalize_sequence(silhouettes, size).frames
