@@ -287,12 +287,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "quickstart", help="synthetic data -> train -> test -> visualise, on CPU",
         description="Generate a small SynthGait (50 subjects x 10 walks x 11 views, 32x32 px; reused when "
-                    "complete), train Local3DCNN on its 30 training subjects with configs/synth/3dlocal_synth.yaml, "
+                    "complete), train Local3DCNN on its 30 training subjects with configs/synth/3dlocal_synth.yaml "
+                    "(the first half of the iterations without local paths, then with them), "
                     "test it on the other 20 with the CASIA-B protocol, print the rank-1 table and draw the "
-                    "learned part volumes of one test sequence. About 7 minutes on 2 CPU cores. Running it "
+                    "learned part volumes of one test sequence. About 5 minutes on 2 CPU cores. Running it "
                     "again resumes an interrupted training and reuses a finished one.",
-        epilog="Then: tensorboard --logdir OUT/output; the config of the run is OUT/configs/3dlocal_synth.yaml "
-               "(python -m opengait_local3d.main --cfgs OUT/configs/3dlocal_synth.yaml --phase test).")
+        epilog="Then: tensorboard --logdir OUT/output; the configs of the two phases are "
+               "OUT/configs/3dlocal_synth_nolocal.yaml and OUT/configs/3dlocal_synth_warm200.yaml "
+               "(python -m opengait_local3d.main --cfgs OUT/configs/3dlocal_synth_warm200.yaml --phase test).")
     parser.add_argument("--out", type=Path, default=Path("quickstart"), metavar="DIR",
                         help="folder for the data, configs and outputs (default: ./quickstart)")
     parser.add_argument("--iter", type=at_least(1), default=None, metavar="N",
