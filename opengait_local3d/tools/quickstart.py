@@ -39,6 +39,7 @@ from .visualize import visualize_run
 __all__ = ["register", "quickstart", "SynthModel", "WarmStart", "SYNTH_MODELS", "SYNTH_DATA", "CONDITIONS", "SynthRun",
            "prepare_data", "synth_config", "warm_start_config", "run_model", "train_and_test"]
 
+
 @dataclass(frozen=True)
 class WarmStart:
     """The first phase of a staged model: the quick-start model ``model`` (same seed) trained for ``fraction`` of the
