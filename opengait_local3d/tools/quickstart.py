@@ -62,17 +62,19 @@ class SynthModel:
 
 
 _NO_LOCAL = SynthModel(CONFIG_DIR / "synth" / "3dlocal_synth.yaml", {"model_cfg": {"local_blocks": []}}, "nolocal")
+_GAITGL = SynthModel(CONFIG_DIR / "synth" / "gaitgl_synth.yaml")
 
 #: the models ``compare`` knows; ``Local3DCNN-no-local`` is Local3DCNN's config without 3D local paths, and
-#: ``GaitGL-Local3D`` is GaitGL with 3D local paths around its three global-local stages. Local3DCNN trains as the
-#: paper's configs do: its first half without local paths (the no-local run's own first half), then with them
+#: ``GaitGL-Local3D`` is GaitGL with 3D local paths around its three global-local stages. Local3DCNN and
+#: GaitGL-Local3D train as the paper's configs do: their first half without local paths (the no-local or GaitGL
+#: run's own first half), then with them
 SYNTH_MODELS: dict[str, SynthModel] = {
     "GaitSet": SynthModel(CONFIG_DIR / "synth" / "gaitset_synth.yaml"),
     "GaitPart": SynthModel(CONFIG_DIR / "synth" / "gaitpart_synth.yaml"),
     "Local3DCNN": SynthModel(CONFIG_DIR / "synth" / "3dlocal_synth.yaml", warm_start=WarmStart(_NO_LOCAL)),
     "Local3DCNN-no-local": _NO_LOCAL,
-    "GaitGL": SynthModel(CONFIG_DIR / "synth" / "gaitgl_synth.yaml"),
-    "GaitGL-Local3D": SynthModel(CONFIG_DIR / "synth" / "gaitgl_local3d_synth.yaml"),
+    "GaitGL": _GAITGL,
+    "GaitGL-Local3D": SynthModel(CONFIG_DIR / "synth" / "gaitgl_local3d_synth.yaml", warm_start=WarmStart(_GAITGL)),
 }
 
 #: the SynthGait the quick-start configs are sized for: 30 training and 20 test ids, 11 views, 32x32 px
