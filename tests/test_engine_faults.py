@@ -6,8 +6,10 @@ from __future__ import annotations
 import errno
 import math
 import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -198,3 +200,72 @@ def test_result_files_appear_all_or_none_and_an_interrupted_test_says_so(finishe
         run(cfg, "test", iteration=4)
     assert "Test interrupted: no result files were written; run the same command again" in capsys.readouterr().err
     assert not list(finished[1].glob("rank1_*"))
+
+
+def rank_worker(rank: int, port: int, cfg: dict, restarts: int, stop_after: int, out: str) -> None:
+    """One of two gloo ranks as torchrun starts them (restarted ``restarts`` times): trains ``cfg`` and writes how
+    it ended to ``out/rank<r>.txt``; rank 1 stops itself (SIGSTOP) after saving checkpoint ``stop_after``."""
+    from opengait_local3d.engine import BaseModel, EngineError
+
+    torch.set_num_threads(1)
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), TORCHELASTIC_RESTART_COUNT=str(restarts))
+    save = BaseModel.save_ckpt
+
+    def save_then_stop(self, iteration):
+        save(self, iteration)
+        if rank == 1 and iteration == stop_after:
+            os.kill(os.getpid(), signal.SIGSTOP)
+
+    BaseModel.save_ckpt = save_then_stop
+    try:
+        ended = f"done {run(cfg, 'train', device='cpu').iteration}"
+    except EngineError as err:
+        ended = f"error: {err}"
+    (Path(out) / f"rank{rank}.txt").write_text(ended)
+
+
+def two_ranks(cfg: dict, out: Path, restarts: int = 0, stop_after: int = 0) -> list[str]:
+    """Run :func:`rank_worker` on two processes (their endings written to ``out``); a rank that stopped itself is
+    killed once the other has ended."""
+    from test_engine_ddp import free_port
+
+    out.mkdir()
+    spawn = torch.multiprocessing.get_context("spawn")
+    port = free_port()
+    ranks = [spawn.Process(target=rank_worker, args=(r, port, cfg, restarts, stop_after, str(out))) for r in range(2)]
+    for process in ranks:
+        process.start()
+    ranks[0].join(timeout=300)
+    if stop_after:
+        ranks[1].kill()
+    ranks[1].join(timeout=300)
+    return [(out / f"rank{r}.txt").read_text() if (out / f"rank{r}.txt").exists() else "killed" for r in range(2)]
+
+
+def test_a_stopped_rank_times_the_others_out_and_the_restart_ends_as_an_uninterrupted_run(tiny_casiab, tmp_path):
+    """Two gloo ranks, ``collective_timeout: 3``: rank 1 stops (SIGSTOP) after checkpoint 4; rank 0 ends with one
+    message saying a collective timed out and naming checkpoint 4. Restarted as torchrun restarts (the same
+    command, ``TORCHELASTIC_RESTART_COUNT=1``), the run resumes checkpoint 4 and ends with the weights of an
+    uninterrupted two-rank run."""
+    cfg = trainer(tiny_engine_config(tiny_casiab, "GaitSet", tmp_path / "faulty"), total_iter=8, log_iter=100,
+                  collective_timeout=3)
+    run_dir = tmp_path / "faulty/CASIA-B/GaitSet/tiny"
+    first = two_ranks(cfg, tmp_path / "stopped", stop_after=4)
+    assert first[1] == "killed"
+    assert first[0].startswith("error: a collective timed out or lost a rank in training iteration 5: another rank "
+                               "stopped answering for 3 s (trainer_cfg.collective_timeout) or died (")
+    assert first[0].endswith(f"The newest good checkpoint is {run_dir / 'checkpoints/tiny-00004.pt'}: resume it with "
+                             "--iter 4 (trainer_cfg.restore_hint: 4)")
+    assert ckpt.saved_iterations(run_dir, "tiny") == [2, 4]
+    before = fingerprint(run_dir / "checkpoints")
+
+    assert two_ranks(cfg, tmp_path / "restarted", restarts=1) == ["done 8", "done 8"]
+    assert {k: v for k, v in fingerprint(run_dir / "checkpoints").items() if k in before} == before
+    uninterrupted = {**cfg, "engine_cfg": {"output_root": str(tmp_path / "whole")}}
+    assert two_ranks(uninterrupted, tmp_path / "uninterrupted") == ["done 8", "done 8"]
+    resumed, whole = (ckpt.load_checkpoint(root / "CASIA-B/GaitSet/tiny/checkpoints/tiny-00008.pt")["model"]
+                      for root in (tmp_path / "faulty", tmp_path / "whole"))
+    assert resumed.keys() == whole.keys()
+    for key in whole:
+        assert torch.equal(resumed[key], whole[key]), key

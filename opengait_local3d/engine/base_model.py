@@ -427,9 +427,8 @@ class BaseModel(nn.Module):
             timeout = self.engine_cfg.get("collective_timeout", DEFAULT_TIMEOUT)
             where = f"in training iteration {self.iteration + 1}" if during == "training" else \
                 f"in the test phase's gather (weights of iteration {self.iteration})"
-            message = (f"rank {self.context.rank}: a collective timed out or lost a rank {where}: another rank "
-                       f"stopped answering for {timeout} s ({self.engine_section}.collective_timeout) or died "
-                       f"({str(err).splitlines()[0]})")
+            message = (f"a collective timed out or lost a rank {where}: another rank stopped answering for {timeout} s "
+                       f"({self.engine_section}.collective_timeout) or died ({str(err).splitlines()[0]})")
             if self.engine_section == "evaluator_cfg":
                 raise FaultError(f"{message}; no result files were written: run the test again") from None
             raise self.fault(message) from None
