@@ -34,7 +34,8 @@ def cli(*args: str, cwd) -> subprocess.CompletedProcess:
 
 def with_weight(cfg: dict, prefix: str, weight: float) -> dict:
     """``cfg`` with the ``loss_term_weight`` of the loss ``prefix`` replaced."""
-    losses = [{**loss, "loss_term_weight": weight} if loss["log_prefix"] == prefix else loss for loss in cfg["loss_cfg"]]
+    losses = [{**loss, "loss_term_weight": weight} if loss["log_prefix"] == prefix else loss
+              for loss in cfg["loss_cfg"]]
     return {**cfg, "loss_cfg": losses}
 
 

@@ -391,8 +391,8 @@ class BaseModel(nn.Module):
         if bad_terms:
             stop, message = self.nonfinite.verdict(self.iteration + 1, batch.batch_index, bad_terms)
             if stop:
-                raise self.fault(f"{message}. {{hint}} once the cause is removed (a loss_term_weight, the learning "
-                                 "rate, the data), or set trainer_cfg.nonfinite: skip to skip such batches")
+                raise self._fault(message, " once the cause is removed (a loss_term_weight, the learning rate, the "
+                                           "data), or set trainer_cfg.nonfinite: skip to skip such batches")
             self.msg_mgr.log_warning(message)
             return False
         if not self.train_step(loss_sum):
@@ -408,12 +408,11 @@ class BaseModel(nn.Module):
             self._repeated = self._sampled = 0
         return True
 
-    def fault(self, message: str) -> FaultError:
-        """The error that ends a run on a fault: ``message`` with ``{hint}`` replaced by the newest good checkpoint of
-        this run and how to resume it (appended if ``message`` has no ``{hint}``)."""
-        save_name = self.cfgs["trainer_cfg"]["save_name"]
-        hint = resume_hint(output_path(self.cfgs, True), save_name)
-        return FaultError(message.replace("{hint}", hint) if "{hint}" in message else f"{message}. {hint}")
+    def _fault(self, message: str, advice: str = "") -> FaultError:
+        """The error that ends a training on a fault: ``message``, then the newest good checkpoint of the run and how
+        to resume it, then ``advice``."""
+        hint = resume_hint(output_path(self.cfgs, True), self.cfgs["trainer_cfg"]["save_name"])
+        return FaultError(f"{message}. {hint}{advice}")
 
     @contextlib.contextmanager
     def _collectives(self, during: str) -> Iterator[None]:
@@ -431,7 +430,7 @@ class BaseModel(nn.Module):
                        f"({self.engine_section}.collective_timeout) or died ({str(err).splitlines()[0]})")
             if self.engine_section == "evaluator_cfg":
                 raise FaultError(f"{message}; no result files were written: run the test again") from None
-            raise self.fault(message) from None
+            raise self._fault(message) from None
 
     def _save_and_test(self) -> None:
         self.save_ckpt(self.iteration)

@@ -84,7 +84,8 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
             writer = _HashingWriter(handle)
             torch.save(state, writer)
         try:
-            atomic_write_text(sidecar_path(path), json.dumps({"size": writer.size, "sha256": writer.digest.hexdigest()}))
+            record = {"size": writer.size, "sha256": writer.digest.hexdigest()}
+            atomic_write_text(sidecar_path(path), json.dumps(record))
         except BaseException:
             path.unlink(missing_ok=True)
             raise

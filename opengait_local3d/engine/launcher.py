@@ -67,6 +67,7 @@ def run(cfgs: str | Path | Mapping[str, Any], phase: str = "train", *, iteration
     engine_cfg = cfgs["trainer_cfg" if training else "evaluator_cfg"]
     with contextlib.ExitStack() as stack:
         notes = _elastic_resume(cfgs, save_path) if training else []
+        restart = restart and not notes  # a restarted worker resumes what its first attempt saved after --restart
         if training and distributed.launch_rank() == 0:
             trainer_cfg = cfgs["trainer_cfg"]
             notes += stack.enter_context(claim(save_path, trainer_cfg["save_name"], trainer_cfg["restore_hint"],

@@ -1,12 +1,12 @@
 """A training's run folder: one process at a time, and its checkpoints never replaced unless told.
 
 :func:`claim` holds ``<save_path>/.train.lock`` for a training (rank 0's process under torchrun) and refuses to
-start where checkpoints of the run's ``save_name`` exist, unless the training resumes the newest of them
-(``--iter`` / ``restore_hint``) or was told to start over (``--restart``: the old run's files move to
-``<save_path>.old-<date>``). Damaged checkpoints after the one resumed (see :func:`~.checkpoint.damage`) are
-renamed ``<name>.damaged`` so that the resumed training saves in their place. The lock file records the owner's pid, host, start time and command; a lock
-whose process is gone (same host) is stale and taken over. What was moved or taken over is returned as notes
-for the run's log.
+start where checkpoints of the run's ``save_name`` exist, unless the training resumes the newest of them (``--iter``
+/ ``restore_hint``) or was told to start over (``--restart``: the old run's files move to
+``<save_path>.old-<date>``). Damaged checkpoints after the one resumed (see :func:`~.checkpoint.damage`) are renamed
+``<name>.damaged`` so that the resumed training saves in their place. The lock file records the owner's pid, host,
+start time and command; a lock whose process is gone (same host) is stale and taken over. What was moved or taken
+over is returned as notes for the run's log.
 """
 from __future__ import annotations
 
