@@ -103,7 +103,8 @@ def test_skipping_counts_the_skipped_batches_and_stops_past_the_limit(tiny_casia
                                  "triplet", math.inf), nonfinite="skip", nonfinite_skip_limit=2)
     with pytest.raises(FaultError, match=r"^iteration 1: the loss is not finite \(term triplet\); the weights were not "
                                          r"updated, 3 batches in a row \(trainer_cfg.nonfinite_skip_limit: 2\); "
-                                         r"nothing was saved. There is no good checkpoint: start over with --restart"):
+                                         r"nothing was saved. There is no good checkpoint to resume: start over once "
+                                         r"the cause is removed"):
         run(always, "train")
     assert not (tmp_path / "b/CASIA-B/Local3DCNN/tiny/checkpoints").exists()
 
@@ -140,7 +141,7 @@ def test_damage_is_found_by_the_sidecar_or_without_one_by_the_zip_crcs(tmp_path)
     ckpt.sidecar_path(path).unlink()  # an older checkpoint: the zip records' CRCs still tell
     assert ckpt.damage(path).endswith("fails its CRC check")
     with pytest.raises(CheckpointError, match=r"damaged checkpoint \(its record .* fails its CRC check\). There "
-                                                    r"is no good checkpoint before it: start over with --restart"):
+                                                    r"is no good checkpoint before it to resume: start over$"):
         ckpt.load_checkpoint(path)
 
 

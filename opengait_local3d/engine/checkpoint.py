@@ -171,11 +171,11 @@ def newest_good(save_path: str | Path, save_name: str, before: int | None = None
 def resume_hint(save_path: str | Path, save_name: str, before: int | None = None) -> str:
     """A sentence naming the newest good checkpoint (before iteration ``before``) and how to resume it."""
     good = newest_good(save_path, save_name, before)
-    which = "the newest good checkpoint" + ("" if before is None else " before it")
+    before_it = "" if before is None else " before it"
     if good is None:
-        return f"There is no good checkpoint{'' if before is None else ' before it'}: start over with --restart"
-    return (f"{which[0].upper()}{which[1:]} is {checkpoint_path(save_path, save_name, good)}: resume it with --iter "
-            f"{good} (trainer_cfg.restore_hint: {good})")
+        return f"There is no good checkpoint{before_it} to resume: start over"
+    return (f"The newest good checkpoint{before_it} is {checkpoint_path(save_path, save_name, good)}: resume it with "
+            f"--iter {good} (trainer_cfg.restore_hint: {good})")
 
 
 def prune(save_path: str | Path, save_name: str, keep_last: int) -> list[Path]:

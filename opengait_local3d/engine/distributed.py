@@ -121,8 +121,13 @@ def _start(device: str, timeout: float) -> DistributedContext:
     if owns:
         if torch_device.type == "cuda":
             torch.cuda.set_device(torch_device)
-        dist.init_process_group("nccl" if torch_device.type == "cuda" else "gloo",
-                                timeout=datetime.timedelta(seconds=timeout))
+        wait = datetime.timedelta(seconds=timeout)
+        store, rank, world_size = next(dist.rendezvous("env://", timeout=wait))
+        # torchrun's agent keeps one store across restarts: without a prefix per attempt, a restarted rank reads the
+        # addresses the previous attempt's ranks published there, and gloo cannot connect
+        store = dist.PrefixStore(f"opengait_local3d/attempt_{elastic_restart()}", store)
+        dist.init_process_group("nccl" if torch_device.type == "cuda" else "gloo", store=store, rank=rank,
+                                world_size=world_size, timeout=wait)
     return DistributedContext(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank,
                               device=torch_device, owns_process_group=owns)
 
