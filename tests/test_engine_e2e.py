@@ -38,7 +38,8 @@ def test_train_then_test_through_the_cli(model, tiny_casiab, tmp_path):
     path.write_text(yaml.safe_dump(cfg))
     train = cli("--cfgs", str(path), "--phase", "train", "--log_to_file", cwd=tmp_path)
     run_dir = tmp_path / "output" / "CASIA-B" / model / "tiny"  # OpenGait's layout, relative to the cwd
-    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["tiny-00002.pt", "tiny-00004.pt"]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["tiny-00002.pt", "tiny-00002.pt.sha256",
+                                                                        "tiny-00004.pt", "tiny-00004.pt.sha256"]
     assert f"checkpoints: {Path('output/CASIA-B') / model / 'tiny/checkpoints'} (tiny-00002.pt, tiny-00004.pt)" \
         in train.stderr and "last losses (mean of iterations 4-4): triplet_loss" in train.stderr
     assert f"test it: python -m opengait_local3d.main --cfgs {path} --phase test --iter 4" in train.stderr

@@ -58,7 +58,7 @@ def test_restart_moves_the_old_run_aside_whole(trained, capsys):
     aside, = run_dir.parent.glob("tiny.old-*")
     assert fingerprint(aside) == before  # renamed: the same files, inodes and times
     assert f"[WARNING]: --restart: the previous run's files are now in {aside}" in capsys.readouterr().err
-    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["tiny-00002.pt", "tiny-00004.pt"]
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("*.pt")) == ["tiny-00002.pt", "tiny-00004.pt"]
 
 
 def test_testing_with_another_model_cfg_names_the_misfit_and_the_saved_config(trained):
@@ -123,7 +123,7 @@ def test_two_trainings_at_once_and_the_interrupted_one_says_how_to_resume(tiny_c
     rest = first.stderr.read()
     assert first.wait(timeout=60) == 130, rest
     run_dir = tmp_path / "output/CASIA-B/GaitSet/tiny"
-    newest, = (run_dir / "checkpoints").iterdir()
+    newest, = (run_dir / "checkpoints").glob("*.pt")
     resume = (f"Interrupted; the newest checkpoint is {newest}. Resume: python -m opengait_local3d.main --cfgs "
               f"{path} --phase train --iter {int(newest.stem.rsplit('-', 1)[1])}")
     assert resume in rest and "Traceback" not in rest

@@ -8,10 +8,10 @@
 """
 from .base_model import BaseModel
 from .config.loading import load_config
-from .errors import CheckpointError, ConfigError, DataError, EngineError, OutputError
+from .errors import CheckpointError, ConfigError, DataError, EngineError, FaultError, OutputError
 from .evaluation import evaluate_indoor_dataset
 from .launcher import RunResult, run
 from .host import NetworkHost, load_network
 
 __all__ = ["BaseModel", "NetworkHost", "load_network", "run", "RunResult", "load_config", "evaluate_indoor_dataset",
-           "EngineError", "ConfigError", "DataError", "CheckpointError", "OutputError"]
+           "EngineError", "ConfigError", "DataError", "CheckpointError", "OutputError", "FaultError"]

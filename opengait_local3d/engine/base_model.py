@@ -11,15 +11,20 @@ forward; the randomness of training batch ``b`` (its sequences, frames, flips, d
 ``(seed, b, rank)``, so a run resumed from a checkpoint continues exactly as the uninterrupted one; the test
 phase takes any batch size and number of processes and rank 0 gathers the features in dataset order;
 Ctrl-C (or torchrun's SIGTERM) during training finishes the step and saves a checkpoint before exiting.
+
+Faults of a long run end it with one :class:`~.errors.FaultError` (or :class:`~.errors.OutputError` for a save the
+disk refused) naming the iteration and the newest good checkpoint, and saving nothing after it: a non-finite loss
+(see :mod:`.nonfinite`), a collective that timed out or lost a rank (``collective_timeout``).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -30,15 +35,16 @@ from torch.nn.parallel import DistributedDataParallel
 from ..local3d import parameter_groups
 from ..modeling.init import opengait_init
 from ..utils.checks import integer_at_least
-from .checkpoint import checkpoint_path, describe_warm_start, load_weights, save_checkpoint
+from .checkpoint import checkpoint_path, describe_warm_start, load_weights, prune, resume_hint, save_checkpoint
 from .config.paths import output_path
 from .data import SAMPLERS, Batch, CollateFn, GaitDataset, check_transforms, get_transform
-from .distributed import gather_to_main, get_context
-from .errors import ConfigError, DataError
+from .distributed import DEFAULT_TIMEOUT, any_rank, collective_failure, gather_to_main, get_context
+from .errors import ConfigError, DataError, FaultError, OutputError
 from .evaluation import Provenance, check_test_set, evaluate_indoor_dataset
 from .interrupts import StopRequest, ignore_interrupts
 from .loss_aggregator import LossAggregator
 from .messages import get_msg_mgr
+from .nonfinite import NonFiniteGuard
 from .watch import TrainingWatch
 from .optim import OPTIMIZERS, SCHEDULERS
 from .registries import section_registry
@@ -79,7 +85,8 @@ class BaseModel(nn.Module):
         self.next_batch = 0
         self.checkpoint: Path | None = None
         self._repeated = self._sampled = 0  # sequences shorter than the clip, of those sampled, since the last log
-        self.engine_cfg = cfgs["trainer_cfg"] if training else cfgs["evaluator_cfg"]
+        self.engine_section = "trainer_cfg" if training else "evaluator_cfg"
+        self.engine_cfg = cfgs[self.engine_section]
         self.save_path = output_path(cfgs, training)
         self.seed = int(cfgs["engine_cfg"]["seed"])
         self.enable_float16 = bool(self.engine_cfg.get("enable_float16")) and self.device.type == "cuda"
@@ -98,6 +105,7 @@ class BaseModel(nn.Module):
         if training:
             self._convert_sync_bn()
             self.loss_aggregator = LossAggregator(cfgs["loss_cfg"])
+            self.nonfinite = NonFiniteGuard(self.engine_cfg, self.context)
         self.to(self.device)
         if training:
             self.optimizer = self.get_optimizer(cfgs["optimizer_cfg"])
@@ -193,9 +201,23 @@ class BaseModel(nn.Module):
     # ---- checkpoints --------------------------------------------------------------------------------------
 
     def save_ckpt(self, iteration: int) -> None:
-        """Rank 0 writes ``checkpoints/<save_name>-<iteration:05d>.pt`` atomically."""
-        if not self.context.is_main:
-            return
+        """Rank 0 writes ``checkpoints/<save_name>-<iteration:05d>.pt`` atomically (with its sidecar), then keeps
+        only the newest ``keep_last`` (0: all). Every rank calls it: if the save failed, every rank raises.
+
+        Raises:
+            OutputError: the file system refused the checkpoint (on rank 0 the message says how much space it needs).
+        """
+        failure = None
+        if self.context.is_main:
+            try:
+                self._write_ckpt(iteration)
+            except OutputError as err:
+                failure = err
+        if any_rank(failure is not None, self.context):
+            raise failure or OutputError(f"rank 0 could not save the checkpoint of iteration {iteration} (its "
+                                         "message says why); the earlier checkpoints are intact")
+
+    def _write_ckpt(self, iteration: int) -> None:
         state = {
             "model": self.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -209,6 +231,8 @@ class BaseModel(nn.Module):
         save_checkpoint(state, path)
         self.checkpoint = path
         self.msg_mgr.log_info(f"Saved {path}")
+        for removed in prune(self.save_path, self.engine_cfg["save_name"], int(self.engine_cfg.get("keep_last", 0))):
+            self.msg_mgr.log_info(f"Removed {removed} (trainer_cfg.keep_last: {self.engine_cfg['keep_last']})")
 
     def resume_ckpt(self, restore_hint: int | str) -> None:
         """Restore from iteration ``restore_hint`` (int) of this run, or from a checkpoint path (str).
@@ -307,8 +331,9 @@ class BaseModel(nn.Module):
                     local.setdefault(key, []).append(value.float().cpu().numpy())
                 indices.append(batch.indices)
                 bar.update(len(batch.indices))
-        shards = gather_to_main((np.concatenate(indices) if indices else np.zeros(0, np.int64),
-                                 {k: np.concatenate(v) for k, v in local.items()}))
+        with self._collectives("testing"):
+            shards = gather_to_main((np.concatenate(indices) if indices else np.zeros(0, np.int64),
+                                     {k: np.concatenate(v) for k, v in local.items()}))
         if shards is None:
             return None
         order = np.argsort(np.concatenate([ind for ind, _ in shards]))
@@ -334,7 +359,8 @@ class BaseModel(nn.Module):
         forward = model._training_forward()
         model.watch = TrainingWatch(getattr(model, "net", model), model.loss_aggregator.losses, model.msg_mgr.log_warning)
         model.train_loader.batch_sampler.start_batch = model.next_batch
-        with model.msg_mgr.progress(total_iter, "Training", initial=model.iteration) as bar, StopRequest() as stop:
+        with model.msg_mgr.progress(total_iter, "Training", initial=model.iteration) as bar, StopRequest() as stop, \
+                model._collectives("training"):
             for batch in model.train_loader:
                 if not model._train_on(batch, forward):
                     continue
@@ -361,6 +387,14 @@ class BaseModel(nn.Module):
         loss_sum, loss_info = self.loss_aggregator(training_feat)
         self._repeated += batch.short_count
         self._sampled += len(batch.indices)
+        bad_terms = self.nonfinite.bad_terms(self.loss_aggregator.terms, loss_sum)
+        if bad_terms:
+            stop, message = self.nonfinite.verdict(self.iteration + 1, batch.batch_index, bad_terms)
+            if stop:
+                raise self._fault(message, " once the cause is removed (a loss_term_weight, the learning rate, the "
+                                           "data), or set trainer_cfg.nonfinite: skip to skip such batches")
+            self.msg_mgr.log_warning(message)
+            return False
         if not self.train_step(loss_sum):
             return False
         visual_summary.update(loss_info)
@@ -373,6 +407,30 @@ class BaseModel(nn.Module):
                                          f"report were shorter than the clip and were repeated")
             self._repeated = self._sampled = 0
         return True
+
+    def _fault(self, message: str, advice: str = "") -> FaultError:
+        """The error that ends a training on a fault: ``message``, then the newest good checkpoint of the run and how
+        to resume it, then ``advice``."""
+        hint = resume_hint(output_path(self.cfgs, True), self.cfgs["trainer_cfg"]["save_name"])
+        return FaultError(f"{message}. {hint}{advice}")
+
+    @contextlib.contextmanager
+    def _collectives(self, during: str) -> Iterator[None]:
+        """Turn a collective that timed out (or lost its peer) inside the block into a :class:`FaultError`;
+        ``during`` says where (``training``: the iteration in progress; else the test phase's gather)."""
+        try:
+            yield
+        except RuntimeError as err:
+            if not collective_failure(err):
+                raise
+            timeout = self.engine_cfg.get("collective_timeout", DEFAULT_TIMEOUT)
+            where = f"in training iteration {self.iteration + 1}" if during == "training" else \
+                f"in the test phase's gather (weights of iteration {self.iteration})"
+            message = (f"a collective timed out or lost a rank {where}: another rank stopped answering for {timeout} s "
+                       f"({self.engine_section}.collective_timeout) or died ({str(err).splitlines()[0]})")
+            if self.engine_section == "evaluator_cfg":
+                raise FaultError(f"{message}; no result files were written: run the test again") from None
+            raise self._fault(message) from None
 
     def _save_and_test(self) -> None:
         self.save_ckpt(self.iteration)

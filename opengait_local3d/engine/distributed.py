@@ -3,13 +3,18 @@
 ``torchrun`` sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and the rendezvous variables; multi-node runs
 use torchrun's own options (``--nnodes``, ``--rdzv-endpoint``...). Without them the engine runs as a single
 process with no process group at all.
+
+The process group waits ``timeout`` seconds for a collective (``trainer_cfg.collective_timeout`` /
+``evaluator_cfg.collective_timeout``), not torch's 30 minutes: a rank that stops answering or dies ends the run of
+the others with an error that :func:`collective_failure` recognises.
 """
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import torch
 import torch.distributed as dist
@@ -17,7 +22,13 @@ import torch.distributed as dist
 from .errors import ConfigError
 
 __all__ = ["DistributedContext", "session", "get_context", "resolve_device", "launched_by_torchrun", "launch_rank",
-           "all_gather_keep_grad", "gather_to_main", "any_rank"]
+           "all_gather_keep_grad", "gather_to_main", "any_rank", "any_rank_each", "collective_failure",
+           "elastic_restart", "DEFAULT_TIMEOUT"]
+
+#: seconds a collective waits for the other ranks (the configs' ``collective_timeout`` default)
+DEFAULT_TIMEOUT = 600
+#: what gloo's and torch's errors say when a collective timed out or lost its peer
+_FAILURE_MARKERS = ("timed out", "timeout", "connection closed by peer", "connection reset by peer", "broken pipe")
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,11 @@ def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
+def elastic_restart() -> int:
+    """How many times torchrun has restarted the workers (``--max-restarts``; 0 for its first start and outside it)."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", 0)) if launched_by_torchrun() else 0
+
+
 def launch_rank() -> int:
     """This process's rank as torchrun set it (0 outside torchrun), known before the process group is joined."""
     return int(os.environ["RANK"]) if launched_by_torchrun() else 0
@@ -78,15 +94,16 @@ def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
 
 
 @contextlib.contextmanager
-def session(device: str = "auto") -> Iterator[DistributedContext]:
-    """Make this process's context current for the block; join torchrun's process group if launched by it.
+def session(device: str = "auto", timeout: float = DEFAULT_TIMEOUT) -> Iterator[DistributedContext]:
+    """Make this process's context current for the block; join torchrun's process group if launched by it, its
+    collectives waiting at most ``timeout`` seconds for the other ranks.
 
     The group is left at the end only if this session joined it (a caller that already joined keeps it),
     and the previous context comes back, so sessions nest (e.g. a test phase run inside a torchrun script).
     """
     global _context
     previous = _context
-    _context = _start(device)
+    _context = _start(device, timeout)
     try:
         yield _context
     finally:
@@ -95,7 +112,7 @@ def session(device: str = "auto") -> Iterator[DistributedContext]:
         _context = previous
 
 
-def _start(device: str) -> DistributedContext:
+def _start(device: str, timeout: float) -> DistributedContext:
     if not launched_by_torchrun():
         return DistributedContext(device=resolve_device(device))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
@@ -104,7 +121,13 @@ def _start(device: str) -> DistributedContext:
     if owns:
         if torch_device.type == "cuda":
             torch.cuda.set_device(torch_device)
-        dist.init_process_group("nccl" if torch_device.type == "cuda" else "gloo")
+        wait = datetime.timedelta(seconds=timeout)
+        store, rank, world_size = next(dist.rendezvous("env://", timeout=wait))
+        # torchrun's agent keeps one store across restarts: without a prefix per attempt, a restarted rank reads the
+        # addresses the previous attempt's ranks published there, and gloo cannot connect
+        store = dist.PrefixStore(f"opengait_local3d/attempt_{elastic_restart()}", store)
+        dist.init_process_group("nccl" if torch_device.type == "cuda" else "gloo", store=store, rank=rank,
+                                world_size=world_size, timeout=wait)
     return DistributedContext(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank,
                               device=torch_device, owns_process_group=owns)
 
@@ -141,8 +164,22 @@ def gather_to_main(obj: Any) -> list[Any] | None:
 
 def any_rank(flag: bool, context: DistributedContext) -> bool:
     """Whether ``flag`` is true on any rank (a collective: every rank calls it)."""
-    if not context.distributed:
-        return flag
-    value = torch.tensor([float(flag)], device=context.device)
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
+    return any_rank_each([flag], context)[0]
+
+
+def any_rank_each(flags: Sequence[bool] | torch.Tensor, context: DistributedContext) -> list[bool]:
+    """For each of ``flags`` (``[n]``, the same ``n`` on every rank), whether it is true on any rank (one
+    collective; a tensor may stay on the device until then)."""
+    values = torch.as_tensor(flags, dtype=torch.float32).to(context.device)
+    if context.distributed:
+        dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return [bool(value) for value in values.tolist()]
+
+
+def collective_failure(error: BaseException) -> bool:
+    """Whether ``error`` is a collective that timed out or lost a rank (torch raises a plain ``RuntimeError``
+    with gloo's message, or a :class:`torch.distributed.DistError`)."""
+    if isinstance(error, dist.DistError):
+        return True
+    return isinstance(error, RuntimeError) and dist.is_initialized() and any(
+        marker in str(error).lower() for marker in _FAILURE_MARKERS)

@@ -4,7 +4,7 @@ The command line prints the message of an :class:`EngineError` without a traceba
 """
 from __future__ import annotations
 
-__all__ = ["EngineError", "ConfigError", "DataError", "CheckpointError", "OutputError"]
+__all__ = ["EngineError", "ConfigError", "DataError", "CheckpointError", "OutputError", "FaultError"]
 
 
 class EngineError(Exception):
@@ -28,6 +28,11 @@ class CheckpointError(EngineError, FileNotFoundError):
 
 class OutputError(EngineError):
     """An output would replace work (a run's checkpoints, a file) or is in use by another process."""
+
+
+class FaultError(EngineError):
+    """A run stopped by a fault (a non-finite loss, a collective that timed out): the message says at which
+    iteration, and the newest good checkpoint to resume from."""
 
 
 def _without_worker_traceback(message: str, cls: type) -> str:

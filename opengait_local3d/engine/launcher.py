@@ -12,6 +12,7 @@ from . import distributed, summary
 from ..utils.allocator import keep_freed_memory
 from .config.loading import config_source, load_config
 from .config.paths import output_path
+from .checkpoint import newest_good
 from .config.validation import check_config
 from .errors import ConfigError
 from .messages import get_msg_mgr
@@ -46,8 +47,9 @@ def run(cfgs: str | Path | Mapping[str, Any], phase: str = "train", *, iteration
             to ``<save_path>.old-<date>`` (``--restart``); without it such a training refuses to start unless it
             resumes the newest checkpoint (see :mod:`.run_folder`).
 
-    Under torchrun (its environment variables set) this process joins the process group; rank 0 holds the run
-    folder's lock.
+    Under torchrun (its environment variables set) this process joins the process group, whose collectives wait
+    ``collective_timeout`` seconds; rank 0 holds the run folder's lock. A training that torchrun restarts
+    (``--max-restarts``) resumes from the newest good checkpoint.
 
     Raises:
         ConfigError, DataError, CheckpointError, OutputError: bad input or an output that would lose work, with a
@@ -65,13 +67,15 @@ def run(cfgs: str | Path | Mapping[str, Any], phase: str = "train", *, iteration
         save_path = output_path(cfgs, training)
     if training:
         check_warm_start(cfgs, source)
+    engine_cfg = cfgs["trainer_cfg" if training else "evaluator_cfg"]
     with contextlib.ExitStack() as stack:
-        notes = []
+        notes = _elastic_resume(cfgs, save_path) if training else []
+        restart = restart and not notes  # a restarted worker resumes what its first attempt saved after --restart
         if training and distributed.launch_rank() == 0:
             trainer_cfg = cfgs["trainer_cfg"]
-            notes = stack.enter_context(claim(save_path, trainer_cfg["save_name"], trainer_cfg["restore_hint"],
-                                              trainer_cfg["total_iter"], restart))
-        context = stack.enter_context(distributed.session(device))
+            notes += stack.enter_context(claim(save_path, trainer_cfg["save_name"], trainer_cfg["restore_hint"],
+                                               trainer_cfg["total_iter"], restart))
+        context = stack.enter_context(distributed.session(device, engine_cfg["collective_timeout"]))
         stack.enter_context(_messages(cfgs, source, training, log_to_file, context))
         msg_mgr = get_msg_mgr()
         for note in notes:
@@ -84,7 +88,11 @@ def run(cfgs: str | Path | Mapping[str, Any], phase: str = "train", *, iteration
         n_params = sum(p.numel() for p in model.parameters())
         msg_mgr.log_info(f"{cfgs['model_cfg']['model']}: {n_params / 1e6:.5f}M parameters ({n_params})")
         if not training:
-            return RunResult(phase, model.iteration, save_path, NetworkHost.run_test(model))
+            try:
+                return RunResult(phase, model.iteration, save_path, NetworkHost.run_test(model))
+            except KeyboardInterrupt:
+                msg_mgr.log_warning("Test interrupted: no result files were written; run the same command again")
+                raise
         try:
             NetworkHost.run_train(model)
         except KeyboardInterrupt:
@@ -92,8 +100,23 @@ def run(cfgs: str | Path | Mapping[str, Any], phase: str = "train", *, iteration
             raise
         msg_mgr.flush()
         msg_mgr.log_info(summary.finished(cfgs, save_path, model.iteration, msg_mgr.last_means,
-                                          msg_mgr.last_means_since, source, device))
+                                          msg_mgr.last_means_since, source, device, model.nonfinite.skipped))
         return RunResult(phase, model.iteration, save_path)
+
+
+def _elastic_resume(cfgs: dict[str, Any], save_path: Path) -> list[str]:
+    """When torchrun restarts the workers, resume the newest good checkpoint (it is newer than the command's
+    ``restore_hint`` once the first attempt saved one); returns the note to log."""
+    trainer_cfg = cfgs["trainer_cfg"]
+    hint = trainer_cfg["restore_hint"]
+    restarts = distributed.elastic_restart()
+    if not restarts or not isinstance(hint, int) or isinstance(hint, bool):
+        return []
+    newest = newest_good(save_path, trainer_cfg["save_name"])
+    if newest is None or newest <= hint:
+        return []
+    trainer_cfg["restore_hint"] = cfgs["evaluator_cfg"]["restore_hint"] = newest
+    return [f"torchrun restart {restarts}: resuming the newest good checkpoint, iteration {newest}"]
 
 
 @contextlib.contextmanager

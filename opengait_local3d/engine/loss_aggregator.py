@@ -29,6 +29,10 @@ class LossAggregator(nn.Module):
 
     Args:
         loss_cfg: one loss entry or a list of them (``type``, ``log_prefix``, arguments of the loss).
+
+    Attributes:
+        terms: after each forward, each term's weighted contribution to the total (``{prefix: scalar}``, detached),
+            in the order of ``training_feat``: the training's non-finite guard names the terms that are NaN or inf.
     """
 
     def __init__(self, loss_cfg: Mapping[str, Any] | list[Mapping[str, Any]]):
@@ -37,6 +41,7 @@ class LossAggregator(nn.Module):
         if not isinstance(entries, list) or not entries:
             raise ConfigError(f"loss_cfg: expected a loss or a list of losses, got {loss_cfg!r}")
         self.losses = nn.ModuleDict()
+        self.terms: dict[str, Tensor] = {}
         for i, entry in enumerate(entries):
             where = "loss_cfg" if isinstance(loss_cfg, Mapping) else f"loss_cfg[{i}]"
             prefix = entry.get("log_prefix") if isinstance(entry, Mapping) else None
@@ -54,19 +59,22 @@ class LossAggregator(nn.Module):
         world_size = get_context().world_size
         total: Tensor | float = 0.0
         info: dict[str, Tensor] = {}
+        self.terms = {}
         for prefix, value in training_feat.items():
             if prefix in self.losses:
                 loss_fn = self.losses[prefix]
                 gathered = {k: all_gather_keep_grad(v) if torch.is_tensor(v) else v for k, v in value.items()}
                 loss, loss_info = loss_fn(**gathered)
                 info.update({f"scalar/{prefix}/{name}": v for name, v in loss_info.items()})
-                total = total + loss.mean() * loss_fn.loss_term_weight * world_size
+                term = loss.mean() * loss_fn.loss_term_weight * world_size
             elif torch.is_tensor(value):
                 info[f"scalar/{prefix}"] = value.detach().mean()
-                total = total + value.mean()
+                term = value.mean()
             else:
                 raise ConfigError(f"loss_cfg: the network outputs training_feat['{prefix}'] but no loss has "
                                   f"log_prefix '{prefix}' (configured: {', '.join(self.losses) or 'none'})")
+            self.terms[prefix] = term.detach()
+            total = total + term
         if not torch.is_tensor(total):
             raise ConfigError("loss_cfg: none of the configured losses matches the network's training_feat keys")
         return total, info

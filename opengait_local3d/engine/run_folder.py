@@ -1,11 +1,12 @@
 """A training's run folder: one process at a time, and its checkpoints never replaced unless told.
 
 :func:`claim` holds ``<save_path>/.train.lock`` for a training (rank 0's process under torchrun) and refuses to
-start where checkpoints of the run's ``save_name`` exist, unless the training resumes the newest of them
-(``--iter`` / ``restore_hint``) or was told to start over (``--restart``: the old run's files move to
-``<save_path>.old-<date>``). The lock file records the owner's pid, host, start time and command; a lock
-whose process is gone (same host) is stale and taken over. What was moved or taken over is returned as notes
-for the run's log.
+start where checkpoints of the run's ``save_name`` exist, unless the training resumes the newest of them (``--iter``
+/ ``restore_hint``) or was told to start over (``--restart``: the old run's files move to
+``<save_path>.old-<date>``). Damaged checkpoints after the one resumed (see :func:`~.checkpoint.damage`) are renamed
+``<name>.damaged`` so that the resumed training saves in their place. The lock file records the owner's pid, host,
+start time and command; a lock whose process is gone (same host) is stale and taken over. What was moved or taken
+over is returned as notes for the run's log.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
-from .checkpoint import saved_iterations
+from .checkpoint import checkpoint_path, damage, saved_iterations, sidecar_path
 from .errors import OutputError
 
 __all__ = ["claim", "LOCK_NAME", "moved_aside_path"]
@@ -50,7 +51,7 @@ def claim(save_path: Path, save_name: str, restore_hint: Any, total_iter: int, r
         if restart:
             notes += _start_over(save_path, restore_hint)
         else:
-            _check_nothing_is_replaced(save_path, save_name, restore_hint, total_iter)
+            notes += _check_nothing_is_replaced(save_path, save_name, restore_hint, total_iter)
         yield notes
     finally:
         _release(lock)
@@ -63,12 +64,16 @@ def moved_aside_path(save_path: Path, when: float) -> Path:
     return save_path.with_name(f"{save_path.name}.old-{time.strftime('%Y%m%d-%H%M%S', time.localtime(when))}")
 
 
-def _check_nothing_is_replaced(save_path: Path, save_name: str, restore_hint: Any, total_iter: int) -> None:
+def _check_nothing_is_replaced(save_path: Path, save_name: str, restore_hint: Any, total_iter: int) -> list[str]:
+    """Refuse a training that would replace good checkpoints; rename the damaged ones it would replace (the notes
+    say which)."""
     saved = saved_iterations(save_path, save_name)
     resumed = restore_hint if isinstance(restore_hint, int) and not isinstance(restore_hint, bool) else 0
     replaced = [i for i in saved if i > resumed] if resumed < total_iter else []
     if not replaced:
-        return
+        return []
+    if resumed and all(damage(checkpoint_path(save_path, save_name, i)) for i in replaced):
+        return [_set_damaged_aside(checkpoint_path(save_path, save_name, i)) for i in replaced]
     listed = ", ".join(map(str, saved[-10:]))
     state = (f"resuming iteration {resumed} would replace those after it" if resumed
              else "a new training would replace them")
@@ -77,6 +82,15 @@ def _check_nothing_is_replaced(save_path: Path, save_name: str, restore_hint: An
         f"{listed}); {state}. Resume the newest with --iter {saved[-1]} (trainer_cfg.restore_hint: {saved[-1]}), "
         f"start over with --restart (moves them to {moved_aside_path(save_path, time.time()).name}/), or set "
         "another trainer_cfg.save_name")
+
+
+def _set_damaged_aside(path: Path) -> str:
+    """Rename a damaged checkpoint (and its sidecar) to ``<name>.damaged``; the note to log."""
+    aside = path.with_name(f"{path.name}.damaged")
+    path.rename(aside)
+    if sidecar_path(path).exists():
+        sidecar_path(path).rename(sidecar_path(aside))
+    return f"{path}: damaged; renamed {aside.name} (the resumed training saves in its place)"
 
 
 def _start_over(save_path: Path, restore_hint: Any) -> list[str]:

@@ -29,8 +29,8 @@ def command(source: str, phase: str, iteration: int, device: str = "auto") -> st
 
 
 def finished(cfgs: Mapping[str, Any], save_path: Path, iteration: int, losses: Mapping[str, float],
-             losses_since: int, source: str, device: str = "auto") -> str:
-    """The summary logged at the end of a training."""
+             losses_since: int, source: str, device: str = "auto", skipped: int = 0) -> str:
+    """The summary logged at the end of a training (``skipped``: batches skipped for a non-finite loss)."""
     trainer, evaluator = cfgs["trainer_cfg"], cfgs["evaluator_cfg"]
     saved = saved_iterations(save_path, trainer["save_name"])
     lines = [f"Training done at iteration {iteration}.",
@@ -38,6 +38,8 @@ def finished(cfgs: Mapping[str, Any], save_path: Path, iteration: int, losses: M
     if losses:
         means = ", ".join(f"{name} {value:.4f}" for name, value in losses.items())
         lines.append(f"  last losses (mean of iterations {losses_since}-{iteration}): {means}")
+    if skipped:
+        lines.append(f"  batches skipped for a non-finite loss (trainer_cfg.nonfinite: skip): {skipped}")
     lines.append(f"  test it: {command(source, 'test', iteration, device)}")
     if evaluator["save_name"] != trainer["save_name"]:
         lines.append(f"  (the test phase reads the checkpoints of evaluator_cfg.save_name '{evaluator['save_name']}': "

@@ -14,7 +14,7 @@ from .distances import METRICS
 from .protocols import Protocol, check_test_set
 from .report import SINGLE_VIEW_FIGURES, cross_view_tables, matrix_tables, single_view_tables
 from .single_view import Rank1Matrices, single_view_rank1
-from ...utils.atomic import atomic_write_text, set_aside
+from ...utils.atomic import atomic_write_texts
 from .tables import Provenance, Table, format_csv, format_markdown, format_text
 from .testset import as_test_set
 
@@ -49,8 +49,8 @@ def evaluate_indoor_dataset(data: Mapping, dataset: str, metric: str = "euc", cr
         cross_view_gallery: OpenGait's cross-view-gallery protocol instead: each probe (CASIA-B nm-01,
             bg-01, cl-01; OU-MVLP '00') against the gallery of all views (CASIA-B nm-02, bg-02, cl-02;
             OU-MVLP '01'), leaving out the probe subject's sequences at the probe's view; rank-1 and mAP.
-        output_dir: when given, the tables are also written there (atomically; an earlier file of the same name is
-            kept, renamed with its date, see :func:`~opengait_local3d.utils.atomic.set_aside`):
+        output_dir: when given, the tables are also written there (all or none, each atomically; an earlier file of
+            the same name is kept, renamed with its date, see :func:`~opengait_local3d.utils.atomic.set_aside`):
             ``rank1_<dataset>_<metric>.md``, ``..._summary.csv`` (figure, condition, one column per probe view,
             mean) and ``..._matrices.csv`` (condition, probe view, one column per gallery view); for the
             cross-view protocol ``cross_view_<dataset>_<metric>.md`` and ``..._summary.csv``.
@@ -136,9 +136,7 @@ def _write_tables(output_dir: Path, protocol: Protocol, metric: str, summary: li
              f"{stem}_summary.csv": format_csv(summary, "figure", extra=fields)}
     if matrices:
         files[f"{stem}_matrices.csv"] = format_csv(matrices, "condition", extra=fields)
-    for name, text in files.items():
-        earlier = set_aside(output_dir / name)
-        if earlier:
-            logger.warning("%s: an earlier evaluation's file; kept as %s", output_dir / name, earlier.name)
-        atomic_write_text(output_dir / name, text)
+    kept = atomic_write_texts({output_dir / name: text for name, text in files.items()}, keep_earlier=True)
+    for path, earlier in kept.items():
+        logger.warning("%s: an earlier evaluation's file; kept as %s", path, earlier.name)
     logger.info("evaluation tables written to %s", ", ".join(str(output_dir / name) for name in files))
