@@ -17,6 +17,7 @@ Sizes are ``(T, H, W)`` of the block input and ``(T', H', W')`` of the canvas (t
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -124,7 +125,7 @@ def write_layout(
     else:
         rows, columns = (H, W) if write_resolution is None else write_resolution
         points = [(p.window * T, p.height * rows, p.width * columns) for p in priors]
-        sizes = [tuple(max(MIN_WRITE_SIZE, round(e)) for e in extent) for extent in points]
+        sizes = [tuple(max(MIN_WRITE_SIZE, _round(e)) for e in extent) for extent in points]
     strides = [tuple(e / s for e, s in zip(extent, size)) for extent, size in zip(extents, sizes)]
 
     def axis(k: int) -> AxisLayout:
@@ -263,3 +264,14 @@ def check_alignment(alignment: str) -> str:
         raise ValueError(f"alignment must be one of {', '.join(ALIGNMENTS)}; got {alignment!r}")
     return alignment
 
+
+
+def _round(value: float) -> int:
+    """``round(value)`` (halves to even), also for a symbolic float (``torch.SymFloat``: an extent that depends on
+    the frame count of a network exported with a dynamic frame count), which ``round`` cannot export."""
+    if isinstance(value, Tensor):
+        return torch.round(value).long()
+    if not isinstance(value, torch.SymFloat):
+        return round(value)
+    floor = math.floor(value)
+    return torch.sym_ite(value - floor == 0.5, floor + floor % 2, math.floor(value + 0.5))
