@@ -94,7 +94,7 @@ def zoom_layout(priors: Sequence[PartPrior], in_size: Sequence[int], canvas: Seq
     T, H, W = in_size
     frames, rows, columns = canvas
     strides = [p.width * W / columns for p in priors]
-    used_rows = [min(max(round(columns * p.height * H / (p.width * W)), 1), rows) for p in priors]
+    used_rows = [min(max(_round(columns * p.height * H / (p.width * W)), 1), rows) for p in priors]
     temporal_strides = [p.window * T / frames for p in priors]
     return PartLayout(
         t=AxisLayout(frames, (0,) * len(priors), (frames,) * len(priors), tuple(temporal_strides)),
@@ -267,8 +267,9 @@ def check_alignment(alignment: str) -> str:
 
 
 def _round(value: float) -> int:
-    """``round(value)`` (halves to even), also for a symbolic float (``torch.SymFloat``: an extent that depends on
-    the frame count of a network exported with a dynamic frame count), which ``round`` cannot export."""
+    """``round(value)`` (halves to even), also for a size that depends on the input's shape while a network is
+    exported: a traced 0-d tensor (``torch.jit.trace``) or a symbolic float (``torch.export``), neither of which
+    ``round`` takes or exports."""
     if isinstance(value, Tensor):
         return torch.round(value).long()
     if not isinstance(value, torch.SymFloat):
