@@ -11,7 +11,8 @@ import sys
 from typing import Sequence
 
 #: command modules, in the order ``--help`` lists their subcommands
-COMMAND_MODULES = ("quickstart", "compare", "parts", "synth", "pretreat", "visualize", "embed", "configs", "plugin")
+COMMAND_MODULES = ("quickstart", "compare", "parts", "synth", "pretreat", "visualize", "embed", "enroll", "identify",
+                   "export", "configs", "plugin")
 
 
 def build_parser() -> argparse.ArgumentParser:

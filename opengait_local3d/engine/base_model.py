@@ -19,9 +19,7 @@ disk refused) naming the iteration and the newest good checkpoint, and saving no
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import inspect
-import json
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -36,6 +34,7 @@ from ..local3d import parameter_groups
 from ..modeling.init import opengait_init
 from ..utils.checks import integer_at_least
 from .checkpoint import checkpoint_path, describe_warm_start, load_weights, prune, resume_hint, save_checkpoint
+from .config.loading import config_digest
 from .config.paths import output_path
 from .data import SAMPLERS, Batch, CollateFn, GaitDataset, check_transforms, get_transform
 from .distributed import DEFAULT_TIMEOUT, any_rank, collective_failure, gather_to_main, get_context
@@ -468,7 +467,7 @@ class BaseModel(nn.Module):
 
     def provenance(self) -> Provenance:
         """What the test features come from: checkpoint, iteration, config (file and hash) and now."""
-        digest = hashlib.sha256(json.dumps(self.cfgs, sort_keys=True, default=str).encode()).hexdigest()
+        digest = config_digest(self.cfgs)
         return Provenance(None if self.checkpoint is None else str(self.checkpoint), self.iteration,
                           f"{self.config_source} (merged config sha256 {digest[:12]})",
                           time.strftime("%Y-%m-%d %H:%M:%S"))

@@ -17,6 +17,7 @@ Sizes are ``(T, H, W)`` of the block input and ``(T', H', W')`` of the canvas (t
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -93,7 +94,7 @@ def zoom_layout(priors: Sequence[PartPrior], in_size: Sequence[int], canvas: Seq
     T, H, W = in_size
     frames, rows, columns = canvas
     strides = [p.width * W / columns for p in priors]
-    used_rows = [min(max(round(columns * p.height * H / (p.width * W)), 1), rows) for p in priors]
+    used_rows = [min(max(_round(columns * p.height * H / (p.width * W)), 1), rows) for p in priors]
     temporal_strides = [p.window * T / frames for p in priors]
     return PartLayout(
         t=AxisLayout(frames, (0,) * len(priors), (frames,) * len(priors), tuple(temporal_strides)),
@@ -124,7 +125,7 @@ def write_layout(
     else:
         rows, columns = (H, W) if write_resolution is None else write_resolution
         points = [(p.window * T, p.height * rows, p.width * columns) for p in priors]
-        sizes = [tuple(max(MIN_WRITE_SIZE, round(e)) for e in extent) for extent in points]
+        sizes = [tuple(max(MIN_WRITE_SIZE, _round(e)) for e in extent) for extent in points]
     strides = [tuple(e / s for e, s in zip(extent, size)) for extent, size in zip(extents, sizes)]
 
     def axis(k: int) -> AxisLayout:
@@ -263,3 +264,15 @@ def check_alignment(alignment: str) -> str:
         raise ValueError(f"alignment must be one of {', '.join(ALIGNMENTS)}; got {alignment!r}")
     return alignment
 
+
+
+def _round(value: float) -> int:
+    """``round(value)`` (halves to even), also for a size that depends on the input's shape while a network is
+    exported: a traced 0-d tensor (``torch.jit.trace``) or a symbolic float (``torch.export``), neither of which
+    ``round`` takes or exports."""
+    if isinstance(value, Tensor):
+        return torch.round(value).long()
+    if not isinstance(value, torch.SymFloat):
+        return round(value)
+    floor = math.floor(value)
+    return torch.sym_ite(value - floor == 0.5, floor + floor % 2, math.floor(value + 0.5))

@@ -43,8 +43,7 @@ def grid_centres(
         tensor([0.5000, 1.5000, 2.5000, 3.5000])
     """
     for name, size in (("in_size", in_size), ("out_size", out_size)):
-        if not isinstance(size, int) or size < 1:
-            raise ValueError(f"{name} must be a positive int, got {size!r}")
+        _check_size(size, name)
     tensors = [v for v in (prior, offset, stride) if isinstance(v, Tensor)]
     dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors), torch.get_default_dtype())
     device = tensors[0].device if tensors else None
@@ -80,8 +79,7 @@ def gaussian_filterbank(mu: Tensor, sigma2: Tensor | float, size: int, eps: floa
         >>> gaussian_filterbank(torch.tensor([1.0]), 0.25, size=2)
         tensor([[0.5000, 0.5000]])
     """
-    if not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    _check_size(size)
     sigma2 = torch.as_tensor(sigma2, dtype=mu.dtype, device=mu.device).clamp_min(MIN_VARIANCE)
     centres = torch.arange(size, dtype=mu.dtype, device=mu.device) + 0.5
     exponent = (mu.unsqueeze(-1) - centres).square() / (-2 * sigma2.unsqueeze(-1))
@@ -113,8 +111,7 @@ def linear_filterbank(mu: Tensor, size: int) -> Tensor:
         >>> linear_filterbank(torch.tensor([1.25]), size=3)
         tensor([[0.2500, 0.7500, 0.0000]])
     """
-    if not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    _check_size(size)
     u = mu - 0.5
     left = u.detach().floor()
     right_weight = (u - left).unsqueeze(-1)
@@ -129,3 +126,12 @@ def filterbank(mu: Tensor, size: int, sigma2: Tensor | float | None = None) -> T
     if sigma2 is None:
         return linear_filterbank(mu, size)
     return gaussian_filterbank(mu, sigma2, size)
+
+
+def _check_size(size: int, name: str = "size") -> None:
+    """A map or grid size is a positive int; a symbolic int (``torch.SymInt``, a dynamic dimension of
+    ``torch.export``) is taken as it is, so the frame count of an exported network stays an input."""
+    if isinstance(size, (torch.SymInt, Tensor)):
+        return
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f"{name} must be a positive int, got {size!r}")

@@ -45,7 +45,9 @@ class MotionTemplate(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         scores = torch.sigmoid(self.expand(F.leaky_relu(self.squeeze(x))))
         k = self.pool_kernel
-        template = F.avg_pool1d(x, k, stride=1, padding=k // 2) + F.max_pool1d(x, k, stride=1, padding=k // 2)
+        frames = x.unsqueeze(2)  # [n, p*c, 1, s]: the 2D poolings export with a dynamic frame count, the 1D max does not
+        template = (F.avg_pool2d(frames, (1, k), stride=1, padding=(0, k // 2))
+                    + F.max_pool2d(frames, (1, k), stride=1, padding=(0, k // 2))).squeeze(2)
         return template * scores
 
 

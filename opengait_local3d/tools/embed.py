@@ -2,29 +2,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from ..engine import distributed
-from ..utils.atomic import atomic_write
+from ..deploy.embedding import PARTITIONS, embed_sequences
 from ..engine.config.loading import load_config
-from ..engine.config.paths import resolve_path
-from ..engine.data.dataset import partition_ids
-from ..engine.errors import DataError, EngineError
-from ..engine.messages import get_msg_mgr
-from ..engine.host import NetworkHost
+from ..engine.errors import EngineError
+from ..utils.atomic import atomic_write
 from .arguments import add_checkpoint_arguments
 
 __all__ = ["register", "embed"]
-
-PARTITIONS = ("all", "train", "test")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def embed(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, data: str | os.PathLike,
           out: str | os.PathLike, partition: str = "all", device: str = "auto") -> dict[str, np.ndarray]:
-    """Embed every sequence of ``partition`` under ``data`` with checkpoint ``iteration`` and write ``out``.
+    """Embed every sequence of ``partition`` under ``data`` with checkpoint ``iteration`` and write ``out``
+    (:func:`~opengait_local3d.deploy.embedding.embed_sequences`).
 
     Returns:
         What was written: ``embeddings [N, c, p]`` float32, ``ids``, ``types``, ``views`` (str arrays).
@@ -63,51 +56,16 @@ def embed(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, data: str
     Raises:
         ConfigError, CheckpointError, DataError: naming the config key, checkpoint or file at fault.
     """
-    if partition not in PARTITIONS:
-        raise ValueError(f"partition must be one of {PARTITIONS}, got {partition!r}")
-    cfgs = load_config(cfgs if isinstance(cfgs, Mapping) else Path(cfgs))  # a fresh dict: ours to edit
+    cfgs = load_config(cfgs if isinstance(cfgs, Mapping) else Path(cfgs))
     cfgs["evaluator_cfg"]["restore_hint"] = iteration  # 0 means untrained, whatever the config says
-    root = Path(data)
-    if not root.is_dir():
-        raise DataError(f"{root}: the dataset folder does not exist")
-    cfgs["data_cfg"]["dataset_root"] = str(root)
-    with tempfile.TemporaryDirectory() as tmp, distributed.session(device) as context:
-        if partition != "test":  # the test loader reads TEST_SET: a partition whose TEST_SET is what was asked
-            ids = _ids(root, cfgs["data_cfg"], partition)
-            cfgs["data_cfg"]["dataset_partition"] = str(_write_partition(Path(tmp), ids))
-        msg_mgr = get_msg_mgr()
-        msg_mgr.init_logger(Path(tmp), log_to_file=False, is_main=context.is_main)
-        try:
-            model = NetworkHost(cfgs, training=False)  # inference only: no evaluation protocol checks the ids
-            model.eval()
-            features = model.inference(context.rank)
-        finally:
-            msg_mgr.close()
-        dataset = model.test_loader.dataset
-        if features is None:
-            return {}
-        result = {"embeddings": features["embeddings"].astype(np.float32), "ids": np.array(dataset.label_list),
-                  "types": np.array(dataset.types_list), "views": np.array(dataset.views_list)}
+    embedded = embed_sequences(cfgs, data, partition, device)
+    if embedded is None:
+        return {}
+    result = {"embeddings": embedded.embeddings, "ids": embedded.ids, "types": embedded.types,
+              "views": embedded.views}
     with atomic_write(out) as handle:
         np.savez(handle, **result)
     return result
-
-
-def _ids(root: Path, data_cfg: Mapping[str, Any], partition: str) -> list[str]:
-    """The ids of ``partition`` ('all' or 'train'): every id folder of ``root``, or the config's TRAIN_SET."""
-    if partition == "train":
-        return partition_ids(resolve_path(data_cfg["dataset_partition"], "data_cfg.dataset_partition"), "TRAIN_SET",
-                             root)
-    ids = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if not ids:
-        raise DataError(f"{root}: no id folders (expected <id>/<type>/<view>/*.pkl)")
-    return ids
-
-
-def _write_partition(folder: Path, ids: list[str]) -> Path:
-    path = folder / "partition.json"
-    path.write_text(json.dumps({"TRAIN_SET": [], "TEST_SET": ids}))
-    return path
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

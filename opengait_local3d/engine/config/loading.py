@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -11,7 +13,7 @@ from ...resources import CONFIG_DIR
 from ..errors import ConfigError
 from .schema import check_keys
 
-__all__ = ["DEFAULT_CONFIG", "load_config", "merge_configs", "read_yaml", "config_source"]
+__all__ = ["DEFAULT_CONFIG", "load_config", "merge_configs", "read_yaml", "config_source", "config_digest"]
 
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
@@ -76,3 +78,8 @@ def load_config(source: str | Path | Mapping[str, Any], *, restore_iteration: in
         cfgs["evaluator_cfg"]["restore_hint"] = int(restore_iteration)
     return cfgs
 
+
+
+def config_digest(cfgs: Mapping[str, Any]) -> str:
+    """The sha256 (hex) of a merged config, keys sorted: what the result tables and galleries record of it."""
+    return hashlib.sha256(json.dumps(cfgs, sort_keys=True, default=str).encode()).hexdigest()
