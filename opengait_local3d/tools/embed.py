@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "views and pkl names sorted). The checkpoint is the one the test phase loads for --iter: "
                     "output_root/<dataset_name>/<model>/<evaluator save_name>/checkpoints/. Load it with "
                     "numpy.load(FILE).",
-        epilog="Example: opengait-local3d embed --cfgs configs/3dlocal_casiab.yaml --iter 120000 "
+        epilog="Example: opengait-local3d embed --cfgs configs/3dlocal_casiab.yaml --iter 60000 "
                "--data my-pkl --out my-embeddings.npz")
     add_checkpoint_arguments(parser)
     parser.add_argument("--data", required=True, type=Path, metavar="DIR",

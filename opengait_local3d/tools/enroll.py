@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "or holds <id>/<type>/<view>/ folders of silhouette PNGs, converted as pretreat does. An "
                     "existing GALLERY is appended to (a sequence it holds already is replaced) when it comes from "
                     "the same model, config and checkpoint, and refused otherwise.",
-        epilog="Example: opengait-local3d enroll --cfgs configs/3dlocal_casiab.yaml --iter 120000 --data known "
+        epilog="Example: opengait-local3d enroll --cfgs configs/3dlocal_casiab.yaml --iter 60000 --data known "
                "--out gallery.npz")
     add_checkpoint_arguments(parser)
     parser.add_argument("--data", required=True, type=Path, metavar="DIR", help="the sequences to enroll")

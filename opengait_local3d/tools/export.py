@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "only if it passes. ONNX needs the optional packages onnx, onnxscript and onnxruntime "
                     "(pip install \"opengait-local3d[export]\"); the input is named 'silhouettes', the output "
                     "'embeddings'.",
-        epilog="Example: opengait-local3d export --cfgs configs/3dlocal_casiab.yaml --iter 120000 --format onnx "
+        epilog="Example: opengait-local3d export --cfgs configs/3dlocal_casiab.yaml --iter 60000 --format onnx "
                "--out local3d.onnx")
     add_checkpoint_arguments(parser)
     parser.add_argument("--format", required=True, choices=FORMATS, help="onnx or torchscript")

@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(<block>_timeline.png), the sampled part volumes over time (<block>_volumes.png), and "
                     "the fusion weight of each path (fusion_weights.png); plus an MP4 of the last block's "
                     "boxes over every frame. The sequence goes through evaluator_cfg.transform first.",
-        epilog="Example: opengait-local3d visualize --cfgs configs/3dlocal_casiab.yaml --iter 120000 "
+        epilog="Example: opengait-local3d visualize --cfgs configs/3dlocal_casiab.yaml --iter 60000 "
                "--sequence CASIA-B-pkl/075/nm-05/090 --out vis")
     add_checkpoint_arguments(parser)
     parser.add_argument("--sequence", required=True, type=Path, metavar="PATH",
