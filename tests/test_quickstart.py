@@ -240,3 +240,10 @@ def test_at_the_papers_size_silhouettes_are_cut_as_opengait_cuts_64_px_and_parts
     assert first.overrides["evaluator_cfg"]["transform"] == [{"type": "BaseSilCuttingTransform", "cutting": 10}]
     assert yaml.safe_load(SYNTH_MODELS["Local3DCNN"].config.read_text())["trainer_cfg"]["transform"][0]["trf_cfg"][0] == \
         {"type": "BaseSilCuttingTransform", "cutting": 4}  # the quick start's own config untouched
+
+
+def test_compare_final_only_tests_the_last_checkpoints_and_writes_no_curves(tiny_synth, tmp_path, phases):
+    out = tmp_path / "cmp"
+    assert cli_main(["compare", "--out", str(out), "--models", "GaitPart", "--workers", "1", "--final-only"]) == 0
+    assert [phase for phase in phases if phase[0] == "test"] == [("test", 2)]  # not checkpoint 1
+    assert (out / "compare.csv").is_file() and not (out / "learning_curves.png").exists()

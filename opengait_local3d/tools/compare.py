@@ -137,10 +137,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
              "CASIA-B protocol, identical views excluded (mean ± std over seeds)")
     atomic_write_text(out / "compare.md", f"{title}\n\n{format_comparison(runs, markdown=True)}\n")
     atomic_write_text(out / "compare.csv", _comparison_csv(runs))
-    atomic_write_text(out / "learning_curves.csv", _curves_csv(runs))
-    write_learning_curves(out / "learning_curves.png", learning_curves(runs),
-                          "SynthGait: mean rank-1 over NM/BG/CL and seeds (%)")
-    written = ", ".join(str(out / name) for name in ("compare.md", "compare.csv", "learning_curves.csv",
-                                                          "learning_curves.png"))
+    names = ["compare.md", "compare.csv"]
+    if not args.final_only:
+        atomic_write_text(out / "learning_curves.csv", _curves_csv(runs))
+        write_learning_curves(out / "learning_curves.png", learning_curves(runs),
+                              "SynthGait: mean rank-1 over NM/BG/CL and seeds (%)")
+        names += ["learning_curves.csv", "learning_curves.png"]
+    written = ", ".join(str(out / name) for name in names)
     print(f"\n{title}\n{format_comparison(runs)}\n\nwritten: {written}")
     return 0
