@@ -17,11 +17,12 @@ visible to an OpenGait checkout's model registry and copy our OpenGait configs t
 Writes opengait/modeling/models/opengait_local3d_plugin.py (a shim that imports both from this installed
 package; no model code is copied), configs/3dlocal/*.yaml (3dlocal_*.yaml and gaitgl_local3d_*.yaml) and
 configs/3dlocal/ablations/*.yaml (dataset_partition pointing at OpenGait's own partition files; set
-dataset_root yourself), and the paper's main configs (3dlocal_casiab.yaml, 3dlocal_casiab_128.yaml,
-3dlocal_oumvlp.yaml) at configs/ too. Safe to run again: it never overwrites or removes a file it did not
+dataset_root yourself), and the paper's main configs (3dlocal_casiab.yaml and its first phase
+3dlocal_casiab_phase1.yaml, 3dlocal_casiab_128.yaml, 3dlocal_oumvlp.yaml, 3dlocal_oumvlp_phase1.yaml) at configs/ too. Safe to run again: it never overwrites or removes a file it did not
 write, and keeps configs you edited. Then, from the checkout's root and with this package installed in the
 Python that runs OpenGait:
 
+  torchrun --nproc_per_node=NGPU opengait/main.py --cfgs configs/3dlocal_casiab_phase1.yaml --phase train
   torchrun --nproc_per_node=NGPU opengait/main.py --cfgs configs/3dlocal_casiab.yaml --phase train
   torchrun --nproc_per_node=NGPU opengait/main.py --cfgs configs/3dlocal/gaitgl_local3d_casiab.yaml --phase train
 """
@@ -85,7 +86,8 @@ def run_install(args: argparse.Namespace) -> int:
             print(note, file=sys.stderr)
         print(f"Next: set data_cfg.dataset_root in the configs you run ({root / 'configs'}/3dlocal_*.yaml, "
               f"{root / INSTALL_DIR}/), and install opengait-local3d in the Python that runs OpenGait; then, there: "
-              "torchrun --nproc_per_node=NGPU opengait/main.py --cfgs configs/3dlocal_casiab.yaml --phase train")
+              "torchrun --nproc_per_node=NGPU opengait/main.py --cfgs configs/3dlocal_casiab_phase1.yaml --phase train, "
+              "then the same with configs/3dlocal_casiab.yaml (the staged recipe's two phases)")
     return status
 
 
