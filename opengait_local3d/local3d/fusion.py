@@ -95,16 +95,17 @@ class Fusion(nn.Module):
         """``ReLU(conv_global(global) + bias + local_sum)`` with ``local_sum [n, c_g, T, H, W]`` the parts'
         projected features on the canvas, summed (see :meth:`project_parts`).
 
-        Computed per frame (a 1x1 conv2d over ``[n T, c, H, W]``, a free view of a :class:`FrameWise` block's
-        output), the local sum added and the ReLU applied in place, so the output is one ``[n, T, c, H, W]``
-        buffer that the next frame-wise block reads without a copy.
+        Computed as one GEMM over the voxels in channels-last order (a free view of a :class:`FrameWise` block's
+        NHWC output), with the local sum added out of place, so no in-place op touches a view (autograd would
+        copy the whole gradient map for it) and the output is one ``[n, T, H, W, c]`` buffer: the next
+        frame-wise block's NHWC convs read it without a copy, and the ReLU's backward runs on one layout.
         """
         n, c_g, T, H, W = global_features.shape
-        frames = global_features.transpose(1, 2).reshape(n * T, c_g, H, W)
-        weight = self.conv.weight[:, :c_g].reshape(c_g, c_g, 1, 1).to(frames.dtype)
-        fused = F.conv2d(frames, weight, self.conv.bias.to(frames.dtype)).view(n, T, c_g, H, W)
-        # In place: the conv's backward does not need its output, and ReLU's needs only its own.
-        return self._activate(fused.add_(local_sum.transpose(1, 2).to(fused.dtype)), inplace=True).transpose(1, 2)
+        voxels = _voxels_by_channels(global_features)
+        weight = self.conv.weight[:, :c_g].flatten(1).t().to(voxels.dtype)
+        fused = torch.addmm(self.conv.bias.to(voxels.dtype), voxels, weight).view(n, T, H, W, c_g)
+        fused = fused + local_sum.permute(0, 2, 3, 4, 1).to(fused.dtype)
+        return self._activate(fused, inplace=True).permute(0, 4, 1, 2, 3)
 
     def _activate(self, fused: Tensor, inplace: bool = False) -> Tensor:
         """The activation after the conv: ReLU, or none."""

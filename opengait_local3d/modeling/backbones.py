@@ -46,8 +46,10 @@ def make_layers(layers_cfg: Sequence[str], in_channels: int, first_kernel_size: 
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
             continue
         out_channels, halving = parse_conv_spec(spec, f"{where}[{index}]")
+        # In place only on a plain conv's output: a focal conv returns a view of its stacked strips, and an
+        # in-place op on a view makes autograd copy the whole gradient map in backward (CopySlices).
         layers += [FocalConv2d(channels, out_channels, kernel_size, halving, padding=kernel_size // 2),
-                   nn.LeakyReLU(inplace=True)]
+                   nn.LeakyReLU(inplace=halving == 0)]
         channels, kernel_size = out_channels, 3
     return layers, channels
 
