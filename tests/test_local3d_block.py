@@ -289,3 +289,25 @@ def test_local_dropout_acts_on_the_local_features_in_training_only():
     assert not torch.equal(global_free, kept)
     with pytest.raises(ValueError, match="local_dropout must be a number in \\[0, 1\\), got 1"):
         make_block(local_dropout=1)
+
+
+
+def test_detach_local_input_stops_only_the_local_paths_gradient_into_the_input():
+    """With the sampling input detached, x reaches the output only through the global path: with no activation
+    after the fusion, x's gradient is that of ``conv_global(global_block(x)) + bias``; the local paths still learn."""
+    x = torch.randn(2, 3, 7, 16, 11, requires_grad=True)
+    grad_out = torch.randn(2, 8, 7, 16, 11)
+    gradients = {}
+    for detach in (False, True):
+        block = make_block(fusion_init="default", fusion_activation="none", detach_local_input=detach)
+        (gradients[detach],) = torch.autograd.grad(block(x), x, grad_out)
+    features = block.global_block(x)
+    global_alone = block.fusion.combine(features, torch.zeros_like(features))
+    (expected,) = torch.autograd.grad(global_alone, x, grad_out)
+    assert torch.allclose(gradients[True], expected, atol=1e-5)
+    assert not torch.allclose(gradients[False], expected, atol=1e-3)
+    block.zero_grad()
+    block(x).square().sum().backward()
+    assert all(conv.weight.grad.abs().sum() > 0 for conv in block.extraction.convs)
+    with pytest.raises(ValueError, match="detach_local_input must be true or false"):
+        make_block(detach_local_input="yes")

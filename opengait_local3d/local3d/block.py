@@ -77,6 +77,9 @@ class Local3DBlock(nn.Module):
         local_lr_scale: the same for the feature extraction and the fusion (whose new weights Adam would
             otherwise move by the full learning rate from their first step, whatever their gradient's scale).
         local_dropout: dropout probability of the local features before the fusion (in training only).
+        detach_local_input: sample the volumes from the block input detached, so the local paths train their own
+            weights but send no gradient into the layers before the block (a diagnostic: whether their gradient
+            harms the shared backbone).
         smoothing: smooth each part's centre over the two previous frames (Sec. 4.2).
         offset_range: a part's centre moves at most this fraction of its prior extent (width, height, window).
         temporal_offset_range: the same for the temporal centre alone (default: ``offset_range``).
@@ -127,6 +130,7 @@ class Local3DBlock(nn.Module):
         localization_lr_scale: float = 1.0,
         local_lr_scale: float = 1.0,
         local_dropout: float = 0.0,
+        detach_local_input: bool = False,
         smoothing: bool = True,
         offset_range: float = 0.5,
         temporal_offset_range: float | None = None,
@@ -191,6 +195,9 @@ class Local3DBlock(nn.Module):
             if module is not None:
                 module.lr_scale = float(local_lr_scale)
         self.local_dropout = nn.Dropout(float(local_dropout))
+        if not isinstance(detach_local_input, bool):
+            raise ValueError(f"detach_local_input must be true or false, got {detach_local_input!r}")
+        self.detach_local_input = detach_local_input
         self.register_load_state_dict_pre_hook(_adopt_bare_block_keys)
         self.record = False
         self.last_parameters: dict[str, Tensor] = {}
@@ -248,7 +255,7 @@ class Local3DBlock(nn.Module):
                 temporal_offset_range=self.temporal_offset_range, min_sigma=self.min_sigma,
             )
             volumes = sample_volume(
-                x.to(dtype),
+                (x.detach() if self.detach_local_input else x).to(dtype),
                 grid.mu_x,
                 grid.mu_y,
                 grid.mu_t,
