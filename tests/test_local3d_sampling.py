@@ -242,3 +242,19 @@ def test_write_volume_summed_over_parts_is_the_sum_of_the_parts_writes():
     got = write_volume(volumes, g_t, g_y, g_x, sum_parts=True)
     assert got.shape == (2, 4, 6, 7, 4)
     assert torch.allclose(got, plain_write(volumes, g_t, g_y, g_x).sum(1), atol=1e-12)
+
+
+def test_write_volume_onto_adds_to_a_previous_sum():
+    """Parts written in two groups, the second onto the first, sum to all parts written at once."""
+    g = torch.Generator().manual_seed(13)
+    volumes = torch.randn(2, 3, 4, 5, 3, 2, generator=g, dtype=F64)
+    g_t = torch.rand(2, 3, 5, 6, generator=g, dtype=F64)
+    g_y = torch.rand(2, 3, 6, 3, 7, generator=g, dtype=F64)
+    g_x = torch.rand(2, 3, 6, 2, 4, generator=g, dtype=F64)
+    first = write_volume(volumes[:, :1], g_t[:, :1], g_y[:, :1], g_x[:, :1], sum_parts=True)
+    both = write_volume(volumes[:, 1:], g_t[:, 1:], g_y[:, 1:], g_x[:, 1:], sum_parts=True, onto=first)
+    assert torch.allclose(both, plain_write(volumes, g_t, g_y, g_x).sum(1), atol=1e-12)
+    with pytest.raises(ValueError, match="onto must have shape"):
+        write_volume(volumes, g_t, g_y, g_x, sum_parts=True, onto=first[:, :, :2])
+    with pytest.raises(ValueError, match="onto is only used with sum_parts=True"):
+        write_volume(volumes, g_t, g_y, g_x, onto=first)

@@ -21,6 +21,17 @@ def _adopt_bare_block_keys(block: "Local3DBlock", state: dict[str, Tensor], pref
     block.adopt_checkpoint_keys(state, prefix)
 
 
+def _equal_runs(regions: Sequence[tuple[int, int, int]]) -> list[tuple[slice, tuple[int, int, int]]]:
+    """Consecutive parts with the same region, as ``(slice of the parts, region)`` pairs."""
+    runs: list[tuple[slice, tuple[int, int, int]]] = []
+    for index, region in enumerate(regions):
+        if runs and runs[-1][1] == tuple(region):
+            runs[-1] = (slice(runs[-1][0].start, index + 1), runs[-1][1])
+        else:
+            runs.append((slice(index, index + 1), tuple(region)))
+    return runs
+
+
 class FrameWise(nn.Module):
     """Apply a 2D module to every frame: ``[n, c, s, h, w] -> [n, c', s, h', w']``.
 
@@ -267,21 +278,30 @@ class Local3DBlock(nn.Module):
                 mask_y=grid.mask_y,
                 mask_t=grid.mask_t,
             )
+        regions = None if self.alignment == "zoom" else layout.regions()
         if self.extraction is None:
             local = volumes.unbind(1)
         else:  # write: each part's conv over its own points only (zoom fuses the whole canvas of every part)
-            regions = None if self.alignment == "zoom" else layout.regions()
             local = self.extraction(volumes, regions)
         if self.local_dropout.p:
             local = [self.local_dropout(features) for features in local]
         self._record(grid, volumes, in_size)
         if self.alignment == "zoom":
             return self.fusion(features, local)
-        # Write: project each part to the output channels at its own resolution, then write all parts back
-        # summed (equal to writing every part and fusing, see Fusion.project_parts, without P canvases).
-        banks = write_filterbanks(grid, self.mode, in_size, canvas)
-        projected = self.fusion.project_parts(torch.stack(local, 1))
-        return self.fusion.combine(features, write_volume(projected, *banks, sum_parts=True))
+        return self.fusion.combine(features, self._write_parts(local, regions, grid, in_size, canvas))
+
+    def _write_parts(self, local: Sequence[Tensor], regions: list[tuple[int, int, int]], grid, in_size, canvas) -> Tensor:
+        """The parts' features projected to the output channels at their own resolution and written back summed
+        (equal to writing every part and fusing, see Fusion.project_parts, without P canvases): ``[n, c_out, T, H,
+        W]``. Parts are written in runs of equal size, each run at exactly its size: the common grid's padding
+        (two thirds of the points with the default parts) costs nothing."""
+        g_t, g_y, g_x = write_filterbanks(grid, self.mode, in_size, canvas)
+        written = None
+        for parts, (length, rows, columns) in _equal_runs(regions):
+            features = torch.stack([f[..., :length, :rows, :columns] for f in local[parts]], 1)
+            banks = g_t[:, parts, :length], g_y[:, parts, :, :rows], g_x[:, parts, :, :columns]
+            written = write_volume(self.fusion.project_parts(features, parts), *banks, sum_parts=True, onto=written)
+        return written
 
     def _check_global_output(self, x: Tensor, features: Tensor) -> None:
         n, _, T = x.shape[:3]

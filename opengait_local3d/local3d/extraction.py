@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -18,13 +17,13 @@ class FeatureExtraction(nn.Module):
 
     Shape:
         - Input: volumes ``[n, P, c_in, L, N, M]``.
-        - Output: ``P`` tensors ``[n, c_out, L, N, M]``.
+        - Output: ``P`` tensors ``[n, c_out, L, N, M]``; with ``regions``, part ``p``'s is ``[n, c_out, L_p, N_p, M_p]``.
 
     With ``regions``, part ``p`` is convolved only over its own ``(L_p, N_p, M_p)`` corner of the common grid
-    and the rest of its output is zero: the same as convolving the whole grid and masking, when the volume
+    and only that corner is returned: the same as convolving the whole grid and cropping, when the volume
     is zero outside the region (as :func:`~opengait_local3d.local3d.sample_volume`'s masks make it), because
     the conv's zero padding reads what the masked points hold. Parts smaller than the largest then cost only
-    their own size.
+    their own size, here and in whatever consumes the features (the block writes each part at its own size).
     """
 
     def __init__(self, in_channels: int, out_channels: int, num_parts: int):
@@ -39,10 +38,6 @@ class FeatureExtraction(nn.Module):
         if regions is None:
             return [self.activation(conv(part.contiguous(memory_format=torch.channels_last_3d)))
                     for part, conv in zip(parts, self.convs)]
-        L, N, M = volumes.shape[-3:]
-        outputs = []
-        for part, conv, (length, rows, columns) in zip(parts, self.convs, regions):
-            own = part[..., :length, :rows, :columns].contiguous(memory_format=torch.channels_last_3d)
-            features = self.activation(conv(own))
-            outputs.append(F.pad(features, (0, M - columns, 0, N - rows, 0, L - length)))
-        return outputs
+        corners = (part[..., :length, :rows, :columns] for part, (length, rows, columns) in zip(parts, regions))
+        return [self.activation(conv(corner.contiguous(memory_format=torch.channels_last_3d)))
+                for corner, conv in zip(corners, self.convs)]

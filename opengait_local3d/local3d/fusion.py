@@ -79,16 +79,17 @@ class Fusion(nn.Module):
         n, _, T, H, W = global_features.shape
         return self._activate(fused).view(n, T, H, W, -1).permute(0, 4, 1, 2, 3)
 
-    def project_parts(self, local_features: Tensor) -> Tensor:
+    def project_parts(self, local_features: Tensor, parts: slice = slice(None)) -> Tensor:
         """Each part's slice of the 1x1x1 conv applied to its own features:
-        ``[n, P, c_l, L, N, M] -> [n, P, c_g, L, N, M]`` (no bias).
+        ``[n, P, c_l, L, N, M] -> [n, P, c_g, L, N, M]`` (no bias); with ``parts``, the features are those of
+        the local paths ``parts`` only (``P`` = their number).
 
         The conv is linear and acts on channels only, so it commutes with anything that acts on positions
         only, such as DRAW's write: ``write(project(f))`` summed over parts, passed to :meth:`combine`,
         equals :meth:`forward` on the written features, at the cost of the parts' own resolution.
         """
         c_g, c_l, P = self.widths[0], self.widths[1], len(self.widths) - 1
-        weight = self.conv.weight.flatten(1)[:, c_g:].view(c_g, P, c_l)
+        weight = self.conv.weight.flatten(1)[:, c_g:].view(c_g, P, c_l)[:, parts]
         return torch.einsum("opc,npclyx->npolyx", weight.to(local_features.dtype), local_features)
 
     def combine(self, global_features: Tensor, local_sum: Tensor) -> Tensor:

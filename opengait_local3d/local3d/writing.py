@@ -12,7 +12,8 @@ def coverage_normalised(bank: Tensor) -> Tensor:
     return (bank / coverage).transpose(-1, -2)
 
 
-def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_parts: bool = False) -> Tensor:
+def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_parts: bool = False,
+                 onto: Tensor | None = None) -> Tensor:
     """Write volumes back with the transposed filterbanks, normalised by coverage (docs/design.md, 'Alignment').
 
     Each axis's transposed filterbank is divided by ``max(coverage, 1)``: a constant volume writes back
@@ -28,6 +29,8 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
         g_x: column filterbanks per canvas frame ``[n, P, T, M, W]``.
         sum_parts: return the sum over parts ``[n, c, T, H, W]`` (a view over ``[n, T, H, c, W]`` memory),
             computed in the last contraction so the ``P`` written canvases are never built.
+        onto: ``sum_parts`` only: a previous ``sum_parts`` result ``[n, c, T, H, W]`` that the sum is added to in
+            the same contraction (so parts of different sizes, written group by group, sum without extra passes).
 
     Returns:
         ``[n, P, c, T, H, W]`` (a view over ``[n, T, P, H, c, W]`` memory), or ``[n, c, T, H, W]`` with
@@ -45,6 +48,8 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
                 [0., 0., 0.],
                 [0., 0., 0.]])
     """
+    if onto is not None and not sum_parts:
+        raise ValueError("onto is only used with sum_parts=True")
     if volumes.dim() != 6:
         raise ValueError(f"volumes must be [n, P, c, L, N, M], got shape {tuple(volumes.shape)}")
     n, P, _, L, N, M = volumes.shape
@@ -71,7 +76,13 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
     rows = coverage_normalised(g_y)  # [n, P, T, H, N]
     if sum_parts:
         rows = rows.permute(0, 2, 3, 1, 4).reshape(n * T, H, P * N)
-        written = torch.bmm(rows, frames.view(n * T, P * N, c * W))  # [n T, H, c W]
+        frames = frames.view(n * T, P * N, c * W)
+        if onto is None:
+            written = torch.bmm(rows, frames)  # [n T, H, c W]
+        else:
+            if tuple(onto.shape) != (n, c, T, H, W):
+                raise ValueError(f"onto must have shape {(n, c, T, H, W)}, got {tuple(onto.shape)}")
+            written = torch.baddbmm(onto.permute(0, 2, 3, 1, 4).reshape(n * T, H, c * W), rows, frames)
         return written.view(n, T, H, c, W).permute(0, 3, 1, 2, 4)
     rows = rows.transpose(1, 2).reshape(n * T * P, H, N)
     written = torch.bmm(rows, frames.view(n * T * P, N, c * W))  # [n T P, H, c W]
