@@ -146,3 +146,18 @@ def test_parameter_count_at_casiab_settings(capsys):
     # without local paths: GaitPart's backbone, MCM and FCs plus GLN's compact block (2 BNs, FC) and the classifier
     assert baseline - gaitpart == 2 * 2048 + 2048 * 256 + 2 * 256 + 256 * 74
     assert full > baseline
+
+
+
+def test_inference_computes_no_loss_only_branch():
+    """In eval mode the classifier is not run (no logits), nor the compact block when the part features are the
+    embedding; with the compact embedding the compact block still gives it."""
+    for embedding, compact_runs, shape in (("parts", False, (4, 5, 6)), ("compact", True, (4, 6, 1))):
+        net = tiny(embedding=embedding).eval()
+        calls = []
+        net.compact.register_forward_hook(lambda *_: calls.append("compact"))
+        net.classifier.register_forward_hook(lambda *_: calls.append("classifier"))
+        with torch.no_grad():
+            out = run(net)
+        assert calls == (["compact"] if compact_runs else []) and "softmax" not in out["training_feat"]
+        assert out["inference_feat"]["embeddings"].shape == shape

@@ -177,7 +177,7 @@ class GaitGL(LocalPathsNetwork):
     def forward(self, inputs) -> dict:
         sils, labels, lengths = unpack_inputs(inputs, type(self).__name__)
         embeddings = self.bn(self.head(encode_sequences(self.encode, sils, lengths)))  # [n, c, p]
-        logits = self.classifier(embeddings)  # [n, class_num, p]
+        logits = self.classifier(embeddings) if self.training else None  # [n, class_num, p], for the loss only
         summary = local_summary(self.named_local_blocks()) if self.training else {}
         return network_outputs(sils, labels, embeddings, logits=logits, summary=summary)
 

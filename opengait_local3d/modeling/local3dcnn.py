@@ -143,8 +143,10 @@ class Local3DCNN(LocalPathsNetwork):
     def forward(self, inputs) -> dict:
         sils, labels, lengths = unpack_inputs(inputs, "Local3DCNN")
         parts = self.head(encode_sequences(self.encode, sils, lengths))  # [n, part_dim, p]
+        if not self.training and self.embedding == "parts":  # the compact block and classifier only feed the loss
+            return network_outputs(sils, labels, parts)
         compact = self.compact(parts.detach() if self.compact_detach else parts)  # [n, compact_dim]
-        logits = self.classifier(compact).unsqueeze(-1)
+        logits = self.classifier(compact).unsqueeze(-1) if self.training else None
         embeddings = compact.unsqueeze(-1) if self.embedding == "compact" else parts
         summary = local_summary(self.named_local_blocks()) if self.training else {}
         return network_outputs(sils, labels, embeddings, logits=logits, summary=summary)
