@@ -3,8 +3,9 @@
 Every model is built from its config file (``build_network(cfg['model_cfg'])``), as the issue tracker's cost bar
 says: GaitSet and GaitPart from ``configs/gaitset_casiab.yaml`` / ``configs/gaitpart_casiab.yaml``, Local3DCNN
 from ``configs/3dlocal_casiab.yaml`` (the paper's model) and, for reference, the same config with the authors'
-``zoom`` alignment and with local paths in block 3 only; GaitGL and GaitGL-Local3D from
-``configs/gaitgl_casiab.yaml`` / ``configs/gaitgl_local3d_casiab.yaml``: the paper configs, CASIA-B's 64x44 input.
+``zoom`` alignment, with local paths in block 3 only and with the local paths' activations checkpointed
+(``checkpoint_local``); GaitGL and GaitGL-Local3D from ``configs/gaitgl_casiab.yaml`` /
+``configs/gaitgl_local3d_casiab.yaml``: the paper configs, CASIA-B's 64x44 input.
 ``--configs synth`` (or ``--configs paper synth``) measures the same models from ``configs/synth/*_synth.yaml`` at
 the quick start's 32x24 input. For one batch (default 8 sequences x 30 frames), per config set and per thread
 count of ``--threads`` (``--threads 1 2`` measures both in one invocation), it prints:
@@ -55,6 +56,7 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "Local3DCNN": ("3dlocal_casiab.yaml", {}),
     "Local3DCNN block 3": ("3dlocal_casiab.yaml", {"local_blocks": [3]}),
     "Local3DCNN zoom": ("3dlocal_casiab.yaml", {"local3d": {"alignment": "zoom", "write_resolution": None}}),
+    "Local3DCNN checkpointed": ("3dlocal_casiab.yaml", {"local3d": {"checkpoint_local": True}}),
     "GaitGL": ("gaitgl_casiab.yaml", {}),
     "GaitGL-Local3D": ("gaitgl_local3d_casiab.yaml", {}),
 }
@@ -198,13 +200,13 @@ def measure(args: argparse.Namespace, configs: str, threads: int, flops: dict[st
     step_s = {m: statistics.median(v) for m, v in train.items()}
     rate = {m: args.batch / statistics.median(v) for m, v in infer.items()}
     ratio = f"/{base}"
-    print(f"{'model':20s} {'params':>10s} {'step s':>8s} {ratio:>9s} {'emb/s':>7s} {ratio:>9s} "
+    print(f"{'model':24s} {'params':>10s} {'step s':>8s} {ratio:>9s} {'emb/s':>7s} {ratio:>9s} "
           f"{'GFLOP':>7s} {ratio:>9s} {'time/FLOP':>9s} {'peak MiB':>9s} {'at 8x16':>9s}")
     for m in models:
         params = sum(p.numel() for p in nets[m].parameters())
         memory = f"{peak[m]:9.0f} {peak[m] * PAPER_BATCH / args.batch / 1024:8.1f}G" if peak else f"{'-':>9s} {'-':>9s}"
         time_ratio, flop_ratio = step_s[m] / step_s[base], flops[m] / flops[base]
-        print(f"{m:20s} {params:10,d} {step_s[m]:8.2f} {time_ratio:9.2f} {rate[m]:7.1f} {rate[m] / rate[base]:9.2f} "
+        print(f"{m:24s} {params:10,d} {step_s[m]:8.2f} {time_ratio:9.2f} {rate[m]:7.1f} {rate[m] / rate[base]:9.2f} "
               f"{flops[m] / 1e9:7.0f} {flop_ratio:9.2f} {time_ratio / flop_ratio:9.2f} {memory}")
 
 

@@ -311,3 +311,27 @@ def test_detach_local_input_stops_only_the_local_paths_gradient_into_the_input()
     assert all(conv.weight.grad.abs().sum() > 0 for conv in block.extraction.convs)
     with pytest.raises(ValueError, match="detach_local_input must be true or false"):
         make_block(detach_local_input="yes")
+
+
+@pytest.mark.parametrize("alignment", ["zoom", "write"])
+def test_checkpoint_local_gives_the_same_outputs_and_gradients(alignment):
+    """Recomputing the local paths in backward changes nothing: output, input gradient and every parameter's
+    gradient equal the plain block's (local dropout included: the recomputation replays the RNG)."""
+    results = []
+    for checkpoint_local in (False, True):
+        block = make_block(alignment=alignment, fusion_init="default", local_dropout=0.3,
+                           checkpoint_local=checkpoint_local).double()
+        x = torch.randn(2, 3, 7, 16, 11, dtype=torch.float64, generator=torch.Generator().manual_seed(1),
+                        requires_grad=True)
+        torch.manual_seed(5)
+        out = block(x)
+        out.square().sum().backward()
+        results.append((out.detach(), x.grad, {k: p.grad for k, p in block.named_parameters()}))
+    (plain_out, plain_x, plain_grads), (out, grad_x, grads) = results
+    assert torch.allclose(out, plain_out, atol=1e-12) and torch.allclose(grad_x, plain_x, atol=1e-10)
+    assert plain_grads.keys() == grads.keys()
+    for name, grad in plain_grads.items():
+        assert (grad is None) == (grads[name] is None), name
+        assert grad is None or torch.allclose(grads[name], grad, atol=1e-10), name
+    with pytest.raises(ValueError, match="checkpoint_local must be true or false"):
+        make_block(checkpoint_local=1)

@@ -6,8 +6,9 @@ from typing import Iterator, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
-from .alignment import check_alignment, sampling_grid, write_filterbanks, write_layout, zoom_layout
+from .alignment import SamplingGrid, check_alignment, sampling_grid, write_filterbanks, write_layout, zoom_layout
 from .extraction import FeatureExtraction
 from .fusion import Fusion
 from .localization import Localization
@@ -91,6 +92,9 @@ class Local3DBlock(nn.Module):
         detach_local_input: sample the volumes from the block input detached, so the local paths train their own
             weights but send no gradient into the layers before the block (a diagnostic: whether their gradient
             harms the shared backbone).
+        checkpoint_local: activation checkpointing of the local paths: their activations (sampled volumes,
+            features, written canvases) are not kept for backward but recomputed in it, for less memory at the
+            paper's batch on one GPU at the cost of one more forward of the local paths; same results.
         smoothing: smooth each part's centre over the two previous frames (Sec. 4.2).
         offset_range: a part's centre moves at most this fraction of its prior extent (width, height, window).
         temporal_offset_range: the same for the temporal centre alone (default: ``offset_range``).
@@ -142,6 +146,7 @@ class Local3DBlock(nn.Module):
         local_lr_scale: float = 1.0,
         local_dropout: float = 0.0,
         detach_local_input: bool = False,
+        checkpoint_local: bool = False,
         smoothing: bool = True,
         offset_range: float = 0.5,
         temporal_offset_range: float | None = None,
@@ -209,6 +214,9 @@ class Local3DBlock(nn.Module):
         if not isinstance(detach_local_input, bool):
             raise ValueError(f"detach_local_input must be true or false, got {detach_local_input!r}")
         self.detach_local_input = detach_local_input
+        if not isinstance(checkpoint_local, bool):
+            raise ValueError(f"checkpoint_local must be true or false, got {checkpoint_local!r}")
+        self.checkpoint_local = checkpoint_local
         self.register_load_state_dict_pre_hook(_adopt_bare_block_keys)
         self.record = False
         self.last_parameters: dict[str, Tensor] = {}
@@ -251,6 +259,19 @@ class Local3DBlock(nn.Module):
             )
         features = self.global_block(x)
         self._check_global_output(x, features)
+        if self.checkpoint_local and torch.is_grad_enabled():
+            local, grid, volumes = checkpoint(self._local_paths, x, features, use_reentrant=False)
+        else:
+            local, grid, volumes = self._local_paths(x, features)
+        self._record(grid, volumes, tuple(x.shape[2:]))
+        if self.alignment == "zoom":
+            return self.fusion(features, local)
+        return self.fusion.combine(features, local)
+
+    def _local_paths(self, x: Tensor, features: Tensor) -> tuple[Tensor | list[Tensor], SamplingGrid, Tensor]:
+        """Localize, sample, extract and (``write``) write back: ``(local, grid, volumes)`` with ``local`` the
+        parts' features for :class:`Fusion` (``zoom``) or their projected sum on the canvas ``[n, c_out, T, H', W']``
+        (``write``), and the sampling grid and volumes ``[n, P, c_in, L, N, M]`` for :meth:`_record`."""
         in_size, canvas = tuple(x.shape[2:]), tuple(features.shape[2:])
         if self.alignment == "zoom":
             layout = zoom_layout(self.priors, in_size, canvas)
@@ -284,13 +305,13 @@ class Local3DBlock(nn.Module):
         else:  # write: each part's conv over its own points only (zoom fuses the whole canvas of every part)
             local = self.extraction(volumes, regions)
         if self.local_dropout.p:
-            local = [self.local_dropout(features) for features in local]
-        self._record(grid, volumes, in_size)
+            local = [self.local_dropout(part) for part in local]
         if self.alignment == "zoom":
-            return self.fusion(features, local)
-        return self.fusion.combine(features, self._write_parts(local, regions, grid, in_size, canvas))
+            return list(local), grid, volumes
+        return self._write_parts(local, regions, grid, in_size, canvas), grid, volumes
 
-    def _write_parts(self, local: Sequence[Tensor], regions: list[tuple[int, int, int]], grid, in_size, canvas) -> Tensor:
+    def _write_parts(self, local: Sequence[Tensor], regions: list[tuple[int, int, int]], grid: SamplingGrid,
+                     in_size: tuple[int, int, int], canvas: tuple[int, int, int]) -> Tensor:
         """The parts' features projected to the output channels at their own resolution and written back summed
         (equal to writing every part and fusing, see Fusion.project_parts, without P canvases): ``[n, c_out, T, H,
         W]``. Parts are written in runs of equal size, each run at exactly its size: the common grid's padding
@@ -311,7 +332,7 @@ class Local3DBlock(nn.Module):
                 f"(same n and T); it mapped {tuple(x.shape)} to {tuple(features.shape)}"
             )
 
-    def _record(self, grid, volumes: Tensor, in_size: tuple[int, int, int]) -> None:
+    def _record(self, grid: SamplingGrid, volumes: Tensor, in_size: tuple[int, int, int]) -> None:
         self.last_input_size = in_size
         self.last_parameters = {
             "centre": grid.centre.detach(),
