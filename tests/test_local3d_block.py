@@ -335,3 +335,22 @@ def test_checkpoint_local_gives_the_same_outputs_and_gradients(alignment):
         assert grad is None or torch.allclose(grads[name], grad, atol=1e-10), name
     with pytest.raises(ValueError, match="checkpoint_local must be true or false"):
         make_block(checkpoint_local=1)
+
+
+def test_the_fusion_records_the_size_of_its_global_and_local_terms_in_training():
+    """``last_contribution``: the RMS of conv_global(global) + bias and of the local term, which with no activation
+    after the fusion is the output minus the global term; nothing in eval mode."""
+    block = make_block(alignment="write", fusion_init="default", fusion_activation="none").double().train()
+    x = torch.randn(2, 3, 7, 16, 11, dtype=torch.float64)
+    with torch.no_grad():
+        out = block(x)
+        c_g = block.out_channels
+        global_term = F.conv3d(block.global_block(x), block.fusion.conv.weight[:, :c_g], block.fusion.conv.bias)
+    rms = {"global": global_term.square().mean().sqrt(), "local": (out - global_term).square().mean().sqrt()}
+    assert set(block.fusion.last_contribution) == {"global", "local"}
+    for term, value in rms.items():
+        assert torch.allclose(block.fusion.last_contribution[term], value, rtol=1e-9), term
+    assert float(rms["local"]) > 0
+    block.eval()
+    block(x)
+    assert block.fusion.last_contribution == {}

@@ -129,7 +129,12 @@ def test_visual_summary_shows_localization_in_training_and_volumes_while_recordi
                 assert abs(float(summary[f"scalar/local3d/{block}/{part}/{what}"])) < 1e-6
             assert float(summary[f"scalar/local3d/{block}/{part}/gamma"]) == pytest.approx(0.5)
     assert not any(key.startswith("image/local3d/block1") for key in summary)
+    assert not any(key.endswith("local_to_global") for key in summary)  # zoom: the terms are not apart
     assert set(run(net.eval())["visual_summary"]) == {"image/sils"}
+    summary = run(tiny(local3d={"localization_width": 4, "alignment": "write"}).train())["visual_summary"]
+    for block in ("block2", "block3"):
+        assert torch.allclose(summary[f"scalar/local3d/{block}/local_to_global"],
+                              summary[f"scalar/local3d/{block}/local_rms"] / summary[f"scalar/local3d/{block}/global_rms"])
 
 
 def test_parameter_count_at_casiab_settings(capsys):

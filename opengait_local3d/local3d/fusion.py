@@ -50,6 +50,10 @@ class Fusion(nn.Module):
         self.conv = nn.Conv3d(sum(self.widths), global_channels, 1)
         self.init = init
         self.reset_parameters()
+        #: after each training forward of :meth:`combine` (``write`` alignment): the root mean square over the batch's
+        #: voxels and channels of the global term ``conv_global(global) + bias`` and of the local term (the parts'
+        #: written sum), 0-d and detached: how much the local paths move the block's output (empty otherwise)
+        self.last_contribution: dict[str, Tensor] = {}
 
     def reset_parameters(self) -> None:
         """Apply :attr:`init` (nothing to do for ``'default'``)."""
@@ -105,7 +109,9 @@ class Fusion(nn.Module):
         voxels = _voxels_by_channels(global_features)
         weight = self.conv.weight[:, :c_g].flatten(1).t().to(voxels.dtype)
         fused = torch.addmm(self.conv.bias.to(voxels.dtype), voxels, weight).view(n, T, H, W, c_g)
-        fused = fused + local_sum.permute(0, 2, 3, 4, 1).to(fused.dtype)
+        local_term = local_sum.permute(0, 2, 3, 4, 1).to(fused.dtype)
+        self.last_contribution = {"global": _rms(fused), "local": _rms(local_term)} if self.training else {}
+        fused = fused + local_term
         return self._activate(fused, inplace=True).permute(0, 4, 1, 2, 3)
 
     def _activate(self, fused: Tensor, inplace: bool = False) -> Tensor:
@@ -116,6 +122,11 @@ class Fusion(nn.Module):
         """Mean absolute fusion weight over each path's input channels (the paper's Fig. 4b)."""
         weight = self.conv.weight.detach()
         return {name: float(weight[:, s].abs().mean()) for name, s in zip(self.path_names, self._slices())}
+
+
+def _rms(x: Tensor) -> Tensor:
+    """Root mean square of ``x``'s values, detached (a norm: no temporary of ``x``'s size)."""
+    return torch.linalg.vector_norm(x.detach()) / x.numel() ** 0.5
 
 
 def _voxels_by_channels(x: Tensor) -> Tensor:

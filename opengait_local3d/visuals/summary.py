@@ -29,7 +29,10 @@ def local_block_summary(block: Local3DBlock, name: str, in_size: tuple[int, int,
         scaled to [0, 1] per part; ``'scalar/local3d/<name>/<part>/<what>'`` (0-d tensors, no device sync): ``offset_x``,
         ``offset_y``, ``offset_t`` (centre minus prior centre, as fractions of the map width, height and the
         sequence length), ``stride_x``, ``stride_y``, ``sigma`` (input pixels), ``gamma``, and ``window``
-        (attended frames as a fraction of the sequence).
+        (attended frames as a fraction of the sequence); after a training forward in ``write`` alignment,
+        ``'scalar/local3d/<name>/global_rms'``, ``.../local_rms`` (the fusion's two terms, see
+        :attr:`Fusion.last_contribution <opengait_local3d.local3d.fusion.Fusion.last_contribution>`) and their
+        ratio ``.../local_to_global``.
     """
     frames, height, width = in_size
     params = block.last_parameters
@@ -54,4 +57,8 @@ def local_block_summary(block: Local3DBlock, name: str, in_size: tuple[int, int,
             "window": window[index],
         }
         summary.update({f"scalar/local3d/{name}/{part}/{key}": value for key, value in scalars.items()})
+    contribution = block.fusion.last_contribution
+    if contribution:
+        summary.update({f"scalar/local3d/{name}/{term}_rms": value for term, value in contribution.items()})
+        summary[f"scalar/local3d/{name}/local_to_global"] = contribution["local"] / contribution["global"].clamp_min(1e-12)
     return summary
