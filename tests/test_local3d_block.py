@@ -11,6 +11,7 @@ from opengait_local3d.local3d import (
     PART_NAMES,
     FrameWise,
     Local3DBlock,
+    LocalizationBounds,
     sample_volume,
 )
 
@@ -225,7 +226,7 @@ def test_write_fast_path_equals_writing_every_part_then_fusing(mode):
     features = block.global_block(x)
     in_size, canvas = tuple(x.shape[2:]), tuple(features.shape[2:])
     grid = sampling_grid(write_layout(block.priors, in_size, None, (8, 6)), block.priors,
-                         block.localization(features), in_size, offset_range=0.5, min_sigma=0.5)
+                         block.localization(features), in_size, LocalizationBounds(offset_range=0.5, min_sigma=0.5))
     temporal_sigma2 = grid.temporal_sigma2 if mode == "gaussian" else None
     volumes = sample_volume(x, grid.mu_x, grid.mu_y, grid.mu_t, grid.sigma2, grid.gamma, mode,
                             temporal_sigma2=temporal_sigma2, mask_x=grid.mask_x, mask_y=grid.mask_y, mask_t=grid.mask_t)
@@ -260,7 +261,7 @@ def test_the_temporal_variance_scales_with_the_square_of_the_temporal_stride():
     scale_t = torch.tensor([[2.0, 0.5]])
     params = PartParameters(offset_x=spatial, offset_y=spatial, scale_x=spatial + 1, scale_y=spatial + 1,
                             scale_sigma2=spatial + 1, gamma=spatial + 1, offset_t=temporal, scale_t=scale_t)
-    grid = sampling_grid(layout, priors, params, (12, 16, 11), min_sigma=0.5)
+    grid = sampling_grid(layout, priors, params, (12, 16, 11), LocalizationBounds(min_sigma=0.5))
     prior = torch.tensor(layout.prior_temporal_sigma2)
     assert torch.allclose(grid.temporal_sigma2, 0.25 + prior * torch.tensor([[4.0, 0.25]]))
     assert torch.allclose(grid.temporal_stride, torch.tensor(layout.t.prior_stride) * scale_t)

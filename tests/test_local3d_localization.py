@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from opengait_local3d.local3d import Localization, smooth_centres
+from opengait_local3d.local3d import Localization, LocalizationBounds, smooth_centres
 
 OUTPUTS = ("offset_x", "offset_y", "scale_x", "scale_y", "scale_sigma2", "gamma", "offset_t", "scale_t")
 
@@ -91,7 +91,8 @@ def test_gradcheck_float64_through_features_and_heads():
 
 @pytest.mark.parametrize("scale_range, temporal_scale_range", [(2.0, 1.5), (4.0, 1.2)])
 def test_extreme_head_outputs_stay_within_the_ranges_and_finite(scale_range, temporal_scale_range):
-    loc = Localization(4, [0.5] * 3, scale_range=scale_range, temporal_scale_range=temporal_scale_range)
+    loc = Localization(4, [0.5] * 3, bounds=LocalizationBounds(scale_range=scale_range,
+                                                               temporal_scale_range=temporal_scale_range))
     randomise_heads(loc, scale=1e4)
     features = torch.randn(2, 4, 5, 6, 4, requires_grad=True) * 1e3
     out = loc(features)
@@ -170,9 +171,16 @@ def test_bad_arguments():
         Localization(4, [0.5], width=0)
     with pytest.raises(ValueError, match="pooling"):
         Localization(4, [0.5], pooling=0)
-    with pytest.raises(ValueError, match="scale_range"):
-        Localization(4, [0.5], scale_range=1.0)
+    with pytest.raises(ValueError, match="scale_range must be a number > 1, got 1.0"):
+        LocalizationBounds(scale_range=1.0)
     with pytest.raises(ValueError, match="temporal_scale_range"):
-        Localization(4, [0.5], temporal_scale_range=math.e ** -1)
+        LocalizationBounds(temporal_scale_range=math.e ** -1)
+    for name in ("offset_range", "temporal_offset_range", "min_sigma"):
+        with pytest.raises(ValueError, match=f"{name} must be a number >= 0, got -0.1"):
+            LocalizationBounds(**{name: -0.1})
+    with pytest.raises(ValueError, match="min_sigma must be a number >= 0, got True"):
+        LocalizationBounds(min_sigma=True)
+    assert LocalizationBounds(offset_range=0.3).temporal_offset == 0.3
+    assert LocalizationBounds(offset_range=0.3, temporal_offset_range=0.1).temporal_offset == 0.1
     with pytest.raises(ValueError, match=r"\[n, c, T, H, W\]"):
         Localization(4, [0.5])(torch.randn(2, 4, 5, 5))

@@ -9,10 +9,11 @@ Public API:
 * The functional core: :func:`grid_centres`, :func:`gaussian_filterbank`, :func:`linear_filterbank`
   (Eqs. 4-9), :func:`sample_volume` (Eq. 10), :func:`write_volume` (DRAW's write).
 * Where the parts are: :func:`part_statistics`, :class:`PartMonitor`.
-* :class:`Localization` and its :class:`PartParameters`; :func:`parameter_groups` gives optimizers the
-  localization's learning-rate factor.
+* :class:`Localization` and its :class:`PartParameters`, within :class:`LocalizationBounds`;
+  :func:`parameter_groups` gives optimizers the localization's learning-rate factor.
 """
 from .block import FrameWise, Local3DBlock
+from .bounds import LocalizationBounds
 from .diagnostics import STATISTICS, PartMonitor, PartRow, named_local_blocks, part_statistics
 from .extraction import FeatureExtraction
 from .filterbanks import gaussian_filterbank, grid_centres, linear_filterbank
@@ -32,6 +33,7 @@ __all__ = [
     "Fusion",
     "Local3DBlock",
     "Localization",
+    "LocalizationBounds",
     "MODES",
     "PART_NAMES",
     "PartMonitor",

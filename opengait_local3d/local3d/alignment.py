@@ -24,6 +24,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from .bounds import LocalizationBounds
 from .filterbanks import filterbank, grid_centres
 from .localization import PartParameters
 from .parts import PartPrior
@@ -146,10 +147,7 @@ def sampling_grid(
     priors: Sequence[PartPrior],
     params: PartParameters,
     in_size: Sequence[int],
-    *,
-    offset_range: float = 0.5,
-    temporal_offset_range: float | None = None,
-    min_sigma: float = 0.0,
+    bounds: LocalizationBounds = LocalizationBounds(),
 ) -> SamplingGrid:
     """Combine the priors, the layout and the localization outputs into the grids of every part.
 
@@ -158,12 +156,8 @@ def sampling_grid(
         priors: each part's prior.
         params: the localization outputs (offsets in (-1, 1), scales).
         in_size: ``(T, H, W)`` of the block input.
-        offset_range: a centre moves at most this fraction of its part's prior extent along each axis
-            (width, height, window): Delta of Eqs. 4-6 is ``2 x offset_range x extent x offset``.
-        temporal_offset_range: the same for the temporal centre, if it differs (``None``: ``offset_range``).
-        min_sigma: floor of every Gaussian's sigma, in input pixels (frames in time): the variance is
-            ``min_sigma^2 +`` the prior variance times its learned scale, so sampling stays smooth enough
-            to pass positional gradients however fine the stride.
+        bounds: its ``offset_range`` (``temporal_offset`` in time) scales the offsets, and ``min_sigma`` floors
+            every Gaussian's sigma (see :class:`~opengait_local3d.local3d.bounds.LocalizationBounds`).
     """
     T, H, W = in_size
     like = params.offset_x
@@ -175,10 +169,10 @@ def sampling_grid(
     stride_y = per_part(layout.y.prior_stride).unsqueeze(-1) * params.scale_y
     stride_t = per_part(layout.t.prior_stride) * params.scale_t
     cx, cy, ct = (per_part([getattr(p, name) for p in priors]) for name in ("cx", "cy", "ct"))
-    temporal_range = offset_range if temporal_offset_range is None else temporal_offset_range
     reach_x, reach_y, reach_t = (
         per_part([2 * limit * getattr(p, name) for p in priors])
-        for name, limit in (("width", offset_range), ("height", offset_range), ("window", temporal_range))
+        for name, limit in (("width", bounds.offset_range), ("height", bounds.offset_range),
+                            ("window", bounds.temporal_offset))
     )
     delta_x, delta_y = reach_x.unsqueeze(-1) * params.offset_x, reach_y.unsqueeze(-1) * params.offset_y
     delta_t = reach_t * params.offset_t
@@ -189,7 +183,7 @@ def sampling_grid(
     stride = torch.stack([stride_x, stride_y], dim=-1)
     centre_x = (cx.unsqueeze(-1) + delta_x / 2) * W
     centre_y = (cy.unsqueeze(-1) + delta_y / 2) * H
-    floor = min_sigma**2
+    floor = bounds.min_sigma**2
     return SamplingGrid(
         mu_x=mu_x,
         mu_y=mu_y,

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from .alignment import SamplingGrid, check_alignment, sampling_grid, write_filterbanks, write_layout, zoom_layout
+from .bounds import LocalizationBounds
 from .extraction import FeatureExtraction
 from .fusion import Fusion
 from .localization import Localization
@@ -175,19 +176,15 @@ class Local3DBlock(nn.Module):
             raise ValueError("give write_size or write_resolution, not both")
         if not (isinstance(local_dropout, (int, float)) and 0 <= local_dropout < 1):
             raise ValueError(f"local_dropout must be a number in [0, 1), got {local_dropout!r}")
-        for name, value in (("offset_range", offset_range), ("min_sigma", min_sigma),
-                            ("localization_lr_scale", localization_lr_scale), ("local_lr_scale", local_lr_scale)):
+        for name, value in (("localization_lr_scale", localization_lr_scale), ("local_lr_scale", local_lr_scale)):
             if not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.mode = mode
         self.write_size = None if write_size is None else tuple(write_size)
         self.write_resolution = None if write_resolution is None else tuple(write_resolution)
-        if temporal_offset_range is not None and not (isinstance(temporal_offset_range, (int, float))
-                                                      and temporal_offset_range >= 0):
-            raise ValueError(f"temporal_offset_range must be a number >= 0, got {temporal_offset_range!r}")
-        self.offset_range, self.min_sigma = float(offset_range), float(min_sigma)
-        self.temporal_offset_range = None if temporal_offset_range is None else float(temporal_offset_range)
+        self.bounds = LocalizationBounds(offset_range, temporal_offset_range, scale_range, temporal_scale_range,
+                                         min_sigma)
         self.part_names, self.priors = resolve_priors(parts, priors)
         self.global_block = global_block
         self.localization = Localization(
@@ -197,8 +194,7 @@ class Local3DBlock(nn.Module):
             pooling=localization_pooling,
             smoothing=smoothing,
             output_norm=localization_norm,
-            scale_range=scale_range,
-            temporal_scale_range=temporal_scale_range,
+            bounds=self.bounds,
         )
         self.localization.lr_scale = float(localization_lr_scale)
         local_channels = out_channels // 2 if feature_extraction else in_channels
@@ -283,8 +279,7 @@ class Local3DBlock(nn.Module):
         with torch.autocast(x.device.type, enabled=False):
             params = self.localization(features.detach().to(dtype))
             grid = sampling_grid(
-                layout, self.priors, params, in_size, offset_range=self.offset_range,
-                temporal_offset_range=self.temporal_offset_range, min_sigma=self.min_sigma,
+                layout, self.priors, params, in_size, self.bounds,
             )
             volumes = sample_volume(
                 (x.detach() if self.detach_local_input else x).to(dtype),

@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .bounds import LocalizationBounds
+
 #: the localization reads each frame max-pooled to at most this many rows (by a power of 2)
 ROWS = 16
 _FRAME_OUTPUTS = 6  # dx, dy, log sx, log sy, log sigma^2, gamma logit
@@ -115,8 +117,7 @@ class Localization(nn.Module):
         pooling: side of the max-pooled grid the heads read (1: global pooling, blind to position).
         smoothing: apply :func:`smooth_centres` to the raw spatial offsets.
         output_norm: end each head with a BatchNorm1d whose scale starts at zero.
-        scale_range: spatial strides and variances stay within this factor (> 1) of the prior.
-        temporal_scale_range: the temporal stride stays within this factor (> 1) of the prior.
+        bounds: its ``scale_range`` and ``temporal_scale_range`` bound the strides and variances.
 
     Shape:
         - Input: global features ``[n, c, T, H, W]`` (detach them: the localization must not send
@@ -143,21 +144,17 @@ class Localization(nn.Module):
         pooling: int = 2,
         smoothing: bool = True,
         output_norm: bool = True,
-        scale_range: float = 2.0,
-        temporal_scale_range: float = 1.5,
+        bounds: LocalizationBounds = LocalizationBounds(),
     ):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("width", width), ("pooling", pooling)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        for name, value in (("scale_range", scale_range), ("temporal_scale_range", temporal_scale_range)):
-            if not isinstance(value, (int, float)) or not value > 1.0:
-                raise ValueError(f"{name} must be a number > 1, got {value!r}")
         if not gamma_priors or not all(0.0 < g < 1.0 for g in gamma_priors):
             raise ValueError(f"gamma_priors must be a non-empty list of values in (0, 1), got {gamma_priors!r}")
         self.num_parts = len(gamma_priors)
         self.smoothing = smoothing
-        self.scale_range, self.temporal_scale_range = float(scale_range), float(temporal_scale_range)
+        self.bounds = bounds
         self.lr_scale = 1.0
         self.frame_features = nn.Sequential(
             nn.BatchNorm2d(in_channels),
@@ -197,7 +194,7 @@ class Localization(nn.Module):
         raw_x, raw_y = spatial[0], spatial[1]
         if self.smoothing:
             raw_x, raw_y = smooth_centres(raw_x), smooth_centres(raw_y)
-        scale_x, scale_y, scale_sigma2 = bounded_scale(spatial[2:5], self.scale_range).unbind(0)
+        scale_x, scale_y, scale_sigma2 = bounded_scale(spatial[2:5], self.bounds.scale_range).unbind(0)
         return PartParameters(
             offset_x=torch.tanh(raw_x),
             offset_y=torch.tanh(raw_y),
@@ -206,5 +203,5 @@ class Localization(nn.Module):
             scale_sigma2=scale_sigma2,
             gamma=torch.sigmoid(spatial[5] + self.gamma_logit.unsqueeze(-1)),
             offset_t=torch.tanh(temporal[..., 0]),
-            scale_t=bounded_scale(temporal[..., 1], self.temporal_scale_range),
+            scale_t=bounded_scale(temporal[..., 1], self.bounds.temporal_scale_range),
         )
