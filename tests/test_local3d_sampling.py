@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from opengait_local3d.local3d import sample_volume, write_volume
+from opengait_local3d.local3d import sample_volume, write_summed, write_volume
 
 N_, C_, T_, H_, W_ = 2, 3, 5, 7, 6  # clip
 P_, L_, NR_, MC_ = 3, 4, 3, 5  # parts, output frames, rows, columns
@@ -244,17 +244,18 @@ def test_write_volume_summed_over_parts_is_the_sum_of_the_parts_writes():
     assert torch.allclose(got, plain_write(volumes, g_t, g_y, g_x).sum(1), atol=1e-12)
 
 
-def test_write_volume_onto_adds_to_a_previous_sum():
-    """Parts written in two groups, the second onto the first, sum to all parts written at once."""
+
+def test_write_summed_writes_groups_of_parts_of_different_sizes_and_sums_them():
+    """Two groups with their own (L, N, M), one GEMM for the rows: the sum of every part written alone."""
     g = torch.Generator().manual_seed(13)
-    volumes = torch.randn(2, 3, 4, 5, 3, 2, generator=g, dtype=F64)
-    g_t = torch.rand(2, 3, 5, 6, generator=g, dtype=F64)
-    g_y = torch.rand(2, 3, 6, 3, 7, generator=g, dtype=F64)
-    g_x = torch.rand(2, 3, 6, 2, 4, generator=g, dtype=F64)
-    first = write_volume(volumes[:, :1], g_t[:, :1], g_y[:, :1], g_x[:, :1], sum_parts=True)
-    both = write_volume(volumes[:, 1:], g_t[:, 1:], g_y[:, 1:], g_x[:, 1:], sum_parts=True, onto=first)
-    assert torch.allclose(both, plain_write(volumes, g_t, g_y, g_x).sum(1), atol=1e-12)
-    with pytest.raises(ValueError, match="onto must have shape"):
-        write_volume(volumes, g_t, g_y, g_x, sum_parts=True, onto=first[:, :, :2])
-    with pytest.raises(ValueError, match="onto is only used with sum_parts=True"):
-        write_volume(volumes, g_t, g_y, g_x, onto=first)
+    groups = []
+    for P, L, N, M in ((2, 4, 3, 2), (1, 2, 5, 3)):
+        shapes = ((2, P, 3, L, N, M), (2, P, L, 6), (2, P, 6, N, 7), (2, P, 6, M, 4))  # volumes, g_t, g_y, g_x
+        groups.append(tuple(torch.rand(*shape, generator=g, dtype=F64) - 0.3 for shape in shapes))
+    got = write_summed(groups)
+    assert got.shape == (2, 3, 6, 7, 4)
+    assert torch.allclose(got, sum(plain_write(*group).sum(1) for group in groups), atol=1e-12)
+    with pytest.raises(ValueError, match="groups must share n, c and the canvas"):
+        write_summed([groups[0], (groups[1][0][:, :, :2], *groups[1][1:])])
+    with pytest.raises(ValueError, match="at least one group"):
+        write_summed([])

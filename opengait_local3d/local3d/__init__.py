@@ -7,7 +7,8 @@ Public API:
   such a block.
 * Part priors: :data:`PART_NAMES`, :class:`PartPrior`, :data:`DEFAULT_PRIORS`, :func:`resolve_priors`.
 * The functional core: :func:`grid_centres`, :func:`gaussian_filterbank`, :func:`linear_filterbank`
-  (Eqs. 4-9), :func:`sample_volume` (Eq. 10), :func:`write_volume` (DRAW's write).
+  (Eqs. 4-9), :func:`sample_volume` (Eq. 10), :func:`write_volume` (DRAW's write) and :func:`write_summed`
+  (parts of different sizes written and summed).
 * Where the parts are: :func:`part_statistics`, :class:`PartMonitor`.
 * :class:`Localization` and its :class:`PartParameters`, within :class:`LocalizationBounds`;
   :func:`parameter_groups` gives optimizers the localization's learning-rate factor.
@@ -23,7 +24,7 @@ from .alignment import ALIGNMENTS
 from .param_groups import parameter_groups
 from .parts import DEFAULT_PRIORS, PART_NAMES, PartPrior, resolve_priors
 from .sampling import MODES, sample_volume
-from .writing import write_volume
+from .writing import write_summed, write_volume
 
 __all__ = [
     "ALIGNMENTS",
@@ -50,5 +51,6 @@ __all__ = [
     "resolve_priors",
     "sample_volume",
     "smooth_centres",
+    "write_summed",
     "write_volume",
 ]

@@ -15,7 +15,7 @@ from .fusion import Fusion
 from .localization import Localization
 from .parts import PriorOverride, resolve_priors
 from .sampling import MODES, sample_volume
-from .writing import write_volume
+from .writing import write_summed
 
 
 def _adopt_bare_block_keys(block: "Local3DBlock", state: dict[str, Tensor], prefix: str, *_: object) -> None:
@@ -309,15 +309,15 @@ class Local3DBlock(nn.Module):
                      in_size: tuple[int, int, int], canvas: tuple[int, int, int]) -> Tensor:
         """The parts' features projected to the output channels at their own resolution and written back summed
         (equal to writing every part and fusing, see Fusion.project_parts, without P canvases): ``[n, c_out, T, H,
-        W]``. Parts are written in runs of equal size, each run at exactly its size: the common grid's padding
-        (two thirds of the points with the default parts) costs nothing."""
+        W]``. Parts go in runs of equal size, each run at exactly its size (:func:`write_summed`): the common
+        grid's padding (two thirds of the points with the default parts) costs nothing."""
         g_t, g_y, g_x = write_filterbanks(grid, self.mode, in_size, canvas)
-        written = None
+        groups = []
         for parts, (length, rows, columns) in _equal_runs(regions):
             features = torch.stack([f[..., :length, :rows, :columns] for f in local[parts]], 1)
-            banks = g_t[:, parts, :length], g_y[:, parts, :, :rows], g_x[:, parts, :, :columns]
-            written = write_volume(self.fusion.project_parts(features, parts), *banks, sum_parts=True, onto=written)
-        return written
+            groups.append((self.fusion.project_parts(features, parts), g_t[:, parts, :length], g_y[:, parts, :, :rows],
+                           g_x[:, parts, :, :columns]))
+        return write_summed(groups)
 
     def _check_global_output(self, x: Tensor, features: Tensor) -> None:
         n, _, T = x.shape[:3]

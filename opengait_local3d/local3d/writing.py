@@ -1,6 +1,8 @@
 """DRAW's write operation: put features of sampled volumes back where they were sampled from."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import Tensor
 
@@ -12,8 +14,7 @@ def coverage_normalised(bank: Tensor) -> Tensor:
     return (bank / coverage).transpose(-1, -2)
 
 
-def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_parts: bool = False,
-                 onto: Tensor | None = None) -> Tensor:
+def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_parts: bool = False) -> Tensor:
     """Write volumes back with the transposed filterbanks, normalised by coverage (docs/design.md, 'Alignment').
 
     Each axis's transposed filterbank is divided by ``max(coverage, 1)``: a constant volume writes back
@@ -29,8 +30,6 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
         g_x: column filterbanks per canvas frame ``[n, P, T, M, W]``.
         sum_parts: return the sum over parts ``[n, c, T, H, W]`` (a view over ``[n, T, H, c, W]`` memory),
             computed in the last contraction so the ``P`` written canvases are never built.
-        onto: ``sum_parts`` only: a previous ``sum_parts`` result ``[n, c, T, H, W]`` that the sum is added to in
-            the same contraction (so parts of different sizes, written group by group, sum without extra passes).
 
     Returns:
         ``[n, P, c, T, H, W]`` (a view over ``[n, T, P, H, c, W]`` memory), or ``[n, c, T, H, W]`` with
@@ -48,8 +47,69 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
                 [0., 0., 0.],
                 [0., 0., 0.]])
     """
-    if onto is not None and not sum_parts:
-        raise ValueError("onto is only used with sum_parts=True")
+    if sum_parts:
+        return write_summed([(volumes, g_t, g_y, g_x)])
+    _check_banks(volumes, g_t, g_y, g_x)
+    n, P, c, _, N, _ = volumes.shape
+    T, H, W = g_t.shape[-1], g_y.shape[-1], g_x.shape[-1]
+    frames = _temporal_and_columns(volumes, g_t, g_x)
+    rows = coverage_normalised(g_y).transpose(1, 2).reshape(n * T * P, H, N)
+    written = torch.bmm(rows, frames.view(n * T * P, N, c * W))  # [n T P, H, c W]
+    return written.view(n, T, P, H, c, W).permute(0, 2, 4, 1, 3, 5)
+
+
+def write_summed(groups: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]]) -> Tensor:
+    """Groups of parts, each of its own size, written back (as :func:`write_volume`) and summed over all parts:
+    ``[n, c, T, H, W]`` (a view over ``[n, T, H, c, W]`` memory).
+
+    Each group is ``(volumes, g_t, g_y, g_x)`` as :func:`write_volume` takes them, ``volumes [n, P_g, c, L_g, N_g,
+    M_g]``; all groups share ``n``, ``c`` and the canvas ``T, H, W``. The temporal and column writes run per group
+    at exactly its size, and the rows of every group are contracted in one GEMM over their ``sum P_g N_g`` rows,
+    which also sums the parts: parts of different sizes cost no padding, and the canvas is built once.
+
+    Raises:
+        ValueError: no groups, a group whose filterbanks do not match its volumes, or groups of different
+            ``n``, ``c`` or canvas.
+    """
+    if not groups:
+        raise ValueError("write_summed needs at least one group of parts")
+    for group in groups:
+        _check_banks(*group)
+    shapes = {(v.shape[0], v.shape[2], t.shape[-1], y.shape[-1], x.shape[-1]) for v, t, y, x in groups}
+    if len(shapes) > 1:
+        raise ValueError(f"groups must share n, c and the canvas (n, c, T, H, W); got {sorted(shapes)}")
+    ((n, c, T, H, W),) = shapes
+    frames, rows = [], []
+    for volumes, g_t, g_y, g_x in groups:
+        parts_rows = volumes.shape[1] * volumes.shape[4]
+        frames.append(_temporal_and_columns(volumes, g_t, g_x).view(n, T, parts_rows, c * W))
+        rows.append(coverage_normalised(g_y).permute(0, 2, 3, 1, 4).reshape(n, T, H, parts_rows))
+    rows_all, frames_all = _cat(rows, -1), _cat(frames, 2)
+    written = torch.bmm(rows_all.view(n * T, H, -1), frames_all.view(n * T, -1, c * W))  # [n T, H, c W]
+    return written.view(n, T, H, c, W).permute(0, 3, 1, 2, 4)
+
+
+def _temporal_and_columns(volumes: Tensor, g_t: Tensor, g_x: Tensor) -> Tensor:
+    """The temporal write, then each canvas frame's columns: ``[n, P, c, L, N, M] -> [n T P, N c, W]``.
+
+    Explicit batched matmuls, laid out so that each one reads the previous result in place: the parts move
+    behind the frames while the volumes are still small.
+    """
+    n, P, c, L, N, M = volumes.shape
+    T, W = g_t.shape[-1], g_x.shape[-1]
+    parts = volumes.permute(0, 1, 3, 4, 2, 5).reshape(n * P, L, N * c * M)
+    frames = torch.bmm(coverage_normalised(g_t).reshape(n * P, T, L), parts)  # [n P, T, N c M]
+    frames = frames.view(n, P, T, N * c, M).transpose(1, 2).reshape(n * T * P, N * c, M)
+    columns = coverage_normalised(g_x).transpose(-1, -2).transpose(1, 2).reshape(n * T * P, M, W)
+    return torch.bmm(frames, columns)  # [n T P, N c, W]
+
+
+def _cat(tensors: list[Tensor], dim: int) -> Tensor:
+    """``torch.cat``, without its copy when there is one tensor."""
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors, dim)
+
+
+def _check_banks(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor) -> None:
     if volumes.dim() != 6:
         raise ValueError(f"volumes must be [n, P, c, L, N, M], got shape {tuple(volumes.shape)}")
     n, P, _, L, N, M = volumes.shape
@@ -64,26 +124,3 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
             raise ValueError(
                 f"{name} must have shape {shape} for volumes {tuple(volumes.shape)}, got {tuple(bank.shape)}"
             )
-    # Explicit batched matmuls, laid out so that each one reads the previous result in place: the parts move
-    # behind the frames while the volumes are still small, and the rows, written last, sum over the parts.
-    n, P, c, L, N, M = volumes.shape
-    H, W = g_y.shape[-1], g_x.shape[-1]
-    parts = volumes.permute(0, 1, 3, 4, 2, 5).reshape(n * P, L, N * c * M)
-    frames = torch.bmm(coverage_normalised(g_t).reshape(n * P, T, L), parts)  # [n P, T, N c M]
-    frames = frames.view(n, P, T, N * c, M).transpose(1, 2).reshape(n * T * P, N * c, M)
-    columns = coverage_normalised(g_x).transpose(-1, -2).transpose(1, 2).reshape(n * T * P, M, W)
-    frames = torch.bmm(frames, columns)  # [n T P, N c, W]
-    rows = coverage_normalised(g_y)  # [n, P, T, H, N]
-    if sum_parts:
-        rows = rows.permute(0, 2, 3, 1, 4).reshape(n * T, H, P * N)
-        frames = frames.view(n * T, P * N, c * W)
-        if onto is None:
-            written = torch.bmm(rows, frames)  # [n T, H, c W]
-        else:
-            if tuple(onto.shape) != (n, c, T, H, W):
-                raise ValueError(f"onto must have shape {(n, c, T, H, W)}, got {tuple(onto.shape)}")
-            written = torch.baddbmm(onto.permute(0, 2, 3, 1, 4).reshape(n * T, H, c * W), rows, frames)
-        return written.view(n, T, H, c, W).permute(0, 3, 1, 2, 4)
-    rows = rows.transpose(1, 2).reshape(n * T * P, H, N)
-    written = torch.bmm(rows, frames.view(n * T * P, N, c * W))  # [n T P, H, c W]
-    return written.view(n, T, P, H, c, W).permute(0, 2, 4, 1, 3, 5)
