@@ -7,11 +7,17 @@ are fixed. Every export is checked against PyTorch on sequences of several lengt
 
 ONNX goes through ``torch.onnx.export(dynamo=True)`` (``torch.export`` with symbolic frame counts), which needs the
 optional packages ``onnx`` and ``onnxscript``; the check runs the file in ``onnxruntime`` (``pip install
-"opengait-local3d[export]"``). TorchScript is traced (``torch.jit.trace``): sizes that depend on the frame count are
-recorded as operations on the input's shape, which the check on other lengths confirms.
+"opengait-local3d[export]"``). ONNX has no adaptive pooling: torch's exporters (``dynamo=True`` and the legacy
+one alike) translate ``nn.AdaptiveMaxPool2d`` into ``MaxPool`` only when the input's sides are multiples of the
+output's (equal, disjoint bins) and refuse it otherwise, e.g. the 3D local block's localization pooling a 1 x 1
+or 3 x 3 map to 2 x 2 on small frames. The ONNX export therefore runs on a copy of the network whose adaptive max
+poolings are :class:`BinMaxPool2d` (the same bins, as slices and maxima); the check compares it with the network
+as it is. TorchScript is traced (``torch.jit.trace``): sizes that depend on the frame count are recorded as
+operations on the input's shape, which the check on other lengths confirms.
 """
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 import tempfile
@@ -31,7 +37,7 @@ from ..engine.errors import ConfigError, DataError, EngineError
 from ..engine.host import load_network
 
 __all__ = ["FORMATS", "TOLERANCE", "CHECK_FRAMES", "EXPORT_PACKAGES", "ExportError", "InferenceNetwork",
-           "ExportCheck", "export_network", "relative_error"]
+           "ExportCheck", "BinMaxPool2d", "onnx_exportable", "export_network", "relative_error"]
 
 FORMATS = ("onnx", "torchscript")
 #: the largest relative error (:func:`relative_error`) an export may have on a checked sequence
@@ -65,6 +71,45 @@ class InferenceNetwork(nn.Module):
         sils = self.transform(silhouettes, None, None)
         labels = torch.zeros(sils.shape[0], dtype=torch.long, device=sils.device)
         return self.network(([sils], labels, None, None, None))["inference_feat"]["embeddings"]
+
+
+class BinMaxPool2d(nn.Module):
+    """:class:`torch.nn.AdaptiveMaxPool2d`'s values from slices and maxima, which ONNX has:
+    ``[N, c, H, W] -> [N, c, oh, ow]``.
+
+    Bin ``i`` of ``o`` along a side of ``L`` covers ``floor(i L / o) .. ceil((i + 1) L / o) - 1``, PyTorch's bins:
+    they overlap where ``o`` does not divide ``L`` and repeat inputs where ``o > L``. Each bin's maximum is one of
+    its inputs, so the output equals PyTorch's exactly. Sides are read from the input, fixed when exported.
+
+    Args:
+        output_size: ``(oh, ow)``; ``None`` keeps that side's size (as in :class:`torch.nn.AdaptiveMaxPool2d`).
+    """
+
+    def __init__(self, output_size: int | None | tuple[int | None, int | None]):
+        super().__init__()
+        self.output_size = (output_size, output_size) if output_size is None or isinstance(output_size, int) \
+            else tuple(output_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for dim, bins in zip((-2, -1), self.output_size):
+            length = x.shape[dim]
+            bins = length if bins is None else bins
+            starts = [i * length // bins for i in range(bins)]
+            ends = [-(-(i + 1) * length // bins) for i in range(bins)]
+            x = torch.cat([x.narrow(dim, start, end - start).amax(dim, keepdim=True)
+                           for start, end in zip(starts, ends)], dim)
+        return x
+
+
+def onnx_exportable(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` with every :class:`torch.nn.AdaptiveMaxPool2d` that returns no indices replaced by
+    :class:`BinMaxPool2d` (``module`` itself unchanged)."""
+    module = copy.deepcopy(module)
+    for name, child in list(module.named_modules()):
+        if isinstance(child, nn.AdaptiveMaxPool2d) and not child.return_indices:
+            parent, _, attribute = name.rpartition(".")
+            setattr(module.get_submodule(parent), attribute, BinMaxPool2d(child.output_size))
+    return module
 
 
 @dataclass(frozen=True)
@@ -172,7 +217,7 @@ def _export_onnx(module: nn.Module, example: Tensor, path: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            program = torch.onnx.export(module, (example,), dynamo=True, dynamic_shapes=dynamic,
+            program = torch.onnx.export(onnx_exportable(module), (example,), dynamo=True, dynamic_shapes=dynamic,
                                         input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], verbose=False)
         except Exception as err:  # torch.export and the ONNX translation raise many types
             raise ExportError(f"torch.onnx.export cannot export {type(module.network).__name__}: "
