@@ -138,7 +138,8 @@ def export_network(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, 
         The error of each checked length (all within :data:`TOLERANCE`: ``out`` is written only then).
 
     Raises:
-        ConfigError, CheckpointError, DataError: the config, checkpoint or frame size at fault.
+        ConfigError, CheckpointError, DataError: the config, checkpoint or frame size at fault (a frame size the
+            network does not run on included).
         ExportError: a missing optional package, an operation the exporter cannot take, or a check beyond
             :data:`TOLERANCE` (each length's error named).
     """
@@ -158,8 +159,12 @@ def export_network(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, 
     generator = torch.Generator().manual_seed(0)
     example = _silhouettes(2, EXAMPLE_FRAMES, height, width, generator)
     inputs = [_silhouettes(1, frames, height, width, generator) for frames in check_frames]
-    with torch.no_grad():
-        expected = [module(x).numpy() for x in inputs]
+    try:
+        with torch.no_grad():
+            expected = [module(x).numpy() for x in inputs]
+    except (ValueError, RuntimeError) as err:  # a layer's own check, or torch's on a map too small for a kernel
+        raise DataError(f"frames of {height} x {width} px: {type(module.network).__name__} does not run on them "
+                        f"({str(err).splitlines()[0]}); give the frame size it was trained on") from None
     out = Path(out)
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.is_dir() else None) as tmp:
         exported = Path(tmp) / out.name
