@@ -7,11 +7,17 @@ are fixed. Every export is checked against PyTorch on sequences of several lengt
 
 ONNX goes through ``torch.onnx.export(dynamo=True)`` (``torch.export`` with symbolic frame counts), which needs the
 optional packages ``onnx`` and ``onnxscript``; the check runs the file in ``onnxruntime`` (``pip install
-"opengait-local3d[export]"``). TorchScript is traced (``torch.jit.trace``): sizes that depend on the frame count are
-recorded as operations on the input's shape, which the check on other lengths confirms.
+"opengait-local3d[export]"``). ONNX has no adaptive pooling: torch's exporters (``dynamo=True`` and the legacy
+one alike) translate ``nn.AdaptiveMaxPool2d`` into ``MaxPool`` only when the input's sides are multiples of the
+output's (equal, disjoint bins) and refuse it otherwise, e.g. the 3D local block's localization pooling a 1 x 1
+or 3 x 3 map to 2 x 2 on small frames. The ONNX export therefore runs on a copy of the network whose adaptive max
+poolings are :class:`BinMaxPool2d` (the same bins, as slices and maxima); the check compares it with the network
+as it is. TorchScript is traced (``torch.jit.trace``): sizes that depend on the frame count are recorded as
+operations on the input's shape, which the check on other lengths confirms.
 """
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 import tempfile
@@ -31,7 +37,7 @@ from ..engine.errors import ConfigError, DataError, EngineError
 from ..engine.host import load_network
 
 __all__ = ["FORMATS", "TOLERANCE", "CHECK_FRAMES", "EXPORT_PACKAGES", "ExportError", "InferenceNetwork",
-           "ExportCheck", "export_network", "relative_error"]
+           "ExportCheck", "BinMaxPool2d", "onnx_exportable", "export_network", "relative_error"]
 
 FORMATS = ("onnx", "torchscript")
 #: the largest relative error (:func:`relative_error`) an export may have on a checked sequence
@@ -67,6 +73,45 @@ class InferenceNetwork(nn.Module):
         return self.network(([sils], labels, None, None, None))["inference_feat"]["embeddings"]
 
 
+class BinMaxPool2d(nn.Module):
+    """:class:`torch.nn.AdaptiveMaxPool2d`'s values from slices and maxima, which ONNX has:
+    ``[N, c, H, W] -> [N, c, oh, ow]``.
+
+    Bin ``i`` of ``o`` along a side of ``L`` covers ``floor(i L / o) .. ceil((i + 1) L / o) - 1``, PyTorch's bins:
+    they overlap where ``o`` does not divide ``L`` and repeat inputs where ``o > L``. Each bin's maximum is one of
+    its inputs, so the output equals PyTorch's exactly. Sides are read from the input, fixed when exported.
+
+    Args:
+        output_size: ``(oh, ow)``; ``None`` keeps that side's size (as in :class:`torch.nn.AdaptiveMaxPool2d`).
+    """
+
+    def __init__(self, output_size: int | None | tuple[int | None, int | None]):
+        super().__init__()
+        self.output_size = (output_size, output_size) if output_size is None or isinstance(output_size, int) \
+            else tuple(output_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for dim, bins in zip((-2, -1), self.output_size):
+            length = x.shape[dim]
+            bins = length if bins is None else bins
+            starts = [i * length // bins for i in range(bins)]
+            ends = [-(-(i + 1) * length // bins) for i in range(bins)]
+            x = torch.cat([x.narrow(dim, start, end - start).amax(dim, keepdim=True)
+                           for start, end in zip(starts, ends)], dim)
+        return x
+
+
+def onnx_exportable(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` with every :class:`torch.nn.AdaptiveMaxPool2d` that returns no indices replaced by
+    :class:`BinMaxPool2d` (``module`` itself unchanged)."""
+    module = copy.deepcopy(module)
+    for name, child in list(module.named_modules()):
+        if isinstance(child, nn.AdaptiveMaxPool2d) and not child.return_indices:
+            parent, _, attribute = name.rpartition(".")
+            setattr(module.get_submodule(parent), attribute, BinMaxPool2d(child.output_size))
+    return module
+
+
 @dataclass(frozen=True)
 class ExportCheck:
     """The export's error on one sequence length: ``relative_error`` (see :func:`relative_error`)."""
@@ -93,7 +138,8 @@ def export_network(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, 
         The error of each checked length (all within :data:`TOLERANCE`: ``out`` is written only then).
 
     Raises:
-        ConfigError, CheckpointError, DataError: the config, checkpoint or frame size at fault.
+        ConfigError, CheckpointError, DataError: the config, checkpoint or frame size at fault (a frame size the
+            network does not run on included).
         ExportError: a missing optional package, an operation the exporter cannot take, or a check beyond
             :data:`TOLERANCE` (each length's error named).
     """
@@ -113,8 +159,12 @@ def export_network(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, 
     generator = torch.Generator().manual_seed(0)
     example = _silhouettes(2, EXAMPLE_FRAMES, height, width, generator)
     inputs = [_silhouettes(1, frames, height, width, generator) for frames in check_frames]
-    with torch.no_grad():
-        expected = [module(x).numpy() for x in inputs]
+    try:
+        with torch.no_grad():
+            expected = [module(x).numpy() for x in inputs]
+    except (ValueError, RuntimeError) as err:  # a layer's own check, or torch's on a map too small for a kernel
+        raise DataError(f"frames of {height} x {width} px: {type(module.network).__name__} does not run on them "
+                        f"({str(err).splitlines()[0]}); give the frame size it was trained on") from None
     out = Path(out)
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.is_dir() else None) as tmp:
         exported = Path(tmp) / out.name
@@ -172,7 +222,7 @@ def _export_onnx(module: nn.Module, example: Tensor, path: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            program = torch.onnx.export(module, (example,), dynamo=True, dynamic_shapes=dynamic,
+            program = torch.onnx.export(onnx_exportable(module), (example,), dynamo=True, dynamic_shapes=dynamic,
                                         input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], verbose=False)
         except Exception as err:  # torch.export and the ONNX translation raise many types
             raise ExportError(f"torch.onnx.export cannot export {type(module.network).__name__}: "
