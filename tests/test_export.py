@@ -20,8 +20,12 @@ from opengait_local3d.tools.embed import embed
 
 MODELS = {**TINY_MODEL_CFGS, "GaitGL": {"model": "GaitGL", "channels": [2, 4, 4], "bin_num": [4], "class_num": 4}}
 #: the networks the issue's ONNX bar names. Local3DCNN keeps only its third 3D local block (the export of each block
-#: costs seconds): the one whose localization max-pools a 1 x 1 map to 2 x 2, which ONNX has no pooling for.
-ONNX_MODELS = {"GaitPart": MODELS["GaitPart"], "Local3DCNN": {**MODELS["Local3DCNN"], "local_blocks": [3]}}
+#: costs seconds): the one whose localization max-pools a 1 x 1 map to 2 x 2, which ONNX has no pooling for; in
+#: ``write`` alignment with part sizes measured on a fixed map, as every Local3DCNN config (the part volumes' length
+#: then follows the frame count, so the exported graph computes the layout from the symbolic length).
+ONNX_MODELS = {"GaitPart": MODELS["GaitPart"],
+               "Local3DCNN": {**MODELS["Local3DCNN"], "local_blocks": [3],
+                              "local3d": {"localization_width": 4, "alignment": "write", "write_resolution": [4, 4]}}}
 #: the sequence lengths of the issue's ONNX bar
 BAR_FRAMES = (10, 37)
 

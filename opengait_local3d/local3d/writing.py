@@ -75,10 +75,10 @@ def write_summed(groups: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]]) -> Ten
         raise ValueError("write_summed needs at least one group of parts")
     for group in groups:
         _check_banks(*group)
-    shapes = {(v.shape[0], v.shape[2], t.shape[-1], y.shape[-1], x.shape[-1]) for v, t, y, x in groups}
-    if len(shapes) > 1:
-        raise ValueError(f"groups must share n, c and the canvas (n, c, T, H, W); got {sorted(shapes)}")
-    ((n, c, T, H, W),) = shapes
+    shapes = [(v.shape[0], v.shape[2], t.shape[-1], y.shape[-1], x.shape[-1]) for v, t, y, x in groups]
+    n, c, T, H, W = shapes[0]
+    if any(shape != shapes[0] for shape in shapes[1:]):  # a list, not a set: sizes may be symbolic when exported
+        raise ValueError(f"groups must share n, c and the canvas (n, c, T, H, W); got {shapes}")
     frames, rows = [], []
     for volumes, g_t, g_y, g_x in groups:
         parts_rows = volumes.shape[1] * volumes.shape[4]
