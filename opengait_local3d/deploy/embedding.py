@@ -12,9 +12,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..engine import distributed
-from ..engine.config.paths import resolve_path
+from ..config.paths import resolve_path
 from ..engine.data.dataset import partition_ids
-from ..engine.errors import DataError
+from ..errors import DataError
 from ..engine.host import NetworkHost
 from ..engine.messages import get_msg_mgr
 

@@ -19,7 +19,6 @@ disk refused) naming the iteration and the newest good checkpoint, and saving no
 from __future__ import annotations
 
 import contextlib
-import inspect
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -33,26 +32,23 @@ from torch.nn.parallel import DistributedDataParallel
 from ..local3d import parameter_groups
 from ..modeling.init import opengait_init
 from ..utils.checks import integer_at_least
-from .checkpoint import checkpoint_path, describe_warm_start, load_weights, prune, resume_hint, save_checkpoint
+from ..utils.state_keys import describe_warm_start
+from .checkpoint import checkpoint_path, load_weights, prune, resume_hint, save_checkpoint
 from .config.loading import config_digest
-from .config.paths import output_path
+from ..config.paths import output_path
 from .data import SAMPLERS, Batch, CollateFn, GaitDataset, check_transforms, get_transform
 from .distributed import DEFAULT_TIMEOUT, any_rank, collective_failure, gather_to_main, get_context
-from .errors import ConfigError, DataError, FaultError, OutputError
-from .evaluation import Provenance, check_test_set, evaluate_indoor_dataset
+from ..errors import ConfigError, DataError, FaultError, OutputError
+from .evaluation import Provenance
+from .evaluation.functions import evaluate, pre_check
 from .interrupts import StopRequest, ignore_interrupts
 from .loss_aggregator import LossAggregator
 from .messages import get_msg_mgr
 from .nonfinite import NonFiniteGuard
 from .watch import TrainingWatch
-from .optim import OPTIMIZERS, SCHEDULERS
-from .registries import section_registry
+from ..config.optimizers import OPTIMIZERS, SCHEDULERS
 
-__all__ = ["BaseModel", "EVAL_FUNCTIONS"]
-
-#: ``evaluator_cfg.eval_func`` -> function(data, dataset, ..., output_dir)
-EVAL_FUNCTIONS = section_registry("evaluation function", "eval_func",
-                                  {"evaluate_indoor_dataset": evaluate_indoor_dataset}, "evaluator_cfg")
+__all__ = ["BaseModel"]
 
 
 class BaseModel(nn.Module):
@@ -127,6 +123,12 @@ class BaseModel(nn.Module):
         """Run the network on OpenGait's input tuple (subclasses)."""
         raise NotImplementedError(f"{type(self).__name__} must implement forward")
 
+    @property
+    def network(self) -> nn.Module:
+        """The network the host drives (the host itself here; :class:`~opengait_local3d.engine.host.NetworkHost`
+        binds one as ``self.net``)."""
+        return self
+
     def pictures(self) -> dict[str, Any]:
         """The hook the trainer calls on rank 0 after each checkpoint: ``image/...`` summaries to log to
         tensorboard (none here; :class:`~opengait_local3d.engine.host.NetworkHost` draws its network's parts)."""
@@ -157,12 +159,13 @@ class BaseModel(nn.Module):
                                            pin_memory=self.device.type == "cuda", worker_init_fn=ignore_interrupts)
 
     def check_test_set(self) -> None:
-        """Raise :class:`DataError` if the test set lacks what the evaluation protocol reads (its types and
-        views); run before extracting any feature, so a long inference never ends in that error."""
+        """Raise :class:`DataError` if the test set lacks what the configured evaluation reads (its pre-check of
+        the types and views); run before extracting any feature, so a long inference never ends in that error."""
         dataset = self.test_loader.dataset
         try:
-            check_test_set(self.test_dataset_name, dataset.types_list, dataset.views_list,
-                           bool(self.cfgs["evaluator_cfg"].get("cross_view_gallery", False)))
+            pre_check(self.cfgs["evaluator_cfg"], self.test_dataset_name, dataset.types_list, dataset.views_list)
+        except ConfigError:
+            raise
         except ValueError as err:
             raise DataError(f"{dataset.root}: {err}") from None
 
@@ -356,7 +359,7 @@ class BaseModel(nn.Module):
             model.msg_mgr.log_info(f"Iteration {model.iteration} >= total_iter {total_iter}: nothing to train")
             return
         forward = model._training_forward()
-        model.watch = TrainingWatch(getattr(model, "net", model), model.loss_aggregator.losses, model.msg_mgr.log_warning)
+        model.watch = TrainingWatch(model.network, model.loss_aggregator.losses, model.msg_mgr.log_warning)
         model.train_loader.batch_sampler.start_batch = model.next_batch
         with model.msg_mgr.progress(total_iter, "Training", initial=model.iteration) as bar, StopRequest() as stop, \
                 model._collectives("training"):
@@ -458,12 +461,7 @@ class BaseModel(nn.Module):
         dataset = model.test_loader.dataset
         data = {**features, "labels": dataset.label_list, "types": dataset.types_list,
                 "views": dataset.views_list}
-        eval_func = EVAL_FUNCTIONS.lookup(evaluator_cfg.get("eval_func", "evaluate_indoor_dataset"),
-                                          "evaluator_cfg.eval_func")
-        accepted = set(inspect.signature(eval_func).parameters) - {"data", "dataset", "output_dir", "produced_by"}
-        kwargs = {k: v for k, v in evaluator_cfg.items() if k in accepted}
-        return eval_func(data, model.test_dataset_name, output_dir=str(model.save_path),
-                         produced_by=model.provenance(), **kwargs)
+        return evaluate(evaluator_cfg, data, model.test_dataset_name, str(model.save_path), model.provenance())
 
     def provenance(self) -> Provenance:
         """What the test features come from: checkpoint, iteration, config (file and hash) and now."""

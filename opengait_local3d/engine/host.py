@@ -15,9 +15,9 @@ from ..modeling import build_network
 from ..visuals import tensorboard_pictures
 from .base_model import BaseModel
 from .checkpoint import checkpoint_path, load_weights
-from .config.paths import output_path
+from ..config.paths import output_path
 from .data import apply_to_sequence, get_transform
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["NetworkHost", "load_network"]
 
@@ -36,6 +36,11 @@ class NetworkHost(BaseModel):
 
     def build_network(self, model_cfg: Mapping[str, Any]) -> None:
         self.net = _network(model_cfg)
+
+    @property
+    def network(self) -> nn.Module:
+        """The network ``model_cfg`` names (``self.net``)."""
+        return self.net
 
     def init_parameters(self) -> None:
         """The network's own initialisation scheme."""

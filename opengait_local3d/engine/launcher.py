@@ -11,14 +11,14 @@ import yaml
 from . import distributed, summary
 from ..utils.allocator import keep_freed_memory
 from .config.loading import config_source, load_config
-from .config.paths import output_path
+from ..config.paths import output_path
 from .checkpoint import newest_good
 from .config.validation import check_config
-from .errors import ConfigError
+from ..errors import ConfigError
 from .messages import get_msg_mgr
 from .host import NetworkHost
 from .run_folder import claim
-from .warm_start import check_warm_start
+from ..config.warm_start import check_warm_start
 
 __all__ = ["run", "RunResult", "check_config"]
 

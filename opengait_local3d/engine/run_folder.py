@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .checkpoint import checkpoint_path, damage, saved_iterations, sidecar_path
-from .errors import OutputError
+from ..errors import OutputError
 
 __all__ = ["claim", "LOCK_NAME", "moved_aside_path"]
 

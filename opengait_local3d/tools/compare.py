@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..engine.errors import EngineError
+from ..errors import EngineError
 from ..utils.atomic import atomic_write_text
 from .arguments import at_least
 from ..visuals.curves import write_learning_curves

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..deploy.embedding import PARTITIONS, embed_sequences
 from ..engine.config.loading import load_config
-from ..engine.errors import EngineError
+from ..errors import EngineError
 from ..utils.atomic import atomic_write
 from .arguments import add_checkpoint_arguments
 

@@ -7,7 +7,7 @@ from functools import partial
 from pathlib import Path
 
 from ..deploy.enrollment import enroll
-from ..engine.errors import EngineError
+from ..errors import EngineError
 from .arguments import add_checkpoint_arguments, at_least
 from .pretreat import format_report
 

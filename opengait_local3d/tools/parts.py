@@ -12,8 +12,8 @@ from typing import Any, Mapping
 from ..engine import distributed
 from ..engine.checkpoint import saved_iterations
 from ..engine.config.loading import load_config
-from ..engine.config.paths import output_path
-from ..engine.errors import CheckpointError, ConfigError, EngineError
+from ..config.paths import output_path
+from ..errors import CheckpointError, ConfigError, EngineError
 from ..engine.host import NetworkHost
 from ..engine.messages import get_msg_mgr
 from ..local3d import STATISTICS, PartMonitor, PartRow, named_local_blocks

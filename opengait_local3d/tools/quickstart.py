@@ -28,8 +28,8 @@ import yaml
 from ..datasets.synthgait import SynthGaitOutput, generate
 from ..engine.checkpoint import checkpoint_path, saved_iterations
 from ..engine.config.loading import read_yaml
-from ..engine.config.paths import output_path
-from ..engine.errors import EngineError
+from ..config.paths import output_path
+from ..errors import EngineError
 from ..engine.launcher import run
 from ..resources import CONFIG_DIR
 from ..utils.atomic import atomic_write_text

@@ -13,7 +13,7 @@ import torch
 from ..engine.config.loading import load_config
 from ..engine.data import apply_to_sequence, get_transform
 from ..engine.data.dataset import load_sequence
-from ..engine.errors import DataError, EngineError, OutputError
+from ..errors import DataError, EngineError, OutputError
 from ..engine.host import load_network
 from ..visuals import render_part_visuals
 from .arguments import add_checkpoint_arguments
