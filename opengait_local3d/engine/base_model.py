@@ -33,9 +33,8 @@ from ..local3d import parameter_groups
 from ..modeling.init import opengait_init
 from ..utils.checks import integer_at_least
 from ..utils.state_keys import describe_warm_start
-from .checkpoint import checkpoint_path, load_weights, prune, resume_hint, save_checkpoint
+from .checkpoint import load_weights, prune, resume_hint, save_checkpoint
 from .config.loading import config_digest
-from ..config.paths import output_path
 from .data import SAMPLERS, Batch, CollateFn, GaitDataset, check_transforms, get_transform
 from .distributed import DEFAULT_TIMEOUT, any_rank, collective_failure, gather_to_main, get_context
 from ..errors import ConfigError, DataError, FaultError, OutputError
@@ -45,6 +44,7 @@ from .interrupts import StopRequest, ignore_interrupts
 from .loss_aggregator import LossAggregator
 from .messages import get_msg_mgr
 from .nonfinite import NonFiniteGuard
+from .run_folder import RestoreHint, RunFolder
 from .watch import TrainingWatch
 from ..config.optimizers import OPTIMIZERS, SCHEDULERS
 
@@ -60,17 +60,21 @@ class BaseModel(nn.Module):
     Args:
         cfgs: the full config (see :func:`~opengait_local3d.engine.config.loading.load_config`).
         training: build for training (``trainer_cfg``) or testing (``evaluator_cfg``).
+        folder: the phase's run folder (default: the config's, :meth:`RunFolder.of`).
+        hint: the weights to restore (default: the phase's ``restore_hint``, :meth:`RestoreHint.parse`).
 
     Attributes:
         iteration: optimizer steps taken. next_batch: the training batch to draw next.
-        save_path: ``<output_root>/<dataset_name>/<model>/<save_name>``.
+        run_folder: where the phase writes, and its checkpoints.
+        save_path: ``<output_root>/<dataset_name>/<model>/<save_name>`` (``run_folder.save_path``).
         checkpoint: the checkpoint the weights are from (restored or just saved; ``None``: untrained).
         config_source: the config's file (``<dict>`` for one in memory), recorded with the result tables.
     """
 
     config_source = "<dict>"
 
-    def __init__(self, cfgs: Mapping[str, Any], training: bool):
+    def __init__(self, cfgs: Mapping[str, Any], training: bool, *, folder: RunFolder | None = None,
+                 hint: RestoreHint | None = None):
         super().__init__()
         self.msg_mgr = get_msg_mgr()
         self.cfgs = cfgs
@@ -82,7 +86,8 @@ class BaseModel(nn.Module):
         self._repeated = self._sampled = 0  # sequences shorter than the clip, of those sampled, since the last log
         self.engine_section = "trainer_cfg" if training else "evaluator_cfg"
         self.engine_cfg = cfgs[self.engine_section]
-        self.save_path = output_path(cfgs, training)
+        self.run_folder = folder or RunFolder.of(cfgs, training)
+        self.save_path = self.run_folder.save_path
         self.seed = int(cfgs["engine_cfg"]["seed"])
         self.enable_float16 = bool(self.engine_cfg.get("enable_float16")) and self.device.type == "cuda"
         if self.engine_cfg.get("enable_float16") and not self.enable_float16:
@@ -107,9 +112,9 @@ class BaseModel(nn.Module):
             self.scheduler = self.get_scheduler(cfgs["scheduler_cfg"])
             self.scaler = torch.amp.GradScaler("cuda", enabled=self.enable_float16)
         self.train(training)
-        restore_hint = self.engine_cfg.get("restore_hint", 0)
-        if restore_hint != 0:
-            self.resume_ckpt(restore_hint)
+        hint = hint or RestoreHint.parse(self.engine_cfg.get("restore_hint", 0))
+        if hint.restores:
+            self._restore(hint)
         elif not training:
             self.msg_mgr.log_warning("evaluator_cfg.restore_hint is 0: testing the untrained network")
 
@@ -229,11 +234,11 @@ class BaseModel(nn.Module):
             "scaler": self.scaler.state_dict(),
             "model_cfg": dict(self.cfgs["model_cfg"]),
         }
-        path = checkpoint_path(self.save_path, self.engine_cfg["save_name"], iteration)
+        path = self.run_folder.checkpoint(iteration)
         save_checkpoint(state, path)
         self.checkpoint = path
         self.msg_mgr.log_info(f"Saved {path}")
-        for removed in prune(self.save_path, self.engine_cfg["save_name"], int(self.engine_cfg.get("keep_last", 0))):
+        for removed in prune(self.save_path, self.run_folder.save_name, int(self.engine_cfg.get("keep_last", 0))):
             self.msg_mgr.log_info(f"Removed {removed} (trainer_cfg.keep_last: {self.engine_cfg['keep_last']})")
 
     def resume_ckpt(self, restore_hint: int | str) -> None:
@@ -242,13 +247,13 @@ class BaseModel(nn.Module):
         As in OpenGait, a path restores the weights (and optimizer/scheduler when training) and starts
         counting iterations at 0; an iteration resumes the run, its sampling included.
         """
-        if isinstance(restore_hint, bool) or not isinstance(restore_hint, (int, str)):
-            raise ConfigError(f"restore_hint: expected an iteration or a checkpoint path, got {restore_hint!r}")
-        if isinstance(restore_hint, int):
-            path = checkpoint_path(self.save_path, self.engine_cfg["save_name"], restore_hint)
+        self._restore(RestoreHint.parse(restore_hint))
+
+    def _restore(self, hint: RestoreHint) -> None:
+        if hint.path is not None:
+            self._load_ckpt(hint.path, resume=False)
         else:
-            path = restore_hint
-        self._load_ckpt(path, resume=isinstance(restore_hint, int))
+            self._load_ckpt(self.run_folder.checkpoint(hint.iteration), resume=True)
 
     def _load_ckpt(self, path: Any, resume: bool) -> None:
         strict = bool(self.engine_cfg.get("restore_ckpt_strict", True))
@@ -413,7 +418,7 @@ class BaseModel(nn.Module):
     def _fault(self, message: str, advice: str = "") -> FaultError:
         """The error that ends a training on a fault: ``message``, then the newest good checkpoint of the run and how
         to resume it, then ``advice``."""
-        hint = resume_hint(output_path(self.cfgs, True), self.cfgs["trainer_cfg"]["save_name"])
+        hint = resume_hint(self.save_path, self.run_folder.save_name)
         return FaultError(f"{message}. {hint}{advice}")
 
     @contextlib.contextmanager
