@@ -10,7 +10,7 @@ from conftest import TINY_MODEL_CFGS, tiny_engine_config
 from opengait_local3d.cli import main as cli_main
 from opengait_local3d.datasets.silhouette import load_sequence
 from opengait_local3d.deploy.export import TOLERANCE, relative_error
-from opengait_local3d.tools.embed import embed
+from opengait_local3d.deploy.embedding import embed
 
 MODELS = {**TINY_MODEL_CFGS, "GaitGL": {"model": "GaitGL", "channels": [2, 4, 4], "bin_num": [4], "class_num": 4}}
 

@@ -453,20 +453,25 @@ class BaseModel(nn.Module):
         """Extract the test features and evaluate them on rank 0 (``{}`` on the other ranks)."""
         evaluator_cfg = model.cfgs["evaluator_cfg"]
         model.check_test_set()
-        was_training = model.training
-        model.eval()
-        try:
-            features = model.inference(model.context.rank)
-        finally:
-            model.train(was_training)
-            if was_training and model.cfgs["trainer_cfg"].get("fix_BN"):
-                model.fix_BN()
+        features = model.test_features()
         if features is None:
             return {}
         dataset = model.test_loader.dataset
         data = {**features, "labels": dataset.label_list, "types": dataset.types_list,
                 "views": dataset.views_list}
         return evaluate(evaluator_cfg, data, model.test_dataset_name, str(model.save_path), model.provenance())
+
+    def test_features(self) -> dict[str, np.ndarray] | None:
+        """:meth:`inference` in eval mode, on rank 0 (``None`` elsewhere); the model's mode comes back after it
+        (``fix_BN`` kept in a training)."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.inference(self.context.rank)
+        finally:
+            self.train(was_training)
+            if was_training and self.cfgs["trainer_cfg"].get("fix_BN"):
+                self.fix_BN()
 
     def provenance(self) -> Provenance:
         """What the test features come from: checkpoint, iteration, config (file and hash) and now."""
