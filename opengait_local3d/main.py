@@ -13,7 +13,7 @@ import sys
 from typing import Sequence
 
 from .engine.distributed import launched_by_torchrun
-from .engine.errors import EngineError
+from .errors import EngineError
 from .engine.launcher import run
 
 

@@ -20,10 +20,9 @@ from typing import Sequence
 import numpy as np
 import pytest
 
+from opengait_local3d.config.opengait_keys import OPENGAIT_COMMIT
 from opengait_local3d.engine import load_config
 
-#: the OpenGait commit the plugin, the recorded names and keys, and the golden fixtures are of
-OPENGAIT_COMMIT = "0efafd4779f127fbce34f22aff301bd82e923da5"
 NEEDS_OPENGAIT = "needs_opengait"
 
 

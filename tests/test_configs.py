@@ -8,7 +8,7 @@ import yaml
 
 from opengait_local3d import cli
 from opengait_local3d.engine.config.loading import load_config, read_yaml
-from opengait_local3d.engine.config.paths import resolve_path
+from opengait_local3d.config.paths import resolve_path
 from opengait_local3d.modeling import build_network
 from opengait_local3d.resources import CONFIG_DIR
 from opengait_local3d.tools import ablations

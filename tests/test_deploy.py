@@ -16,7 +16,7 @@ from opengait_local3d.datasets.synthgait import generate
 from opengait_local3d.deploy.enrollment import enroll
 from opengait_local3d.deploy.gallery import Gallery, GalleryModel, load_gallery
 from opengait_local3d.deploy.identification import calibrate, identify, nearest_identities
-from opengait_local3d.engine.errors import OutputError
+from opengait_local3d.errors import OutputError
 from opengait_local3d.engine.launcher import run
 
 GALLERY_TYPES, PROBE_TYPES = ("nm-01", "nm-02", "nm-03", "nm-04"), ("nm-05", "nm-06")

@@ -9,7 +9,7 @@ from opengait_local3d.cli import main as cli_main
 from opengait_local3d.engine import distributed
 from opengait_local3d.engine.config.loading import load_config
 from opengait_local3d.engine.host import NetworkHost
-from opengait_local3d.tools.embed import embed
+from opengait_local3d.deploy.embedding import embed
 
 
 def test_embeddings_equal_the_test_phase_features(tiny_casiab, tmp_path):

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from opengait_local3d.engine import checkpoint as ckpt
-from opengait_local3d.engine.errors import CheckpointError
+from opengait_local3d.errors import CheckpointError
 
 
 def test_path_layout(tmp_path):

@@ -9,12 +9,12 @@ import yaml
 
 from conftest import OPENGAIT_COMMIT
 from opengait_local3d.engine.config.loading import load_config, merge_configs, read_yaml
-from opengait_local3d.engine.config.opengait_keys import OPENGAIT_COMMIT as RECORDED_COMMIT, OPENGAIT_KEYS
-from opengait_local3d.engine.config.paths import output_path, resolve_path
+from opengait_local3d.config.opengait_keys import OPENGAIT_COMMIT as RECORDED_COMMIT, OPENGAIT_KEYS
+from opengait_local3d.config.paths import output_path, resolve_path
 from opengait_local3d.engine.data.transforms import get_transform
-from opengait_local3d.engine.errors import ConfigError
+from opengait_local3d.errors import ConfigError
 from opengait_local3d.engine.launcher import check_config
-from opengait_local3d.engine.optim import OPTIMIZERS, SCHEDULERS
+from opengait_local3d.config.optimizers import OPTIMIZERS, SCHEDULERS
 from opengait_local3d.resources import CONFIG_DIR
 
 

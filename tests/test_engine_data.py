@@ -10,7 +10,7 @@ import torch.utils.data
 
 from conftest import CASIA_B_TYPES, write_partition, write_pkl, write_pkl_dataset
 from opengait_local3d.engine.data import CollateFn, GaitDataset, SampleKey, load_sequence
-from opengait_local3d.engine.errors import ConfigError, DataError
+from opengait_local3d.errors import ConfigError, DataError
 
 
 def data_cfg(root, partition, **extra):

@@ -18,7 +18,7 @@ import yaml
 from conftest import tiny_engine_config
 from opengait_local3d.engine import CheckpointError, OutputError, evaluate_indoor_dataset, run
 from opengait_local3d.engine.evaluation import Provenance
-from opengait_local3d.engine.run_folder import LOCK_NAME, claim
+from opengait_local3d.engine.run_folder import LOCK_NAME, RestoreHint, RunFolder, claim
 from test_engine_cli_errors import fingerprint
 
 
@@ -92,12 +92,12 @@ def test_a_live_lock_keeps_a_second_process_out_and_a_stale_one_is_taken_over(tm
         with pytest.raises(OutputError, match=rf"^{save_path}: another training is writing to this run folder \(pid "
                                               rf"{other.pid} on this host, started 2024-01-01 00:00:00: python -m "
                                               rf"opengait_local3d.main --cfgs other.yaml\)"):
-            with claim(save_path, "tiny", 0, 4, restart=False):
+            with claim(RunFolder(save_path, "tiny"), RestoreHint(), 4, restart=False):
                 pass
     finally:
         other.kill()
         other.wait()
-    with claim(save_path, "tiny", 0, 4, restart=False) as notes:  # its process is gone: stale
+    with claim(RunFolder(save_path, "tiny"), RestoreHint(), 4, restart=False) as notes:  # its process is gone: stale
         assert json.loads((save_path / LOCK_NAME).read_text())["pid"] == os.getpid()
     assert notes == [f"{save_path / LOCK_NAME}: took over the lock of a training that is no longer running (pid "
                      f"{other.pid} on {socket.gethostname()}, started 2024-01-01 00:00:00)"]

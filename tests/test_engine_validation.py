@@ -8,6 +8,7 @@ import torch
 from conftest import TINY_MODEL_CFGS, tiny_engine_config, write_partition
 from opengait_local3d.engine import ConfigError, run
 from opengait_local3d.engine.config.loading import load_config
+from opengait_local3d.config.validation import check_shared_config
 from opengait_local3d.engine.config.validation import check_config
 from opengait_local3d.utils.registry import checked_arguments
 from opengait_local3d.utils.typecheck import Probability, mismatch
@@ -105,5 +106,5 @@ def test_the_plugins_host_checks_before_opengait_builds_anything(tiny_casiab, tm
                                           model_cfg={**TINY_LOCAL3D, "channels": 16},
                                           loss_cfg={"type": "OpenGaitsOwnLoss", "log_prefix": "x"}))
     with pytest.raises(ConfigError, match=r"^model_cfg.channels: expected a list of integers, got 16$"):
-        check_config(cfgs, training=True, host="opengait")  # OpenGait's own loss names are OpenGait's business
-    check_config({"model_cfg": TINY_LOCAL3D}, training=False, host="opengait")  # a partial config: what is there
+        check_shared_config(cfgs, training=True)  # OpenGait's own loss names are OpenGait's business
+    check_shared_config({"model_cfg": TINY_LOCAL3D}, training=False)  # a partial config: what is there

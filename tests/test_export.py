@@ -15,8 +15,8 @@ from torch import nn
 from conftest import TINY_MODEL_CFGS, make_silhouettes, tiny_engine_config, write_pkl
 from opengait_local3d.cli import main as cli_main
 from opengait_local3d.datasets.silhouette import load_sequence
+from opengait_local3d.deploy.embedding import embed
 from opengait_local3d.deploy.export import TOLERANCE, BinMaxPool2d, relative_error
-from opengait_local3d.tools.embed import embed
 
 MODELS = {**TINY_MODEL_CFGS, "GaitGL": {"model": "GaitGL", "channels": [2, 4, 4], "bin_num": [4], "class_num": 4}}
 #: the networks the issue's ONNX bar names. Local3DCNN keeps only its third 3D local block (the export of each block

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import OPENGAIT_COMMIT, assert_loads_unchanged, opengait_repository
 from opengait_local3d.engine.data import get_transform
-from opengait_local3d.engine.errors import ConfigError
+from opengait_local3d.errors import ConfigError
 from opengait_local3d.engine.launcher import check_config
 
 REPOSITORY = Path(__file__).resolve().parent.parent

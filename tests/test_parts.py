@@ -10,7 +10,7 @@ import yaml
 from conftest import tiny_engine_config
 from opengait_local3d.cli import main as cli_main
 from opengait_local3d.engine.launcher import run
-from opengait_local3d.tools.parts import CSV_COLUMNS, part_table
+from opengait_local3d.deploy.parts import CSV_COLUMNS, part_table
 
 
 def test_parts_of_the_newest_checkpoint_match_a_monitor_over_the_same_sequences(tiny_casiab, tmp_path, capsys):

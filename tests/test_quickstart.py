@@ -10,11 +10,11 @@ import yaml
 
 from opengait_local3d.cli import main as cli_main
 from opengait_local3d.engine.checkpoint import load_checkpoint
-from opengait_local3d.tools import compare as compare_tool
-from opengait_local3d.tools import quickstart as quickstart_tool
+from opengait_local3d.experiments import compare as compare_tool
+from opengait_local3d.experiments import quickstart as quickstart_tool
 import dataclasses
 
-from opengait_local3d.tools.quickstart import CONDITIONS, SYNTH_MODELS, SynthRun
+from opengait_local3d.experiments.quickstart import CONDITIONS, SYNTH_MODELS, SynthRun
 
 TINY_DATA = {"subjects": 4, "size": 32, "frames": 8, "seed": 0, "views": (0, 90)}
 

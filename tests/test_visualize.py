@@ -14,7 +14,7 @@ from opengait_local3d.engine.config.loading import load_config
 from opengait_local3d.engine.host import NetworkHost, load_network
 from opengait_local3d.local3d import named_local_blocks
 from opengait_local3d.modeling import build_network
-from opengait_local3d.tools.visualize import visualize_run
+from opengait_local3d.deploy.visualization import visualize_run
 from opengait_local3d.visuals.pictures import (CELL, FRAME_HEADER, GAMMA_BARS, LABEL_WIDTH, PART_COLOURS,
                                                TIMELINE_HEADER, TIMELINE_ROW, WINDOW_BAND,
                                                render_part_visuals)

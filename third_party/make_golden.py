@@ -45,7 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-PINNED_COMMIT = "0efafd4779f127fbce34f22aff301bd82e923da5"
+from opengait_local3d.config.opengait_keys import OPENGAIT_COMMIT as PINNED_COMMIT
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"
 #: model -> (module of opengait/modeling/models, OpenGait config building it); outputs are taken in eval mode.
 GOLDEN_MODELS = {

@@ -5,14 +5,15 @@ its dependencies need not be installed, and a bare mirror works as well as a che
 
     python third_party/opengait_facts.py --opengait PATH [--commit REV]
 
-* ``opengait_local3d/engine/config/opengait_keys.py``: the config keys OpenGait's own configs use, per section,
+* ``opengait_local3d/config/opengait_keys.py``: the config keys OpenGait's own configs use, per section,
   so that the engine loads OpenGait's yaml files (keys it does not implement are reported and ignored).
   Files without a ``model_cfg`` (e.g. pretreatment settings) are not engine configs and are skipped.
-* ``opengait_local3d/opengait_plugin/opengait_names.json``: the names a config may use (models, losses,
+* ``opengait_local3d/config/opengait_names.json``: the names a config may use (models, losses,
   samplers, transforms, evaluator functions) with the arguments each accepts, for the plugin's config check.
   Arguments are ``null`` where a class inherits ``__init__`` from outside the files read.
 
-Both record the commit; ``third_party/README.md`` says which one is pinned.
+The names file records the commit (``opengait_commit``), the one place it is written: the keys module, the tests
+and ``third_party/make_golden.py`` read it from there. ``third_party/README.md`` says which one is pinned.
 """
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import yaml
 
 PACKAGE = Path(__file__).resolve().parent.parent / "opengait_local3d"
-KEYS_MODULE = PACKAGE / "engine" / "config" / "opengait_keys.py"
-NAMES_FILE = PACKAGE / "opengait_plugin" / "opengait_names.json"
+KEYS_MODULE = PACKAGE / "config" / "opengait_keys.py"
+NAMES_FILE = PACKAGE / "config" / "opengait_names.json"
 #: Sections whose own keys are recorded; the sampler and transform keys are recorded apart.
 PLAIN_SECTIONS = ("data_cfg", "trainer_cfg", "evaluator_cfg", "loss_cfg", "optimizer_cfg", "scheduler_cfg")
 
@@ -110,17 +111,23 @@ def read_configs(repo: Repository) -> tuple[list[tuple[str, dict]], list[str]]:
     return engine_configs, skipped
 
 
-def render_keys_module(keys: Mapping[str, set[str]], commit: str, n_files: int, skipped: Sequence[str]) -> str:
+def render_keys_module(keys: Mapping[str, set[str]], n_files: int, skipped: Sequence[str]) -> str:
     """The text of ``opengait_keys.py``."""
     lines = [
         '"""Config keys that OpenGait\'s own configs use (generated: do not edit).',
         "",
         "Regenerate with ``python third_party/opengait_facts.py --opengait PATH``.",
-        f"Source: {n_files} engine configs under ``configs/`` at the commit below; skipped (no model_cfg):",
-        *(f"``{path}``" + ("," if i < len(skipped) - 1 else ".") for i, path in enumerate(skipped)),
+        f"Source: {n_files} engine configs under ``configs/`` at the pinned commit, :data:`OPENGAIT_COMMIT`; skipped",
+        "(no model_cfg): " + ", ".join(f"``{path}``" for path in skipped) + ".",
         '"""',
         "",
-        f'OPENGAIT_COMMIT = "{commit}"',
+        "import json",
+        "from pathlib import Path",
+        "",
+        "#: the generated names file (``third_party/opengait_facts.py``), which records the pinned commit",
+        'OPENGAIT_NAMES_FILE = Path(__file__).with_name("opengait_names.json")',
+        "#: the OpenGait commit the plugin, these keys and names, and the golden fixtures are of",
+        'OPENGAIT_COMMIT: str = json.loads(OPENGAIT_NAMES_FILE.read_text(encoding="utf-8"))["opengait_commit"]',
         "",
         "#: section (\"\" = top level, \"sampler\", \"transform\") -> keys used there",
         "OPENGAIT_KEYS: dict[str, frozenset[str]] = {",
@@ -250,7 +257,7 @@ def render_names(repo: Repository) -> str:
 def render_keys(repo: Repository) -> str:
     """The text of ``opengait_keys.py``."""
     configs, skipped = read_configs(repo)
-    return render_keys_module(collect_keys(cfg for _, cfg in configs), repo.commit, len(configs), skipped)
+    return render_keys_module(collect_keys(cfg for _, cfg in configs), len(configs), skipped)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,9 +1,11 @@
 """Embed every sequence of a folder in OpenGait's pkl layout exactly as the test phase does: the evaluator's sampler,
-transform and network, with the checkpoint the config's ``evaluator_cfg.restore_hint`` names."""
+transform and network, with the checkpoint the config's ``evaluator_cfg.restore_hint`` names; :func:`embed` writes
+them to an npz file."""
 from __future__ import annotations
 
 import copy
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,14 +13,14 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..engine import distributed
-from ..engine.config.paths import resolve_path
+from ..config.paths import resolve_path
+from ..engine.config.loading import load_config
 from ..engine.data.dataset import partition_ids
-from ..engine.errors import DataError
-from ..engine.host import NetworkHost
-from ..engine.messages import get_msg_mgr
+from ..engine.inference import inference_session
+from ..errors import DataError
+from ..utils.atomic import atomic_write
 
-__all__ = ["PARTITIONS", "SequenceEmbeddings", "embed_sequences"]
+__all__ = ["PARTITIONS", "SequenceEmbeddings", "embed_sequences", "embed"]
 
 #: which ids of a folder to embed: every id folder, or the config's TRAIN_SET or TEST_SET
 PARTITIONS = ("all", "train", "test")
@@ -69,28 +71,45 @@ def embed_sequences(cfgs: Mapping[str, Any], root: str | Path, partition: str = 
     if not root.is_dir():
         raise DataError(f"{root}: the dataset folder does not exist")
     cfgs["data_cfg"]["dataset_root"] = str(root)
-    with tempfile.TemporaryDirectory() as tmp, distributed.session(device) as context:
+    with tempfile.TemporaryDirectory() as tmp:
         if partition != "test":  # the test loader reads TEST_SET: a partition whose TEST_SET is what was asked
             partition_file = Path(tmp) / "partition.json"
             partition_file.write_text(json.dumps({"TRAIN_SET": [], "TEST_SET": _ids(root, cfgs["data_cfg"],
                                                                                      partition)}))
             cfgs["data_cfg"]["dataset_partition"] = str(partition_file)
-        msg_mgr = get_msg_mgr()
-        msg_mgr.init_logger(Path(tmp), log_to_file=False, is_main=context.is_main)
-        try:
-            model = NetworkHost(cfgs, training=False)  # inference only: no evaluation protocol checks the ids
+        with inference_session(cfgs, device, log_folder=Path(tmp)) as model:  # no evaluation pre-check of the ids
             dataset = model.test_loader.dataset
             if frame_sizes is not None:
                 _check_frame_sizes(root, dataset.frame_sizes, frame_sizes, frame_sizes_of)
-            model.eval()
-            features = model.inference(context.rank)
-        finally:
-            msg_mgr.close()
+            features = model.test_features()
     if features is None:
         return None
     return SequenceEmbeddings(features["embeddings"].astype(np.float32), np.array(dataset.label_list),
                               np.array(dataset.types_list), np.array(dataset.views_list),
                               tuple(tuple(map(int, size)) for size in dataset.frame_sizes), model.checkpoint)
+
+
+def embed(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, data: str | os.PathLike,
+          out: str | os.PathLike, partition: str = "all", device: str = "auto") -> dict[str, np.ndarray]:
+    """Embed every sequence of ``partition`` under ``data`` with checkpoint ``iteration`` and write ``out``
+    (:func:`embed_sequences`).
+
+    Returns:
+        What was written: ``embeddings [N, c, p]`` float32, ``ids``, ``types``, ``views`` (str arrays).
+
+    Raises:
+        ConfigError, CheckpointError, DataError: naming the config key, checkpoint or file at fault.
+    """
+    cfgs = load_config(cfgs if isinstance(cfgs, Mapping) else Path(cfgs))
+    cfgs["evaluator_cfg"]["restore_hint"] = iteration  # 0 means untrained, whatever the config says
+    embedded = embed_sequences(cfgs, data, partition, device)
+    if embedded is None:
+        return {}
+    result = {"embeddings": embedded.embeddings, "ids": embedded.ids, "types": embedded.types,
+              "views": embedded.views}
+    with atomic_write(out) as handle:
+        np.savez(handle, **result)
+    return result
 
 
 def _ids(root: Path, data_cfg: Mapping[str, Any], partition: str) -> list[str]:

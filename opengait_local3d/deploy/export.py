@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from ..datasets.silhouette import sequence_shape
 from ..engine.config.loading import load_config
 from ..engine.data import get_transform
-from ..engine.errors import ConfigError, DataError, EngineError
+from ..errors import ConfigError, DataError, EngineError
 from ..engine.host import load_network
 
 __all__ = ["FORMATS", "TOLERANCE", "CHECK_FRAMES", "EXPORT_PACKAGES", "ExportError", "InferenceNetwork",

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.errors import DataError, OutputError
+from ..errors import DataError, OutputError
 from ..utils.atomic import atomic_write
 
 __all__ = ["FORMAT", "GalleryModel", "Gallery", "load_gallery", "save_gallery", "merge_galleries", "file_sha256"]

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..engine.errors import CheckpointError, DataError
+from ..errors import CheckpointError, DataError
 from ..engine.evaluation import distance_matrix, prepare_features
 from ..engine.evaluation.distances import PROBE_CHUNK
 from .embedding import embed_sequences

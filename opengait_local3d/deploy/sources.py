@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..datasets.pretreatment import PretreatReport, SequenceSource, pretreat, pretreat_sequence
-from ..engine.errors import DataError
+from ..errors import DataError
 
 __all__ = ["SINGLE_TYPE", "SequenceFolder", "sequence_folder"]
 

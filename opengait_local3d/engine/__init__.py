@@ -8,7 +8,7 @@
 """
 from .base_model import BaseModel
 from .config.loading import load_config
-from .errors import CheckpointError, ConfigError, DataError, EngineError, FaultError, OutputError
+from ..errors import CheckpointError, ConfigError, DataError, EngineError, FaultError, OutputError
 from .evaluation import evaluate_indoor_dataset
 from .launcher import RunResult, run
 from .host import NetworkHost, load_network

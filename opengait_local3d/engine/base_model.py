@@ -19,7 +19,6 @@ disk refused) naming the iteration and the newest good checkpoint, and saving no
 from __future__ import annotations
 
 import contextlib
-import inspect
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -33,26 +32,23 @@ from torch.nn.parallel import DistributedDataParallel
 from ..local3d import parameter_groups
 from ..modeling.init import opengait_init
 from ..utils.checks import integer_at_least
-from .checkpoint import checkpoint_path, describe_warm_start, load_weights, prune, resume_hint, save_checkpoint
+from ..utils.state_keys import describe_warm_start
+from .checkpoint import load_weights, prune, resume_hint, save_checkpoint
 from .config.loading import config_digest
-from .config.paths import output_path
 from .data import SAMPLERS, Batch, CollateFn, GaitDataset, check_transforms, get_transform
 from .distributed import DEFAULT_TIMEOUT, any_rank, collective_failure, gather_to_main, get_context
-from .errors import ConfigError, DataError, FaultError, OutputError
-from .evaluation import Provenance, check_test_set, evaluate_indoor_dataset
+from ..errors import ConfigError, DataError, FaultError, OutputError
+from .evaluation import Provenance
+from .evaluation.functions import evaluate, pre_check
 from .interrupts import StopRequest, ignore_interrupts
 from .loss_aggregator import LossAggregator
 from .messages import get_msg_mgr
 from .nonfinite import NonFiniteGuard
+from .run_folder import RestoreHint, RunFolder
 from .watch import TrainingWatch
-from .optim import OPTIMIZERS, SCHEDULERS
-from .registries import section_registry
+from ..config.optimizers import OPTIMIZERS, SCHEDULERS
 
-__all__ = ["BaseModel", "EVAL_FUNCTIONS"]
-
-#: ``evaluator_cfg.eval_func`` -> function(data, dataset, ..., output_dir)
-EVAL_FUNCTIONS = section_registry("evaluation function", "eval_func",
-                                  {"evaluate_indoor_dataset": evaluate_indoor_dataset}, "evaluator_cfg")
+__all__ = ["BaseModel"]
 
 
 class BaseModel(nn.Module):
@@ -64,17 +60,21 @@ class BaseModel(nn.Module):
     Args:
         cfgs: the full config (see :func:`~opengait_local3d.engine.config.loading.load_config`).
         training: build for training (``trainer_cfg``) or testing (``evaluator_cfg``).
+        folder: the phase's run folder (default: the config's, :meth:`RunFolder.of`).
+        hint: the weights to restore (default: the phase's ``restore_hint``, :meth:`RestoreHint.parse`).
 
     Attributes:
         iteration: optimizer steps taken. next_batch: the training batch to draw next.
-        save_path: ``<output_root>/<dataset_name>/<model>/<save_name>``.
+        run_folder: where the phase writes, and its checkpoints.
+        save_path: ``<output_root>/<dataset_name>/<model>/<save_name>`` (``run_folder.save_path``).
         checkpoint: the checkpoint the weights are from (restored or just saved; ``None``: untrained).
         config_source: the config's file (``<dict>`` for one in memory), recorded with the result tables.
     """
 
     config_source = "<dict>"
 
-    def __init__(self, cfgs: Mapping[str, Any], training: bool):
+    def __init__(self, cfgs: Mapping[str, Any], training: bool, *, folder: RunFolder | None = None,
+                 hint: RestoreHint | None = None):
         super().__init__()
         self.msg_mgr = get_msg_mgr()
         self.cfgs = cfgs
@@ -86,7 +86,8 @@ class BaseModel(nn.Module):
         self._repeated = self._sampled = 0  # sequences shorter than the clip, of those sampled, since the last log
         self.engine_section = "trainer_cfg" if training else "evaluator_cfg"
         self.engine_cfg = cfgs[self.engine_section]
-        self.save_path = output_path(cfgs, training)
+        self.run_folder = folder or RunFolder.of(cfgs, training)
+        self.save_path = self.run_folder.save_path
         self.seed = int(cfgs["engine_cfg"]["seed"])
         self.enable_float16 = bool(self.engine_cfg.get("enable_float16")) and self.device.type == "cuda"
         if self.engine_cfg.get("enable_float16") and not self.enable_float16:
@@ -111,9 +112,9 @@ class BaseModel(nn.Module):
             self.scheduler = self.get_scheduler(cfgs["scheduler_cfg"])
             self.scaler = torch.amp.GradScaler("cuda", enabled=self.enable_float16)
         self.train(training)
-        restore_hint = self.engine_cfg.get("restore_hint", 0)
-        if restore_hint != 0:
-            self.resume_ckpt(restore_hint)
+        hint = hint or RestoreHint.parse(self.engine_cfg.get("restore_hint", 0))
+        if hint.restores:
+            self._restore(hint)
         elif not training:
             self.msg_mgr.log_warning("evaluator_cfg.restore_hint is 0: testing the untrained network")
 
@@ -126,6 +127,12 @@ class BaseModel(nn.Module):
     def forward(self, inputs: tuple) -> dict[str, Any]:
         """Run the network on OpenGait's input tuple (subclasses)."""
         raise NotImplementedError(f"{type(self).__name__} must implement forward")
+
+    @property
+    def network(self) -> nn.Module:
+        """The network the host drives (the host itself here; :class:`~opengait_local3d.engine.host.NetworkHost`
+        binds one as ``self.net``)."""
+        return self
 
     def pictures(self) -> dict[str, Any]:
         """The hook the trainer calls on rank 0 after each checkpoint: ``image/...`` summaries to log to
@@ -157,12 +164,13 @@ class BaseModel(nn.Module):
                                            pin_memory=self.device.type == "cuda", worker_init_fn=ignore_interrupts)
 
     def check_test_set(self) -> None:
-        """Raise :class:`DataError` if the test set lacks what the evaluation protocol reads (its types and
-        views); run before extracting any feature, so a long inference never ends in that error."""
+        """Raise :class:`DataError` if the test set lacks what the configured evaluation reads (its pre-check of
+        the types and views); run before extracting any feature, so a long inference never ends in that error."""
         dataset = self.test_loader.dataset
         try:
-            check_test_set(self.test_dataset_name, dataset.types_list, dataset.views_list,
-                           bool(self.cfgs["evaluator_cfg"].get("cross_view_gallery", False)))
+            pre_check(self.cfgs["evaluator_cfg"], self.test_dataset_name, dataset.types_list, dataset.views_list)
+        except ConfigError:
+            raise
         except ValueError as err:
             raise DataError(f"{dataset.root}: {err}") from None
 
@@ -226,11 +234,11 @@ class BaseModel(nn.Module):
             "scaler": self.scaler.state_dict(),
             "model_cfg": dict(self.cfgs["model_cfg"]),
         }
-        path = checkpoint_path(self.save_path, self.engine_cfg["save_name"], iteration)
+        path = self.run_folder.checkpoint(iteration)
         save_checkpoint(state, path)
         self.checkpoint = path
         self.msg_mgr.log_info(f"Saved {path}")
-        for removed in prune(self.save_path, self.engine_cfg["save_name"], int(self.engine_cfg.get("keep_last", 0))):
+        for removed in prune(self.save_path, self.run_folder.save_name, int(self.engine_cfg.get("keep_last", 0))):
             self.msg_mgr.log_info(f"Removed {removed} (trainer_cfg.keep_last: {self.engine_cfg['keep_last']})")
 
     def resume_ckpt(self, restore_hint: int | str) -> None:
@@ -239,13 +247,13 @@ class BaseModel(nn.Module):
         As in OpenGait, a path restores the weights (and optimizer/scheduler when training) and starts
         counting iterations at 0; an iteration resumes the run, its sampling included.
         """
-        if isinstance(restore_hint, bool) or not isinstance(restore_hint, (int, str)):
-            raise ConfigError(f"restore_hint: expected an iteration or a checkpoint path, got {restore_hint!r}")
-        if isinstance(restore_hint, int):
-            path = checkpoint_path(self.save_path, self.engine_cfg["save_name"], restore_hint)
+        self._restore(RestoreHint.parse(restore_hint))
+
+    def _restore(self, hint: RestoreHint) -> None:
+        if hint.path is not None:
+            self._load_ckpt(hint.path, resume=False)
         else:
-            path = restore_hint
-        self._load_ckpt(path, resume=isinstance(restore_hint, int))
+            self._load_ckpt(self.run_folder.checkpoint(hint.iteration), resume=True)
 
     def _load_ckpt(self, path: Any, resume: bool) -> None:
         strict = bool(self.engine_cfg.get("restore_ckpt_strict", True))
@@ -356,7 +364,7 @@ class BaseModel(nn.Module):
             model.msg_mgr.log_info(f"Iteration {model.iteration} >= total_iter {total_iter}: nothing to train")
             return
         forward = model._training_forward()
-        model.watch = TrainingWatch(getattr(model, "net", model), model.loss_aggregator.losses, model.msg_mgr.log_warning)
+        model.watch = TrainingWatch(model.network, model.loss_aggregator.losses, model.msg_mgr.log_warning)
         model.train_loader.batch_sampler.start_batch = model.next_batch
         with model.msg_mgr.progress(total_iter, "Training", initial=model.iteration) as bar, StopRequest() as stop, \
                 model._collectives("training"):
@@ -410,7 +418,7 @@ class BaseModel(nn.Module):
     def _fault(self, message: str, advice: str = "") -> FaultError:
         """The error that ends a training on a fault: ``message``, then the newest good checkpoint of the run and how
         to resume it, then ``advice``."""
-        hint = resume_hint(output_path(self.cfgs, True), self.cfgs["trainer_cfg"]["save_name"])
+        hint = resume_hint(self.save_path, self.run_folder.save_name)
         return FaultError(f"{message}. {hint}{advice}")
 
     @contextlib.contextmanager
@@ -445,25 +453,25 @@ class BaseModel(nn.Module):
         """Extract the test features and evaluate them on rank 0 (``{}`` on the other ranks)."""
         evaluator_cfg = model.cfgs["evaluator_cfg"]
         model.check_test_set()
-        was_training = model.training
-        model.eval()
-        try:
-            features = model.inference(model.context.rank)
-        finally:
-            model.train(was_training)
-            if was_training and model.cfgs["trainer_cfg"].get("fix_BN"):
-                model.fix_BN()
+        features = model.test_features()
         if features is None:
             return {}
         dataset = model.test_loader.dataset
         data = {**features, "labels": dataset.label_list, "types": dataset.types_list,
                 "views": dataset.views_list}
-        eval_func = EVAL_FUNCTIONS.lookup(evaluator_cfg.get("eval_func", "evaluate_indoor_dataset"),
-                                          "evaluator_cfg.eval_func")
-        accepted = set(inspect.signature(eval_func).parameters) - {"data", "dataset", "output_dir", "produced_by"}
-        kwargs = {k: v for k, v in evaluator_cfg.items() if k in accepted}
-        return eval_func(data, model.test_dataset_name, output_dir=str(model.save_path),
-                         produced_by=model.provenance(), **kwargs)
+        return evaluate(evaluator_cfg, data, model.test_dataset_name, str(model.save_path), model.provenance())
+
+    def test_features(self) -> dict[str, np.ndarray] | None:
+        """:meth:`inference` in eval mode, on rank 0 (``None`` elsewhere); the model's mode comes back after it
+        (``fix_BN`` kept in a training)."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.inference(self.context.rank)
+        finally:
+            self.train(was_training)
+            if was_training and self.cfgs["trainer_cfg"].get("fix_BN"):
+                self.fix_BN()
 
     def provenance(self) -> Provenance:
         """What the test features come from: checkpoint, iteration, config (file and hash) and now."""

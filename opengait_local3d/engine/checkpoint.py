@@ -26,9 +26,9 @@ from torch import nn
 
 from ..utils.atomic import atomic_write, atomic_write_text
 from ..utils.state_keys import adopt_keys
-from .errors import CheckpointError, OutputError
+from ..errors import CheckpointError, OutputError
 
-__all__ = ["checkpoint_path", "saved_iterations", "save_checkpoint", "load_checkpoint", "load_weights", "describe_warm_start",
+__all__ = ["checkpoint_path", "saved_iterations", "save_checkpoint", "load_checkpoint", "load_weights",
            "MISFITS_SHOWN", "sidecar_path", "damage", "newest_good", "resume_hint", "prune"]
 
 #: the keys of each kind a misfit message lists (the rest are counted)
@@ -269,18 +269,6 @@ def load_weights(module: nn.Module, path: str | Path, *, strict: bool, model_cfg
         raise CheckpointError(_misfit(path, model_cfg, checkpoint.get("model_cfg"), missing, unexpected, reshaped,
                                       len(expected) - len(missing) - len(reshaped), strict))
     return checkpoint, module.load_state_dict(state, strict=strict)
-
-
-def describe_warm_start(tensors: int, missing: list[str], depth: int = 4) -> str:
-    """What a non-strict restore of a network of ``tensors`` tensors did, ``missing`` those the checkpoint lacked:
-    ``'loaded 40 tensor(s); new, not in the checkpoint: net.blocks.2.localization (12), net.classifier (1)'``
-    (new tensors grouped by the first ``depth`` names of their keys)."""
-    groups: dict[str, int] = {}
-    for key in missing:
-        module = ".".join(key.split(".")[:-1][:depth]) or key
-        groups[module] = groups.get(module, 0) + 1
-    fresh = ", ".join(f"{module} ({count})" for module, count in groups.items())
-    return f"loaded {tensors - len(missing)} tensor(s); new, not in the checkpoint: {fresh or 'none'}"
 
 
 def _misfit(path: Path | str, model_cfg: Mapping[str, Any], saved_cfg: Any, missing: list[str], unexpected: list[str],

@@ -19,7 +19,7 @@ from typing import Any, Iterator, Sequence
 import torch
 import torch.distributed as dist
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["DistributedContext", "session", "get_context", "resolve_device", "launched_by_torchrun", "launch_rank",
            "all_gather_keep_grad", "gather_to_main", "any_rank", "any_rank_each", "collective_failure",

@@ -14,10 +14,10 @@ from torch import nn
 from ..modeling import build_network
 from ..visuals import tensorboard_pictures
 from .base_model import BaseModel
-from .checkpoint import checkpoint_path, load_weights
-from .config.paths import output_path
+from .checkpoint import load_weights
 from .data import apply_to_sequence, get_transform
-from .errors import ConfigError
+from ..errors import ConfigError
+from .run_folder import RunFolder
 
 __all__ = ["NetworkHost", "load_network"]
 
@@ -36,6 +36,11 @@ class NetworkHost(BaseModel):
 
     def build_network(self, model_cfg: Mapping[str, Any]) -> None:
         self.net = _network(model_cfg)
+
+    @property
+    def network(self) -> nn.Module:
+        """The network ``model_cfg`` names (``self.net``)."""
+        return self.net
 
     def init_parameters(self) -> None:
         """The network's own initialisation scheme."""
@@ -76,7 +81,7 @@ def load_network(cfgs: Mapping[str, Any], iteration: int) -> nn.Module:
         network.init_parameters()
     if iteration:
         evaluator_cfg = cfgs["evaluator_cfg"]
-        path = checkpoint_path(output_path(cfgs, training=False), evaluator_cfg["save_name"], iteration)
+        path = RunFolder.of(cfgs, training=False).checkpoint(iteration)
         load_weights(network, path, strict=bool(evaluator_cfg.get("restore_ckpt_strict", True)),
                      model_cfg=cfgs["model_cfg"], prefix="net.")
     return network.eval()

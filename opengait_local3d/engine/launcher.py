@@ -11,14 +11,12 @@ import yaml
 from . import distributed, summary
 from ..utils.allocator import keep_freed_memory
 from .config.loading import config_source, load_config
-from .config.paths import output_path
-from .checkpoint import newest_good
 from .config.validation import check_config
-from .errors import ConfigError
+from ..errors import ConfigError
 from .messages import get_msg_mgr
 from .host import NetworkHost
-from .run_folder import claim
-from .warm_start import check_warm_start
+from .run_folder import RestoreHint, RunFolder, claim
+from ..config.warm_start import check_warm_start
 
 __all__ = ["run", "RunResult", "check_config"]
 
@@ -64,74 +62,70 @@ def run(cfgs: str | Path | Mapping[str, Any], phase: str = "train", *, iteration
     cfgs = load_config(cfgs, restore_iteration=iteration)
     with _named_by(source):
         check_config(cfgs, training)
-        save_path = output_path(cfgs, training)
+        folder = RunFolder.of(cfgs, training)
     if training:
         check_warm_start(cfgs, source)
     engine_cfg = cfgs["trainer_cfg" if training else "evaluator_cfg"]
     with contextlib.ExitStack() as stack:
-        notes = _elastic_resume(cfgs, save_path) if training else []
+        notes = _elastic_resume(cfgs, folder) if training else []
+        hint = RestoreHint.parse(engine_cfg.get("restore_hint", 0))
         restart = restart and not notes  # a restarted worker resumes what its first attempt saved after --restart
         if training and distributed.launch_rank() == 0:
-            trainer_cfg = cfgs["trainer_cfg"]
-            notes += stack.enter_context(claim(save_path, trainer_cfg["save_name"], trainer_cfg["restore_hint"],
-                                               trainer_cfg["total_iter"], restart))
+            notes += stack.enter_context(claim(folder, hint, cfgs["trainer_cfg"]["total_iter"], restart))
         context = stack.enter_context(distributed.session(device, engine_cfg["collective_timeout"]))
-        stack.enter_context(_messages(cfgs, source, training, log_to_file, context))
+        stack.enter_context(_messages(cfgs, source, folder, hint, training, log_to_file, context))
         msg_mgr = get_msg_mgr()
         for note in notes:
             msg_mgr.log_warning(note)
         if context.device.type == "cpu" and cfgs["engine_cfg"]["keep_freed_memory"]:
             keep_freed_memory()
         with _named_by(source):
-            model = NetworkHost(cfgs, training)
+            model = NetworkHost(cfgs, training, folder=folder, hint=hint)
         model.config_source = source
         n_params = sum(p.numel() for p in model.parameters())
         msg_mgr.log_info(f"{cfgs['model_cfg']['model']}: {n_params / 1e6:.5f}M parameters ({n_params})")
         if not training:
             try:
-                return RunResult(phase, model.iteration, save_path, NetworkHost.run_test(model))
+                return RunResult(phase, model.iteration, folder.save_path, NetworkHost.run_test(model))
             except KeyboardInterrupt:
                 msg_mgr.log_warning("Test interrupted: no result files were written; run the same command again")
                 raise
         try:
             NetworkHost.run_train(model)
         except KeyboardInterrupt:
-            msg_mgr.log_warning(summary.interrupted(cfgs, save_path, source, device))
+            msg_mgr.log_warning(summary.interrupted(folder, source, device))
             raise
         msg_mgr.flush()
-        msg_mgr.log_info(summary.finished(cfgs, save_path, model.iteration, msg_mgr.last_means,
+        msg_mgr.log_info(summary.finished(cfgs, folder, model.iteration, msg_mgr.last_means,
                                           msg_mgr.last_means_since, source, device, model.nonfinite.skipped))
-        return RunResult(phase, model.iteration, save_path)
+        return RunResult(phase, model.iteration, folder.save_path)
 
 
-def _elastic_resume(cfgs: dict[str, Any], save_path: Path) -> list[str]:
+def _elastic_resume(cfgs: dict[str, Any], folder: RunFolder) -> list[str]:
     """When torchrun restarts the workers, resume the newest good checkpoint (it is newer than the command's
     ``restore_hint`` once the first attempt saved one); returns the note to log."""
-    trainer_cfg = cfgs["trainer_cfg"]
-    hint = trainer_cfg["restore_hint"]
+    hint = RestoreHint.parse(cfgs["trainer_cfg"]["restore_hint"])
     restarts = distributed.elastic_restart()
-    if not restarts or not isinstance(hint, int) or isinstance(hint, bool):
+    if not restarts or hint.path is not None:
         return []
-    newest = newest_good(save_path, trainer_cfg["save_name"])
-    if newest is None or newest <= hint:
+    newest = folder.newest()
+    if newest is None or newest <= hint.iteration:
         return []
-    trainer_cfg["restore_hint"] = cfgs["evaluator_cfg"]["restore_hint"] = newest
+    cfgs["trainer_cfg"]["restore_hint"] = cfgs["evaluator_cfg"]["restore_hint"] = newest
     return [f"torchrun restart {restarts}: resuming the newest good checkpoint, iteration {newest}"]
 
 
 @contextlib.contextmanager
-def _messages(cfgs: Mapping[str, Any], source: str, training: bool, log_to_file: bool,
-              context: distributed.DistributedContext) -> Iterator[None]:
-    """Logging (and tensorboard when training) for the block; the config is logged first."""
+def _messages(cfgs: Mapping[str, Any], source: str, folder: RunFolder, hint: RestoreHint, training: bool,
+              log_to_file: bool, context: distributed.DistributedContext) -> Iterator[None]:
+    """Logging (and tensorboard when training, from the iteration ``hint`` resumes) for the block; the config is
+    logged first."""
     msg_mgr = get_msg_mgr()
-    save_path = output_path(cfgs, training)
-    engine_cfg = cfgs["trainer_cfg"] if training else cfgs["evaluator_cfg"]
     if training:
-        hint = engine_cfg.get("restore_hint", 0)
-        msg_mgr.init_manager(save_path, log_to_file, int(engine_cfg["log_iter"]), hint if isinstance(hint, int) else 0,
+        msg_mgr.init_manager(folder.save_path, log_to_file, int(cfgs["trainer_cfg"]["log_iter"]), hint.iteration,
                              is_main=context.is_main)
     else:
-        msg_mgr.init_logger(save_path, log_to_file, is_main=context.is_main)
+        msg_mgr.init_logger(folder.save_path, log_to_file, is_main=context.is_main)
     try:
         processes = f"{context.world_size} process{'es' if context.distributed else ''}"
         msg_mgr.log_info(f"Config {source} on {context.device} ({processes}):\n"

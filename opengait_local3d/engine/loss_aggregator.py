@@ -9,8 +9,8 @@ from torch import Tensor, nn
 
 from ..modeling.losses import LOSSES
 from .distributed import all_gather_keep_grad, get_context
-from .errors import ConfigError
-from .registries import section_registry
+from ..errors import ConfigError
+from ..config.registries import section_registry
 
 __all__ = ["LossAggregator", "LOSS_REGISTRY"]
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .errors import EngineError
+from ..errors import EngineError
 
 __all__ = ["MessageManager", "get_msg_mgr", "LOGGER_NAME"]
 
@@ -131,7 +131,7 @@ class MessageManager:
 
     def log_exception(self, error: BaseException) -> None:
         """Write an exception that ends the run to the log file only (the console shows it already): an
-        :class:`~opengait_local3d.engine.errors.EngineError` as its message, anything else with its traceback."""
+        :class:`~opengait_local3d.errors.EngineError` as its message, anything else with its traceback."""
         brief = isinstance(error, EngineError)
         record = self.logger.makeRecord(self.logger.name, logging.ERROR, __file__, 0,
                                         f"{'error' if brief else 'crashed'}: {error}", None,

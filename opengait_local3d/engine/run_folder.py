@@ -1,4 +1,8 @@
-"""A training's run folder: one process at a time, and its checkpoints never replaced unless told.
+"""A run's folder and its checkpoints, read once from the config; a training's hold on it.
+
+:class:`RunFolder` is where a phase writes (``<output_root>/<dataset_name>/<model>/<save_name>``) and the name of
+its checkpoints; :class:`RestoreHint` is ``restore_hint`` read once: an iteration of the run, or a checkpoint path.
+The launcher builds both and hands them to what needs them.
 
 :func:`claim` holds ``<save_path>/.train.lock`` for a training (rank 0's process under torchrun) and refuses to
 start where checkpoints of the run's ``save_name`` exist, unless the training resumes the newest of them (``--iter``
@@ -17,27 +21,86 @@ import socket
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
-from .checkpoint import checkpoint_path, damage, saved_iterations, sidecar_path
-from .errors import OutputError
+from ..config.paths import output_path
+from ..errors import ConfigError, OutputError
+from .checkpoint import checkpoint_path, damage, newest_good, saved_iterations, sidecar_path
 
-__all__ = ["claim", "LOCK_NAME", "moved_aside_path"]
+__all__ = ["RunFolder", "RestoreHint", "claim", "LOCK_NAME", "moved_aside_path"]
 
 LOCK_NAME = ".train.lock"
 
 
+@dataclass(frozen=True)
+class RunFolder:
+    """A phase's output folder, ``save_path``, and the name its checkpoints carry, ``save_name``."""
+
+    save_path: Path
+    save_name: str
+
+    @classmethod
+    def of(cls, cfgs: Mapping[str, Any], training: bool) -> RunFolder:
+        """The run folder of the training (``trainer_cfg``) or test phase (``evaluator_cfg``) of ``cfgs``.
+
+        Raises:
+            ConfigError: ``data_cfg`` is a list (multi-dataset training).
+        """
+        engine_cfg = cfgs["trainer_cfg"] if training else cfgs["evaluator_cfg"]
+        return cls(output_path(cfgs, training), engine_cfg["save_name"])
+
+    def checkpoint(self, iteration: int) -> Path:
+        """The checkpoint of ``iteration``: ``<save_path>/checkpoints/<save_name>-<iteration:05d>.pt``."""
+        return checkpoint_path(self.save_path, self.save_name, iteration)
+
+    def saved(self) -> list[int]:
+        """The iterations whose checkpoints are saved, ascending."""
+        return saved_iterations(self.save_path, self.save_name)
+
+    def newest(self) -> int | None:
+        """The newest iteration whose checkpoint is not damaged (``None``: none)."""
+        return newest_good(self.save_path, self.save_name)
+
+
+@dataclass(frozen=True)
+class RestoreHint:
+    """``restore_hint`` read once: resume ``iteration`` of this run (its sampling included), or start from the
+    checkpoint at ``path`` (iterations counted from 0, as OpenGait does); neither: start from scratch."""
+
+    iteration: int = 0
+    path: str | None = None
+
+    @classmethod
+    def parse(cls, value: Any) -> RestoreHint:
+        """The hint a config's ``restore_hint`` gives: an iteration (0, or any value equal to it: none) or a path.
+
+        Raises:
+            ConfigError: ``value`` is neither an integer nor a string.
+        """
+        if not isinstance(value, str) and value == 0:
+            return cls()
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ConfigError(f"restore_hint: expected an iteration or a checkpoint path, got {value!r}")
+        return cls(path=value) if isinstance(value, str) else cls(iteration=value)
+
+    @property
+    def restores(self) -> bool:
+        """Whether the hint names weights to restore."""
+        return bool(self.iteration) or self.path is not None
+
+
 @contextlib.contextmanager
-def claim(save_path: Path, save_name: str, restore_hint: Any, total_iter: int, restart: bool
-          ) -> Iterator[list[str]]:
-    """Hold the run folder ``save_path`` for the block, after checking that the training loses nothing; the block
-    gets the notes to log (an old run moved aside, a stale lock taken over).
+def claim(folder: RunFolder, hint: RestoreHint, total_iter: int, restart: bool) -> Iterator[list[str]]:
+    """Hold the run folder for the block, after checking that the training loses nothing; the block gets the notes
+    to log (an old run moved aside, a stale lock taken over).
 
     Raises:
         OutputError: another live process holds the folder; checkpoints of ``save_name`` exist that the training
             would replace (it neither resumes the newest nor restarts); ``restart`` with an iteration to resume.
     """
+    save_path = folder.save_path
     created = not save_path.exists()
     save_path.mkdir(parents=True, exist_ok=True)
     lock = save_path / LOCK_NAME
@@ -49,9 +112,9 @@ def claim(save_path: Path, save_name: str, restore_hint: Any, total_iter: int, r
         raise
     try:
         if restart:
-            notes += _start_over(save_path, restore_hint)
+            notes += _start_over(save_path, hint)
         else:
-            notes += _check_nothing_is_replaced(save_path, save_name, restore_hint, total_iter)
+            notes += _check_nothing_is_replaced(folder, hint, total_iter)
         yield notes
     finally:
         _release(lock)
@@ -64,16 +127,17 @@ def moved_aside_path(save_path: Path, when: float) -> Path:
     return save_path.with_name(f"{save_path.name}.old-{time.strftime('%Y%m%d-%H%M%S', time.localtime(when))}")
 
 
-def _check_nothing_is_replaced(save_path: Path, save_name: str, restore_hint: Any, total_iter: int) -> list[str]:
+def _check_nothing_is_replaced(folder: RunFolder, hint: RestoreHint, total_iter: int) -> list[str]:
     """Refuse a training that would replace good checkpoints; rename the damaged ones it would replace (the notes
     say which)."""
-    saved = saved_iterations(save_path, save_name)
-    resumed = restore_hint if isinstance(restore_hint, int) and not isinstance(restore_hint, bool) else 0
+    save_path, save_name = folder.save_path, folder.save_name
+    saved = folder.saved()
+    resumed = hint.iteration
     replaced = [i for i in saved if i > resumed] if resumed < total_iter else []
     if not replaced:
         return []
-    if resumed and all(damage(checkpoint_path(save_path, save_name, i)) for i in replaced):
-        return [_set_damaged_aside(checkpoint_path(save_path, save_name, i)) for i in replaced]
+    if resumed and all(damage(folder.checkpoint(i)) for i in replaced):
+        return [_set_damaged_aside(folder.checkpoint(i)) for i in replaced]
     listed = ", ".join(map(str, saved[-10:]))
     state = (f"resuming iteration {resumed} would replace those after it" if resumed
              else "a new training would replace them")
@@ -93,13 +157,13 @@ def _set_damaged_aside(path: Path) -> str:
     return f"{path}: damaged; renamed {aside.name} (the resumed training saves in its place)"
 
 
-def _start_over(save_path: Path, restore_hint: Any) -> list[str]:
+def _start_over(save_path: Path, hint: RestoreHint) -> list[str]:
     """Move every file of ``save_path`` but the lock to :func:`moved_aside_path` (nothing to move: nothing done)."""
-    if isinstance(restore_hint, int) and not isinstance(restore_hint, bool) and restore_hint:
+    if hint.iteration:
         raise OutputError(f"--restart starts the training over, but restore_hint / --iter asks to resume iteration "
-                          f"{restore_hint}: give one or the other")
-    if isinstance(restore_hint, str) and Path(restore_hint).resolve().is_relative_to(save_path.resolve()):
-        raise OutputError(f"restore_hint: {restore_hint} is inside the run folder that --restart moves aside; "
+                          f"{hint.iteration}: give one or the other")
+    if hint.path is not None and Path(hint.path).resolve().is_relative_to(save_path.resolve()):
+        raise OutputError(f"restore_hint: {hint.path} is inside the run folder that --restart moves aside; "
                           "copy the checkpoint elsewhere and point restore_hint at the copy")
     entries = [entry for entry in save_path.iterdir() if entry.name != LOCK_NAME]
     if not entries:

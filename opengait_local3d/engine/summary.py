@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import shlex
-from pathlib import Path
 from typing import Any, Mapping
 
-from .checkpoint import checkpoint_path, saved_iterations
 from .distributed import launched_by_torchrun
+from .run_folder import RunFolder
 
 __all__ = ["command", "finished", "interrupted"]
 
@@ -28,13 +27,13 @@ def command(source: str, phase: str, iteration: int, device: str = "auto") -> st
     return f"{launcher} --cfgs {shlex.quote(source)} --phase {phase} --iter {iteration}{device_option}"
 
 
-def finished(cfgs: Mapping[str, Any], save_path: Path, iteration: int, losses: Mapping[str, float],
+def finished(cfgs: Mapping[str, Any], folder: RunFolder, iteration: int, losses: Mapping[str, float],
              losses_since: int, source: str, device: str = "auto", skipped: int = 0) -> str:
-    """The summary logged at the end of a training (``skipped``: batches skipped for a non-finite loss)."""
+    """The summary logged at the end of a training in ``folder`` (``skipped``: batches skipped for a non-finite
+    loss)."""
     trainer, evaluator = cfgs["trainer_cfg"], cfgs["evaluator_cfg"]
-    saved = saved_iterations(save_path, trainer["save_name"])
     lines = [f"Training done at iteration {iteration}.",
-             f"  checkpoints: {save_path / 'checkpoints'} ({_listed(saved, trainer['save_name'])})"]
+             f"  checkpoints: {folder.save_path / 'checkpoints'} ({_listed(folder)})"]
     if losses:
         means = ", ".join(f"{name} {value:.4f}" for name, value in losses.items())
         lines.append(f"  last losses (mean of iterations {losses_since}-{iteration}): {means}")
@@ -47,19 +46,20 @@ def finished(cfgs: Mapping[str, Any], save_path: Path, iteration: int, losses: M
     return "\n".join(lines)
 
 
-def interrupted(cfgs: Mapping[str, Any], save_path: Path, source: str, device: str = "auto") -> str:
-    """The message logged when a training is interrupted: its newest checkpoint and how to resume from it."""
-    save_name = cfgs["trainer_cfg"]["save_name"]
-    saved = saved_iterations(save_path, save_name)
+def interrupted(folder: RunFolder, source: str, device: str = "auto") -> str:
+    """The message logged when the training in ``folder`` is interrupted: its newest checkpoint and how to resume
+    from it."""
+    saved = folder.saved()
     if not saved:
         return "Interrupted before any checkpoint was saved; run the same command again to start over."
     newest = saved[-1]
-    return (f"Interrupted; the newest checkpoint is {checkpoint_path(save_path, save_name, newest)}. Resume: "
+    return (f"Interrupted; the newest checkpoint is {folder.checkpoint(newest)}. Resume: "
             f"{command(source, 'train', newest, device)}")
 
 
-def _listed(saved: list[int], save_name: str) -> str:
-    if not saved:
+def _listed(folder: RunFolder) -> str:
+    """The names of the saved checkpoints, the first and the last two of a long list."""
+    names = [folder.checkpoint(i).name for i in folder.saved()]
+    if not names:
         return "none"
-    names = [f"{save_name}-{i:05d}.pt" for i in saved]
     return ", ".join(names if len(names) <= 4 else [names[0], "...", *names[-2:]])

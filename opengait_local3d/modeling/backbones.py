@@ -7,7 +7,7 @@ is 5x5 (padding 2), the others 3x3 (padding 1), all stride 1.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from torch import nn
 
@@ -70,3 +70,10 @@ class Plain(nn.Sequential):
 
 #: ``backbone_cfg.type`` -> backbone
 BACKBONES = Registry("backbone", "type", {"Plain": Plain})
+
+
+def build_backbone(backbone_cfg: Mapping, where: str) -> nn.Module:
+    """Build OpenGait's ``backbone_cfg`` (``type`` names the backbone, the other keys are its arguments)."""
+    backbone = BACKBONES.build(backbone_cfg, where)
+    require(backbone_cfg.get("in_channels", 1) == 1, f"{where}: in_channels must be 1 (silhouettes)")
+    return backbone

@@ -14,11 +14,8 @@ from torch import Tensor, nn
 
 from ..utils.checks import require
 from .layers import SeparateFCs, merge_strips, split_strips
-from .local_paths import (LocalPathsNetwork, checked_local_blocks, local_block_options, local_summary,
-                          with_local_paths)
-from .outputs import network_outputs
+from .local_paths import LocalPathsNetwork, checked_local_blocks, local_block_options, with_local_paths
 from .pooling import GeMPooling
-from .sequences import encode_sequences, unpack_inputs
 
 #: combinations of a :class:`GLConv3d`'s global and local features
 GL_COMBINES = ("add", "stack")
@@ -174,12 +171,11 @@ class GaitGL(LocalPathsNetwork):
         x = self.blocks[2](self.blocks[1](x))  # [n, 2c, s // 3, h / 2, w / 2]
         return self.gem(stack_rows(x.amax(2)))  # max over frames, global rows above local: [n, c, h, w / 2]
 
-    def forward(self, inputs) -> dict:
-        sils, labels, lengths = unpack_inputs(inputs, type(self).__name__)
-        embeddings = self.bn(self.head(encode_sequences(self.encode, sils, lengths)))  # [n, c, p]
-        logits = self.classifier(embeddings) if self.training else None  # [n, class_num, p], for the loss only
-        summary = local_summary(self.named_local_blocks()) if self.training else {}
-        return network_outputs(sils, labels, embeddings, logits=logits, summary=summary)
+    def heads(self, features: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Embeddings ``[n, c, p]`` (one FC per strip, BatchNorm) and, in training, their logits ``[n, class_num, p]``
+        (the classifier only feeds the loss)."""
+        embeddings = self.bn(self.head(features))
+        return embeddings, self.classifier(embeddings) if self.training else None
 
 
 class GaitGLLocal3D(GaitGL):

@@ -3,27 +3,19 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..utils.checks import require
 from ..utils.registry import build_from_cfg
 from . import layers
-from .backbones import BACKBONES
+from .backbones import build_backbone
 from .init import opengait_init
-from .outputs import network_outputs
+from .network import GaitNetwork
 from .pooling import HorizontalPooling
-from .sequences import encode_sequences, unpack_inputs
 from .temporal import MicroMotionCapture
 
 
-def build_backbone(backbone_cfg: Mapping, where: str) -> nn.Module:
-    """Build OpenGait's ``backbone_cfg`` (``type`` names the backbone, the other keys are its arguments)."""
-    backbone = BACKBONES.build(backbone_cfg, where)
-    require(backbone_cfg.get("in_channels", 1) == 1, f"{where}: in_channels must be 1 (silhouettes)")
-    return backbone
-
-
-class GaitPart(nn.Module):
+class GaitPart(GaitNetwork):
     """GaitPart with OpenGait's ``model_cfg`` keys.
 
     A per-frame Plain backbone (with focal convs), horizontal pooling into ``sum(bin_num)`` strips per frame,
@@ -64,7 +56,6 @@ class GaitPart(nn.Module):
         parts = self.hpp(self.backbone(sils.reshape(n * s, 1, h, w)))  # [n * s, c, p]
         return self.mcm(parts.view(n, s, *parts.shape[1:]).transpose(1, 2))
 
-    def forward(self, inputs) -> dict:
-        sils, labels, lengths = unpack_inputs(inputs, "GaitPart")
-        embeddings = self.head(encode_sequences(self.encode, sils, lengths))
-        return network_outputs(sils, labels, embeddings)
+    def heads(self, features: Tensor) -> tuple[Tensor, None]:
+        """One FC per part: ``[n, c, p] -> [n, out_channels, p]``; no logits."""
+        return self.head(features), None

@@ -10,10 +10,9 @@ from ..utils.checks import require
 from ..utils.registry import build_from_cfg
 from .backbones import make_layers
 from .init import opengait_init
-from .outputs import network_outputs
 from . import layers
+from .network import GaitNetwork
 from .pooling import HorizontalPooling
-from .sequences import encode_sequences, unpack_inputs
 
 
 def _set_block(in_channels: int, out_channels: int, first_kernel_size: int, pool: bool) -> nn.Sequential:
@@ -23,7 +22,7 @@ def _set_block(in_channels: int, out_channels: int, first_kernel_size: int, pool
     return nn.Sequential(*layers)
 
 
-class GaitSet(nn.Module):
+class GaitSet(GaitNetwork):
     """GaitSet with OpenGait's ``model_cfg`` keys.
 
     Frame-level blocks run on every frame; after each block the frames are max-pooled into a set-level map
@@ -74,10 +73,9 @@ class GaitSet(nn.Module):
         glob = glob + pooled
         return torch.cat([self.hpp(pooled), self.hpp(glob)], -1)
 
-    def forward(self, inputs) -> dict:
-        sils, labels, lengths = unpack_inputs(inputs, "GaitSet")
-        embeddings = self.head(encode_sequences(self.encode, sils, lengths))
-        return network_outputs(sils, labels, embeddings)
+    def heads(self, features: Tensor) -> tuple[Tensor, None]:
+        """One FC per part: ``[n, c3, p] -> [n, out_channels, p]``; no logits."""
+        return self.head(features), None
 
 
 def _set_max(frames: Tensor, n: int) -> Tensor:

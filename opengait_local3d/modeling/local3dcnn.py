@@ -11,11 +11,8 @@ from ..utils.state_keys import adopting_pre_hook, layer_groups
 from .backbones import make_layers
 from .compact import Classifier, CompactBlock
 from .layers import SeparateFCs, use_channels_last
-from .local_paths import (LocalPathsNetwork, checked_local_blocks, local_block_options, local_summary,
-                          with_local_paths)
-from .outputs import network_outputs
+from .local_paths import LocalPathsNetwork, checked_local_blocks, local_block_options, with_local_paths
 from .pooling import HorizontalPooling
-from .sequences import encode_sequences, unpack_inputs
 from .temporal import MicroMotionCapture
 
 
@@ -140,14 +137,14 @@ class Local3DCNN(LocalPathsNetwork):
             x = block(self.pool(x) if index else x)
         return self.mcm(self.hpp(x))
 
-    def forward(self, inputs) -> dict:
-        sils, labels, lengths = unpack_inputs(inputs, "Local3DCNN")
-        parts = self.head(encode_sequences(self.encode, sils, lengths))  # [n, part_dim, p]
-        if not self.training and self.embedding == "parts":  # the compact block and classifier only feed the loss
-            return network_outputs(sils, labels, parts)
+    def heads(self, features: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Embeddings (``[n, part_dim, p]`` parts, or ``[n, compact_dim, 1]`` compact) and, in training, logits
+        ``[n, class_num, 1]`` of part features ``[n, C6, p]`` (the classifier, and with the part embedding the
+        compact block, only feed the loss: not run at inference)."""
+        parts = self.head(features)  # [n, part_dim, p]
+        if not self.training and self.embedding == "parts":
+            return parts, None
         compact = self.compact(parts.detach() if self.compact_detach else parts)  # [n, compact_dim]
         logits = self.classifier(compact).unsqueeze(-1) if self.training else None
-        embeddings = compact.unsqueeze(-1) if self.embedding == "compact" else parts
-        summary = local_summary(self.named_local_blocks()) if self.training else {}
-        return network_outputs(sils, labels, embeddings, logits=logits, summary=summary)
+        return compact.unsqueeze(-1) if self.embedding == "compact" else parts, logits
 

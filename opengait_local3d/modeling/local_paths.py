@@ -14,6 +14,7 @@ from ..utils.checks import require
 from ..utils.registry import checked_arguments
 from ..visuals.summary import local_block_summary
 from .init import opengait_init
+from .network import GaitNetwork
 
 _BLOCK_ARGS = ("global_block", "in_channels", "out_channels")
 
@@ -56,7 +57,7 @@ def local_summary(blocks: Mapping[str, Local3DBlock]) -> dict[str, Tensor]:
     return summary
 
 
-class LocalPathsNetwork(nn.Module):
+class LocalPathsNetwork(GaitNetwork):
     """Base of the networks whose numbered blocks (``self.blocks``, a ``ModuleList``) may carry 3D local paths
     (``self.local_blocks``, 1-based): their initialisation and their local blocks by name."""
 
@@ -71,3 +72,7 @@ class LocalPathsNetwork(nn.Module):
     def named_local_blocks(self) -> dict[str, Local3DBlock]:
         """The blocks with 3D local paths by their 1-based names: ``{'block3': ...}``."""
         return {f"block{index}": self.blocks[index - 1] for index in self.local_blocks}
+
+    def training_summary(self) -> dict[str, Any]:
+        """The local blocks' localization summaries while training (:func:`local_summary`); none in eval mode."""
+        return local_summary(self.named_local_blocks()) if self.training else {}

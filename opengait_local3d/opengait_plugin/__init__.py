@@ -1,7 +1,7 @@
 """Local3DCNN and GaitGLLocal3D (GaitGL with 3D local paths) as registry plugins of an OpenGait checkout.
 
 * :mod:`.checkout`: find an OpenGait checkout (``--opengait PATH`` or ``$OPENGAIT_ROOT``) and check it is one.
-* :mod:`.names`: the names OpenGait defines at the pinned commit (``opengait_names.json``) and a config check.
+* :mod:`.names`: the names OpenGait defines at the pinned commit (``config/opengait_names.json``) and a config check.
 * :mod:`.shim`: the module written into ``opengait/modeling/models/``, holding the binding under our model names.
 * :mod:`.configs`: our OpenGait-meant configs as placed in the checkout (``configs/3dlocal/``, and the paper's
   main configs at ``configs/``).

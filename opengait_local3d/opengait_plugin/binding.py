@@ -9,21 +9,20 @@ One model definition, two hosts: like the engine's :class:`~opengait_local3d.eng
 class only binds the host-free network as ``self.net``, so state_dict keys are ``net.*`` in both hosts and a
 checkpoint of either loads in the other.
 
-Before OpenGait builds anything, the config goes through the engine's validation pass
-(:func:`~opengait_local3d.engine.config.validation.check_config`, the checks that do not depend on the engine's
+Before OpenGait builds anything, the config goes through the validation pass both hosts share
+(:func:`~opengait_local3d.config.validation.check_shared_config`, the checks that do not depend on the engine's
 own registries); a bad config ends the process with one message per problem, without a traceback.
 """
 import inspect
 
 import torch
 
-from opengait_local3d.engine.checkpoint import describe_warm_start
-from opengait_local3d.engine.config.validation import check_config
-from opengait_local3d.engine.errors import CheckpointError, ConfigError
-from opengait_local3d.engine.warm_start import check_warm_start
+from opengait_local3d.config.validation import check_shared_config
+from opengait_local3d.config.warm_start import check_warm_start
+from opengait_local3d.errors import CheckpointError, ConfigError
 from opengait_local3d.local3d import parameter_groups
 from opengait_local3d.modeling import build_network
-from opengait_local3d.utils.state_keys import adopt_keys
+from opengait_local3d.utils.state_keys import adopt_keys, describe_warm_start
 
 try:
     from modeling.base_model import BaseModel
@@ -48,7 +47,7 @@ class OpenGaitHost(BaseModel):
 
     def __init__(self, cfgs: dict, training: bool):
         try:
-            check_config(cfgs, training, host="opengait")
+            check_shared_config(cfgs, training)
             if training:  # OpenGait runs from its checkout's root, where install-plugin put our configs
                 check_warm_start(cfgs, "configs/<config>", "torchrun opengait/main.py --cfgs {config} --phase train")
         except ConfigError as err:

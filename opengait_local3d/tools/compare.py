@@ -6,22 +6,13 @@ import argparse
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
-
-from ..engine.errors import EngineError
-from ..utils.atomic import atomic_write_text
+from ..errors import EngineError
+from ..experiments.compare import DEFAULT_MODELS, compare, comparison_title, format_comparison, write_comparison
+from ..experiments.quickstart import SYNTH_MODELS
 from .arguments import at_least
-from ..visuals.curves import write_learning_curves
-from .quickstart import CONDITIONS, PAPER_SIZE_DATA, SYNTH_DATA, SYNTH_MODELS, SynthRun, at_paper_size, prepare_data, run_model
 
-__all__ = ["register", "compare", "format_comparison"]
-
-
-#: what ``compare`` runs unless told: the models of the paper's comparison and the ablation of its local paths
-#: (the GaitGL runs take about three times as long on a CPU, so they are asked for by name)
-DEFAULT_MODELS = ("GaitSet", "GaitPart", "Local3DCNN", "Local3DCNN-no-local")
+__all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,75 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=partial(_run, parser))
 
 
-def compare(out: Path, models: Sequence[str], seeds: int, total_iter: int | None = None,
-            workers: int | None = None, size: int = 32, curves: bool = True) -> dict[str, list[SynthRun]]:
-    """Train and test each model once per seed on the quick-start SynthGait; the runs per model.
-
-    Every model trains ``total_iter`` iterations in all (a staged model's warm start included). Staged models run
-    first, so that a model that is also another's warm start continues its shorter first-phase run to the total.
-    ``size`` 64 runs the models :func:`~.quickstart.at_paper_size` on 64 px data in ``out``.
-    """
-    data = prepare_data(out, workers, paper_size=size == 64)
-    specs = {model: at_paper_size(SYNTH_MODELS[model]) if size == 64 else SYNTH_MODELS[model] for model in models}
-    runs: dict[str, list[SynthRun]] = {model: [] for model in models}
-    staged_first = sorted(models, key=lambda model: specs[model].warm_start is None)
-    for seed in range(seeds):
-        for model in staged_first:
-            runs[model].append(run_model(specs[model], data, out, seed=seed, total_iter=total_iter, curve=curves))
-    return runs
-
-
-def format_comparison(runs: dict[str, list[SynthRun]], markdown: bool = False) -> str:
-    """One row per model: rank-1 (%) per condition and their mean as ``mean ± std`` over seeds, and the
-    median training minutes. ``markdown`` gives a markdown table, else aligned text."""
-    header = ["Model", "Seeds", *CONDITIONS, "Mean", "Train min"]
-    rows = []
-    for model, model_runs in runs.items():
-        scores = np.array([[run.rank1[c] for c in CONDITIONS] for run in model_runs])  # [seeds, conditions]
-        scores = np.concatenate([scores, scores.mean(axis=1, keepdims=True)], axis=1)
-        spread = scores.std(axis=0, ddof=1) if len(model_runs) > 1 else np.zeros(scores.shape[1])
-        cells = [f"{m:.1f} ± {s:.1f}" for m, s in zip(scores.mean(axis=0), spread)]
-        minutes = np.median([run.train_seconds for run in model_runs]) / 60
-        rows.append([model, str(len(model_runs)), *cells, f"{minutes:.1f}"])
-    if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
-    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) if k == 0 else cell.rjust(w) for k, (cell, w) in
-                               enumerate(zip(row, widths))) for row in [header, *rows])
-
-
-def _comparison_csv(runs: dict[str, list[SynthRun]]) -> str:
-    lines = ["model,seed_run," + ",".join(CONDITIONS) + ",total_iterations,train_seconds,test_seconds,save_path"]
-    for model, model_runs in runs.items():
-        for index, run in enumerate(model_runs):
-            scores = ",".join(f"{run.rank1[c]:.4f}" for c in CONDITIONS)
-            lines.append(f"{model},{index},{scores},{run.total_iterations},{run.train_seconds:.1f},"
-                         f"{run.test_seconds:.1f},{run.save_path}")
-    return "\n".join(lines) + "\n"
-
-
-def learning_curves(runs: dict[str, list[SynthRun]]) -> dict[str, dict[int, float]]:
-    """Per model, the mean over seeds and conditions of rank-1 at each iteration every seed has tested."""
-    curves = {}
-    for model, model_runs in runs.items():
-        shared = set.intersection(*(set(run.curve) for run in model_runs))
-        curves[model] = {i: float(np.mean([[run.curve[i][c] for c in CONDITIONS] for run in model_runs]))
-                         for i in sorted(shared)}
-    return curves
-
-
-def _curves_csv(runs: dict[str, list[SynthRun]]) -> str:
-    lines = ["model,seed_run,iteration," + ",".join(CONDITIONS) + ",mean"]
-    for model, model_runs in runs.items():
-        for index, run in enumerate(model_runs):
-            for iteration, rank1 in sorted(run.curve.items()):
-                scores = [rank1[c] for c in CONDITIONS]
-                lines.append(f"{model},{index},{iteration}," + ",".join(f"{v:.4f}" for v in scores)
-                             + f",{np.mean(scores):.4f}")
-    return "\n".join(lines) + "\n"
-
-
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     out = args.out / "64px" if args.size == 64 else args.out
     try:
@@ -132,17 +54,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except (EngineError, FileExistsError) as err:
         print(f"opengait-local3d compare: error: {err}", file=sys.stderr)
         return 2
-    data = PAPER_SIZE_DATA if args.size == 64 else SYNTH_DATA
-    title = (f"SynthGait ({data['size']} px{', ' + data['realism'] if 'realism' in data else ''}) cross-view rank-1 (%), "
-             "CASIA-B protocol, identical views excluded (mean ± std over seeds)")
-    atomic_write_text(out / "compare.md", f"{title}\n\n{format_comparison(runs, markdown=True)}\n")
-    atomic_write_text(out / "compare.csv", _comparison_csv(runs))
-    names = ["compare.md", "compare.csv"]
-    if not args.final_only:
-        atomic_write_text(out / "learning_curves.csv", _curves_csv(runs))
-        write_learning_curves(out / "learning_curves.png", learning_curves(runs),
-                              "SynthGait: mean rank-1 over NM/BG/CL and seeds (%)")
-        names += ["learning_curves.csv", "learning_curves.png"]
-    written = ", ".join(str(out / name) for name in names)
+    title = comparison_title(args.size)
+    written = ", ".join(map(str, write_comparison(out, runs, title, curves=not args.final_only)))
     print(f"\n{title}\n{format_comparison(runs)}\n\nwritten: {written}")
     return 0

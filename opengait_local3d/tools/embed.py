@@ -2,21 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Any, Mapping
 
-import numpy as np
-
-from ..deploy.embedding import PARTITIONS, embed_sequences
-from ..engine.config.loading import load_config
-from ..engine.errors import EngineError
-from ..utils.atomic import atomic_write
+from ..deploy.embedding import PARTITIONS, embed
+from ..errors import EngineError
 from .arguments import add_checkpoint_arguments
 
-__all__ = ["register", "embed"]
+__all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,29 +37,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "evaluates)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     parser.set_defaults(func=partial(_run, parser))
-
-
-def embed(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int, data: str | os.PathLike,
-          out: str | os.PathLike, partition: str = "all", device: str = "auto") -> dict[str, np.ndarray]:
-    """Embed every sequence of ``partition`` under ``data`` with checkpoint ``iteration`` and write ``out``
-    (:func:`~opengait_local3d.deploy.embedding.embed_sequences`).
-
-    Returns:
-        What was written: ``embeddings [N, c, p]`` float32, ``ids``, ``types``, ``views`` (str arrays).
-
-    Raises:
-        ConfigError, CheckpointError, DataError: naming the config key, checkpoint or file at fault.
-    """
-    cfgs = load_config(cfgs if isinstance(cfgs, Mapping) else Path(cfgs))
-    cfgs["evaluator_cfg"]["restore_hint"] = iteration  # 0 means untrained, whatever the config says
-    embedded = embed_sequences(cfgs, data, partition, device)
-    if embedded is None:
-        return {}
-    result = {"embeddings": embedded.embeddings, "ids": embedded.ids, "types": embedded.types,
-              "views": embedded.views}
-    with atomic_write(out) as handle:
-        np.savez(handle, **result)
-    return result
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -6,10 +6,10 @@ import sys
 from functools import partial
 from pathlib import Path
 
+from ..datasets.pretreatment import format_report
 from ..deploy.enrollment import enroll
-from ..engine.errors import EngineError
+from ..errors import EngineError
 from .arguments import add_checkpoint_arguments, at_least
-from .pretreat import format_report
 
 __all__ = ["register"]
 

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from ..deploy.export import CHECK_FRAMES, FORMATS, TOLERANCE, export_network
-from ..engine.errors import EngineError
+from ..errors import EngineError
 from .arguments import add_checkpoint_arguments, at_least
 
 __all__ = ["register"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..deploy.gallery import Gallery, load_gallery
 from ..deploy.identification import Calibration, Identification, calibrate, identify
-from ..engine.errors import EngineError
+from ..errors import EngineError
 from ..utils.atomic import atomic_write_text
 from .arguments import at_least
 

@@ -3,27 +3,17 @@ boxes on the map, windows in the clip, gamma), per block and part."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Any, Mapping
 
-from ..engine import distributed
-from ..engine.checkpoint import saved_iterations
-from ..engine.config.loading import load_config
-from ..engine.config.paths import output_path
-from ..engine.errors import CheckpointError, ConfigError, EngineError
-from ..engine.host import NetworkHost
-from ..engine.messages import get_msg_mgr
-from ..local3d import STATISTICS, PartMonitor, PartRow, named_local_blocks
+from ..deploy.parts import CSV_COLUMNS, part_table, parts_csv
+from ..errors import EngineError
+from ..local3d import STATISTICS, PartRow
 from ..utils.atomic import atomic_write_text
 from .arguments import at_least
 
-__all__ = ["register", "part_table", "format_parts"]
-
-#: the CSV header of ``parts.csv``
-CSV_COLUMNS = ("block", "part", *STATISTICS)
+__all__ = ["register", "format_parts"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,41 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=partial(_run, parser))
 
 
-def part_table(cfgs: str | os.PathLike | Mapping[str, Any], iteration: int | None = None,
-               device: str = "auto") -> tuple[list[PartRow], int, Path]:
-    """The part statistics of checkpoint ``iteration`` (default: the newest) over the config's test set.
-
-    Returns:
-        The rows (block, then part order), the iteration used and the run's test output folder.
-
-    Raises:
-        ConfigError: the network has no 3D local blocks. CheckpointError: no checkpoint to use.
-    """
-    cfgs = load_config(cfgs if isinstance(cfgs, Mapping) else Path(cfgs))
-    save_path = output_path(cfgs, training=False)
-    if iteration is None:
-        saved = saved_iterations(save_path, cfgs["evaluator_cfg"]["save_name"])
-        if not saved:
-            raise CheckpointError(f"{save_path / 'checkpoints'}: no checkpoint of "
-                                  f"'{cfgs['evaluator_cfg']['save_name']}' (train first, or give --iter)")
-        iteration = saved[-1]
-    cfgs["evaluator_cfg"]["restore_hint"] = iteration
-    with distributed.session(device) as context:
-        msg_mgr = get_msg_mgr()
-        msg_mgr.init_logger(save_path, log_to_file=False, is_main=context.is_main)
-        try:
-            model = NetworkHost(cfgs, training=False)
-            blocks = named_local_blocks(model.net)
-            if not blocks:
-                raise ConfigError(f"model_cfg: {cfgs['model_cfg']['model']} has no 3D local blocks to report on")
-            model.eval()
-            with PartMonitor(blocks) as monitor:
-                model.inference(context.rank)
-        finally:
-            msg_mgr.close()
-    return monitor.rows(), iteration, save_path
-
-
 def format_parts(rows: list[PartRow]) -> str:
     """An aligned text table, one line per block and part."""
     header = list(CSV_COLUMNS)
@@ -87,13 +42,6 @@ def format_parts(rows: list[PartRow]) -> str:
     widths = [max(len(line[k]) for line in [header, *lines]) for k in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) if k < 2 else cell.rjust(w) for k, (cell, w) in
                                enumerate(zip(line, widths))) for line in [header, *lines])
-
-
-def parts_csv(rows: list[PartRow]) -> str:
-    """``parts.csv``: the header :data:`CSV_COLUMNS`, then one line per block and part."""
-    lines = [",".join(CSV_COLUMNS)]
-    lines += [",".join([row.block, row.part, *(f"{getattr(row, name):.4f}" for name in STATISTICS)]) for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -6,43 +6,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from ..datasets.pretreatment import DATASETS, PretreatReport, SequenceResult, pretreat
-from ..datasets.silhouette import MIN_SEQUENCE_FRAMES
-
-#: How many examples of each problem the summary prints (all with --verbose).
-EXAMPLES = 5
-
-
-def format_report(report: PretreatReport, output: Path, verbose: bool = False) -> str:
-    """Human-readable summary: what was written, and every kind of problem with examples."""
-    limit = None if verbose else EXAMPLES
-    written = report.written
-    lines = [f"Wrote {len(written)} sequences ({sum(s.frames for s in written)} frames) to {output}."]
-
-    def section(title: str, items: list[str], count: str | None = None) -> None:
-        if not items:
-            return
-        lines.append(f"{title}: {count or len(items)}")
-        lines.extend(f"  {item}" for item in items[:limit])
-        if limit is not None and len(items) > limit:
-            lines.append(f"  ... {len(items) - limit} more (--verbose lists all)")
-
-    def name(result: SequenceResult) -> str:
-        return "/".join(result.key)
-
-    near_empty = [f"{name(s)}: {s.near_empty}" for s in report.sequences if s.near_empty]
-    section("Near-empty frames skipped", near_empty,
-            f"{sum(s.near_empty for s in report.sequences)} (in {len(near_empty)} sequences)")
-    section("Unreadable or non-image files skipped", [p for s in report.sequences for p in s.unreadable])
-    section("Sequences with no frame (empty folder or no readable image), not written",
-            [name(s) for s in report.empty])
-    section("Sequences whose every frame is near-empty, not written", [name(s) for s in report.all_near_empty])
-    section(f"Warning: sequences with fewer than {MIN_SEQUENCE_FRAMES} frames",
-            [f"{name(s)}: {s.frames}" for s in report.short])
-    section("Entries outside the layout, ignored",
-            report.outside_layout + [p for s in report.sequences for p in s.ignored])
-    return "\n".join(lines)
-
+from ..datasets.pretreatment import DATASETS, format_report, pretreat
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``pretreat`` subcommand."""

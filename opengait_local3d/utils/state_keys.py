@@ -5,7 +5,8 @@ takes its bare global block's keys; Local3DCNN takes GaitPart's backbone) define
 ``adopt_checkpoint_keys(state, prefix)``, which renames, in place, the keys of ``state`` under ``prefix`` that it
 recognises, and leaves every other key alone. It calls it from a ``load_state_dict`` pre-hook, so any
 ``load_state_dict`` (this package's engine, OpenGait's ``BaseModel``, a user's own code) maps the keys;
-:func:`adopt_keys` applies the same renaming ahead of a load, for checks that compare key sets first.
+:func:`adopt_keys` applies the same renaming ahead of a load, for checks that compare key sets first;
+:func:`describe_warm_start` says what a non-strict load left new.
 """
 from __future__ import annotations
 
@@ -41,3 +42,15 @@ def layer_groups(keys: list[str], prefix: str) -> list[str]:
         if key.startswith(prefix):
             groups.setdefault(key[len(prefix):].rpartition(".")[0], None)
     return list(groups)
+
+
+def describe_warm_start(tensors: int, missing: list[str], depth: int = 4) -> str:
+    """What a non-strict restore of a network of ``tensors`` tensors did, ``missing`` those the checkpoint lacked:
+    ``'loaded 40 tensor(s); new, not in the checkpoint: net.blocks.2.localization (12), net.classifier (1)'``
+    (new tensors grouped by the first ``depth`` names of their keys)."""
+    groups: dict[str, int] = {}
+    for key in missing:
+        module = ".".join(key.split(".")[:-1][:depth]) or key
+        groups[module] = groups.get(module, 0) + 1
+    fresh = ", ".join(f"{module} ({count})" for module, count in groups.items())
+    return f"loaded {tensors - len(missing)} tensor(s); new, not in the checkpoint: {fresh or 'none'}"

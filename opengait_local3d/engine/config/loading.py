@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import yaml
 
 from ...resources import CONFIG_DIR
-from ..errors import ConfigError
+from ...errors import ConfigError
 from .schema import check_keys
 
 __all__ = ["DEFAULT_CONFIG", "load_config", "merge_configs", "read_yaml", "config_source", "config_digest"]

@@ -2,48 +2,30 @@
 
 A key that is neither is a misspelling and an error naming the key, its section and the file, with the
 closest known key as a suggestion. A key OpenGait's configs use that this engine does not implement is
-accepted and reported once (so OpenGait's yaml files load). :data:`ENGINE_SCHEMA` gives each engine key of
-the plain sections its type and range (checked by :mod:`.validation`); ``model_cfg`` is checked by
+accepted and reported once (so OpenGait's yaml files load).
+:data:`~opengait_local3d.config.sections.ENGINE_SCHEMA` gives each engine key of the plain sections its type and
+range (checked by :mod:`.validation`); ``model_cfg`` is checked by
 :func:`opengait_local3d.modeling.build_network`; the entries of typed sections (losses, optimizer,
 scheduler, samplers, transforms) by their :class:`~opengait_local3d.utils.registry.Registry`.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator, Literal, Mapping, Sequence
+from typing import Any, Iterator, Mapping
 
+from ...config.opengait_keys import OPENGAIT_KEYS
+from ...config.optimizers import OPTIMIZERS, SCHEDULERS
+from ...config.sections import ENGINE_SCHEMA
+from ...errors import ConfigError
+from ...utils.registry import Registry
+from ...utils.suggestions import did_you_mean
 from ..data.samplers import SAMPLERS
 from ..data.transforms import TRANSFORMS
-from ..evaluation.distances import METRICS
-from ...utils.suggestions import did_you_mean
-from ...utils.typecheck import NonNegativeInt, PositiveInt
-from ..errors import ConfigError
 from ..loss_aggregator import LOSS_REGISTRY
-from ..optim import OPTIMIZERS, SCHEDULERS
-from ...utils.registry import Registry
-from .opengait_keys import OPENGAIT_KEYS
 
-__all__ = ["ENGINE_SCHEMA", "ENGINE_KEYS", "check_keys"]
+__all__ = ["ENGINE_KEYS", "check_keys"]
 
 logger = logging.getLogger(__name__)
-
-_TRANSFORM = Mapping | Sequence[Mapping] | None  # one entry per input, or one for all
-_RESTORE_HINT = NonNegativeInt | str  # an iteration of this run, or a checkpoint path
-_SHARED = {"enable_float16": bool, "restore_ckpt_strict": bool, "restore_hint": _RESTORE_HINT, "save_name": str,
-           "sampler": Mapping, "transform": _TRANSFORM, "collective_timeout": PositiveInt}
-
-#: The keys the engine implements in each plain section, with the values each allows (an annotation, see
-#: :mod:`opengait_local3d.utils.typecheck`). ``engine_cfg`` is engine-only.
-ENGINE_SCHEMA: dict[str, dict[str, Any]] = {
-    "data_cfg": {"dataset_name": str, "dataset_root": str, "dataset_partition": str, "num_workers": NonNegativeInt,
-                 "cache": bool, "test_dataset_name": str | None, "data_in_use": Sequence[bool] | Sequence[int] | None},
-    "trainer_cfg": {**_SHARED, "with_test": bool, "fix_BN": bool, "log_iter": PositiveInt, "optimizer_reset": bool,
-                    "scheduler_reset": bool, "save_iter": PositiveInt, "sync_BN": bool, "total_iter": PositiveInt,
-                    "find_unused_parameters": bool, "nonfinite": Literal["stop", "skip"],
-                    "nonfinite_skip_limit": PositiveInt, "keep_last": NonNegativeInt},
-    "evaluator_cfg": {**_SHARED, "eval_func": str, "metric": Literal[METRICS], "cross_view_gallery": bool},
-    "engine_cfg": {"seed": NonNegativeInt, "output_root": str, "keep_freed_memory": bool},
-}
 
 #: Keys the engine implements, per plain section ("" = top level).
 ENGINE_KEYS: dict[str, frozenset[str]] = {

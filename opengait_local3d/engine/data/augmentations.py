@@ -24,7 +24,7 @@ from kornia.geometry.transform import get_perspective_transform, get_rotation_ma
 from torch import Tensor
 
 from ...utils.typecheck import Probability
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 __all__ = ["sequence_index", "RandomHorizontalFlip", "RandomRotate", "RandomPerspective", "RandomAffine",
            "RandomErasing", "Rectangles"]

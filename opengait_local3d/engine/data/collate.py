@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ...utils.checks import integer_at_least
-from ..errors import ConfigError, DataError
+from ...errors import ConfigError, DataError
 from .dataset import Sample
 from .draws import random_positions
 

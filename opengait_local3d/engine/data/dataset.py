@@ -1,11 +1,10 @@
 """Gait sequences in OpenGait's pkl layout: ``root/<id>/<type>/<view>/*.pkl``, each a uint8 ``[T, H, W]``.
 
 A partition JSON ``{"TRAIN_SET": [ids], "TEST_SET": [ids]}`` chooses the ids of each phase. Every
-problem with the files is a :class:`~opengait_local3d.engine.errors.DataError` naming the file.
+problem with the files is a :class:`~opengait_local3d.errors.DataError` naming the file.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -16,11 +15,12 @@ import numpy as np
 import torch.utils.data
 
 from ...datasets import silhouette
-from ..config.paths import resolve_path
-from ..errors import ConfigError, DataError
+from ...config.partition import read_partition
+from ...config.paths import resolve_path
+from ...errors import ConfigError, DataError
 from .inspection import inspect_sequences
 
-__all__ = ["GaitDataset", "SampleKey", "Sample", "SequenceInfo", "load_sequence", "read_partition", "partition_ids"]
+__all__ = ["GaitDataset", "SampleKey", "Sample", "SequenceInfo", "load_sequence", "partition_ids"]
 
 logger = logging.getLogger(__name__)
 
@@ -177,17 +177,6 @@ def _entries(path: Path) -> tuple[list[str], list[str]]:
     entries = list(os.scandir(path))
     return (sorted(e.name for e in entries if e.is_dir()),
             sorted(e.name for e in entries if e.is_file() and e.name.endswith(".pkl")))
-
-
-def read_partition(path: Path, set_name: str) -> list[str]:
-    """The ids of ``set_name`` in the partition JSON ``path`` (the file only: no dataset folder is read)."""
-    try:
-        partition = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(f"{path}: cannot read the partition JSON ({err})") from None
-    if not isinstance(partition, dict) or not isinstance(partition.get(set_name), list):
-        raise DataError(f"{path}: expected {{\"TRAIN_SET\": [ids], \"TEST_SET\": [ids]}}, no list {set_name}")
-    return [str(i) for i in partition[set_name]]
 
 
 def partition_ids(path: Path, set_name: str, root: Path) -> list[str]:

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ...datasets import silhouette
-from ..errors import DataError
+from ...errors import DataError
 
 __all__ = ["Inspection", "inspect_sequences", "SHOWN_PROBLEMS"]
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch.utils.data
 
 from ...utils.checks import integer_at_least, require
-from ..registries import section_registry
+from ...config.registries import section_registry
 from .collate import COLLATE_KEYS
 from .dataset import GaitDataset, SampleKey
 from .draws import batch_seed, random_positions

@@ -21,8 +21,8 @@ from torch import Tensor
 
 from ...utils.checks import require
 from ...utils.typecheck import NonNegativeInt, PositiveInt
-from ..errors import ConfigError
-from ..registries import section_registry
+from ...errors import ConfigError
+from ...config.registries import section_registry
 from .augmentations import RandomAffine, RandomErasing, RandomHorizontalFlip, RandomPerspective, RandomRotate
 
 __all__ = ["TRANSFORMS", "ENGINE_ONLY_TRANSFORMS", "get_transform", "check_transforms", "apply_to_sequence", "Compose",

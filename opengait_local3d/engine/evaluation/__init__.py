@@ -3,6 +3,7 @@
 * :func:`evaluate_indoor_dataset`: OpenGait's evaluator (same input, same result keys, extra figures),
   chunked so an OU-MVLP-sized test set fits a small CPU machine, with tables for the log and files.
 * :func:`check_test_set`: fails before inference when the test set lacks the gallery or a probe condition.
+* :mod:`.functions`: the evaluation functions a config names (``eval_func``), each with its pre-check.
 * Lower level: :func:`get_protocol` (the protocols as data), :func:`single_view_rank1` /
   :class:`Rank1Matrices` (probe-view x gallery-view matrices), :func:`cross_view_scores`,
   :func:`distance_matrix` (blocked part-averaged distances).

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ...config.sections import METRICS
+
 __all__ = ["METRICS", "SIDES", "PROBE_CHUNK", "GALLERY_BLOCK", "Features", "prepare_features", "distance_matrix"]
 
-METRICS = ("euc", "cos")
 SIDES = ("probe", "gallery")
 
 #: Probes per chunk and gallery sequences per block. A Euclidean block is one

@@ -4,21 +4,21 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .cross_view import cross_view_scores
 from .distances import METRICS
-from .protocols import Protocol, check_test_set
+from .protocols import Protocol, check_test_set, get_protocol
 from .report import SINGLE_VIEW_FIGURES, cross_view_tables, matrix_tables, single_view_tables
 from .single_view import Rank1Matrices, single_view_rank1
 from ...utils.atomic import atomic_write_texts
 from .tables import Provenance, Table, format_csv, format_markdown, format_text
 from .testset import as_test_set
 
-__all__ = ["evaluate_indoor_dataset"]
+__all__ = ["evaluate_indoor_dataset", "check_indoor_dataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,20 @@ def evaluate_indoor_dataset(data: Mapping, dataset: str, metric: str = "euc", cr
     if output_dir is not None:
         _write_tables(Path(output_dir), protocol, metric, summary, matrices, produced_by)
     return results
+
+
+def check_indoor_dataset(dataset: str, types: Sequence[str] | None = None, views: Sequence[str] | None = None,
+                         cross_view_gallery: bool = False) -> None:
+    """:func:`evaluate_indoor_dataset`'s pre-check: the protocol of ``dataset`` exists and, given the test set's
+    ``types`` and ``views`` (one per sequence), the test set holds what it reads (:func:`.check_test_set`).
+
+    Raises:
+        ValueError: an unknown dataset, or what the test set lacks.
+    """
+    if types is None or views is None:
+        get_protocol(str(dataset), bool(cross_view_gallery))
+    else:
+        check_test_set(dataset, types, views, bool(cross_view_gallery))
 
 
 def _warn_empty_cells(rank1: Rank1Matrices) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 __all__ = ["check_warm_start", "ENGINE_TRAIN_COMMAND"]
 

@@ -1,11 +1,17 @@
 """Config keys that OpenGait's own configs use (generated: do not edit).
 
 Regenerate with ``python third_party/opengait_facts.py --opengait PATH``.
-Source: 107 engine configs under ``configs/`` at the commit below; skipped (no model_cfg):
-``configs/skeletongait/pretreatment_heatmap.yaml``.
+Source: 107 engine configs under ``configs/`` at the pinned commit, :data:`OPENGAIT_COMMIT`; skipped
+(no model_cfg): ``configs/skeletongait/pretreatment_heatmap.yaml``.
 """
 
-OPENGAIT_COMMIT = "0efafd4779f127fbce34f22aff301bd82e923da5"
+import json
+from pathlib import Path
+
+#: the generated names file (``third_party/opengait_facts.py``), which records the pinned commit
+OPENGAIT_NAMES_FILE = Path(__file__).with_name("opengait_names.json")
+#: the OpenGait commit the plugin, these keys and names, and the golden fixtures are of
+OPENGAIT_COMMIT: str = json.loads(OPENGAIT_NAMES_FILE.read_text(encoding="utf-8"))["opengait_commit"]
 
 #: section ("" = top level, "sampler", "transform") -> keys used there
 OPENGAIT_KEYS: dict[str, frozenset[str]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from ...resources import CONFIG_ROOT
+from ..resources import CONFIG_ROOT
 from ..errors import ConfigError
 
 __all__ = ["output_path", "resolve_path"]

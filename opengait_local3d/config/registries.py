@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Mapping
 
 from ..utils.registry import Registry
-from .config.opengait_keys import OPENGAIT_KEYS
-from .errors import ConfigError
+from .opengait_keys import OPENGAIT_KEYS
+from ..errors import ConfigError
 
 __all__ = ["section_registry"]
 
