@@ -188,7 +188,7 @@ def test_training_feat_feeds_opengaits_losses_as_configured(relative):
     cfgs = yaml.safe_load((CONFIG_DIR / relative).read_text())
     losses = cfgs["loss_cfg"] if isinstance(cfgs["loss_cfg"], list) else [cfgs["loss_cfg"]]
     net = build_network(cfgs["model_cfg"])
-    net.eval()
+    net.train()  # the losses read training_feat in training (at inference the networks skip the loss-only heads)
     with torch.no_grad():
         feats = net(([torch.rand(2, 2, 64, 44)], torch.tensor([0, 1]), ["nm-01"] * 2, ["000"] * 2, None))
     training_feat = feats["training_feat"]
