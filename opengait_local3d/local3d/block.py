@@ -207,12 +207,10 @@ class Local3DBlock(nn.Module):
             if module is not None:
                 module.lr_scale = float(local_lr_scale)
         self.local_dropout = nn.Dropout(float(local_dropout))
-        if not isinstance(detach_local_input, bool):
-            raise ValueError(f"detach_local_input must be true or false, got {detach_local_input!r}")
-        self.detach_local_input = detach_local_input
-        if not isinstance(checkpoint_local, bool):
-            raise ValueError(f"checkpoint_local must be true or false, got {checkpoint_local!r}")
-        self.checkpoint_local = checkpoint_local
+        for name, value in (("detach_local_input", detach_local_input), ("checkpoint_local", checkpoint_local)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be true or false, got {value!r}")
+        self.detach_local_input, self.checkpoint_local = detach_local_input, checkpoint_local
         self.register_load_state_dict_pre_hook(_adopt_bare_block_keys)
         self.record = False
         self.last_parameters: dict[str, Tensor] = {}

@@ -76,7 +76,7 @@ class Fusion(nn.Module):
         # A 1x1x1 conv is a GEMM over the voxels in channels-last order: on channels-last-3d inputs the
         # [voxels, c] views are free, and the GEMMs skip oneDNN's layout conversions of every path's gradient.
         # addmm_ accumulates in place into a plain (non-view) tensor, so autograd needs no copy of it.
-        fused = torch.addmm(self.conv.bias, _voxels_by_channels(global_features), weight[:, slices[0]].t())
+        fused = self._global_term(global_features)
         # In-place ops escape autocast: give addmm_ the dtype autocast chose for ``fused`` (a no-op without it).
         for features, channels in zip(local_features, slices[1:]):
             fused.addmm_(_voxels_by_channels(features).to(fused.dtype), weight[:, channels].t().to(fused.dtype))
@@ -106,13 +106,17 @@ class Fusion(nn.Module):
         frame-wise block's NHWC convs read it without a copy, and the ReLU's backward runs on one layout.
         """
         n, c_g, T, H, W = global_features.shape
-        voxels = _voxels_by_channels(global_features)
-        weight = self.conv.weight[:, :c_g].flatten(1).t().to(voxels.dtype)
-        fused = torch.addmm(self.conv.bias.to(voxels.dtype), voxels, weight).view(n, T, H, W, c_g)
+        fused = self._global_term(global_features).view(n, T, H, W, c_g)
         local_term = local_sum.permute(0, 2, 3, 4, 1).to(fused.dtype)
         self.last_contribution = {"global": _rms(fused), "local": _rms(local_term)} if self.training else {}
         fused = fused + local_term
         return self._activate(fused, inplace=True).permute(0, 4, 1, 2, 3)
+
+    def _global_term(self, global_features: Tensor) -> Tensor:
+        """``conv_global(global) + bias`` as one GEMM over the voxels: ``[n, c_g, T, H, W] -> [n T H W, c_g]``."""
+        voxels = _voxels_by_channels(global_features)
+        weight = self.conv.weight[:, : self.widths[0]].flatten(1).t().to(voxels.dtype)
+        return torch.addmm(self.conv.bias.to(voxels.dtype), voxels, weight)
 
     def _activate(self, fused: Tensor, inplace: bool = False) -> Tensor:
         """The activation after the conv: ReLU, or none."""
