@@ -249,6 +249,31 @@ def test_a_block_built_with_its_defaults_starts_as_its_global_path():
     assert torch.equal(Local3DBlock(global_block, 3, 8, fusion_activation="none")(x), expected)
 
 
+@pytest.mark.parametrize("alignment", ALIGNMENTS)
+def test_the_gated_fusion_starts_shut_then_adds_the_gated_local_term(alignment):
+    """``fusion_init='gate'``: at initialisation the block is ReLU(global block), its local weights are not zero and
+    get no gradient while the gate gets one; with the gate set to g the output is the concatenation's conv with the
+    local columns times g (checked against the plain conv on the concatenated features, zoom alignment)."""
+    torch.manual_seed(0)
+    block = make_block(alignment=alignment, fusion_init="gate")
+    global_block = block.global_block
+    x = torch.randn(2, 3, 5, 16, 11)
+    assert torch.equal(block(x), F.relu(global_block(x)))
+    assert block.fusion.conv.weight[:, 8:].abs().min() > 0
+    block(x).square().sum().backward()
+    assert block.fusion.gate.grad.abs() > 0
+    assert torch.count_nonzero(block.fusion.conv.weight.grad[:, 8:]) == 0
+    g = torch.randn(2, 8, 3, 4, 5)
+    local = [torch.randn(2, 4, 3, 4, 5) for _ in range(6)]
+    with torch.no_grad():
+        block.fusion.gate.fill_(0.3)
+        weight = block.fusion.conv.weight.clone()
+        weight[:, 8:] *= 0.3
+    expected = F.relu(F.conv3d(torch.cat([g, *local], dim=1), weight, block.fusion.conv.bias))
+    assert torch.allclose(block.fusion(g, local), expected, atol=1e-5)
+    assert block.fusion_weights()["torso"] == pytest.approx(weight[:, 12:16].abs().mean().item())
+
+
 def test_the_temporal_variance_scales_with_the_square_of_the_temporal_stride():
     """Eq. 8 in time: sigma_t scales with the stride, so its variance with the stride's square:
     ``min_sigma^2 + prior variance x scale_t^2`` (at the prior scale 1, scale and square agree, so use 2 and 0.5)."""

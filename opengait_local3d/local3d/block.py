@@ -102,8 +102,9 @@ class Local3DBlock(nn.Module):
         scale_range: spatial strides and variances stay within this factor of the prior.
         temporal_scale_range: the temporal stride stays within this factor of the prior.
         min_sigma: floor of the Gaussian filters' sigma, in input pixels (frames in time).
-        fusion_init: ``'identity'`` (the block starts as its global path) or ``'default'`` (torch's), see
-            :class:`~opengait_local3d.local3d.fusion.Fusion`.
+        fusion_init: ``'identity'`` (the block starts as its global path), ``'default'`` (torch's) or ``'gate'``
+            (the block starts as its global path, the local term behind a learnable scalar that starts at zero),
+            see :class:`~opengait_local3d.local3d.fusion.Fusion`.
         fusion_activation: ``'relu'`` (the paper) or ``'none'`` (with the identity init, the block starts as
             exactly its global path, LeakyReLU outputs included), see :class:`~opengait_local3d.local3d.fusion.Fusion`.
 

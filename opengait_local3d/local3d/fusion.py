@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 #: initialisations of the fusion conv (see :class:`Fusion`)
-FUSION_INITS = ("identity", "default")
+FUSION_INITS = ("identity", "default", "gate")
 #: activations after the fusion conv (see :class:`Fusion`)
 FUSION_ACTIVATIONS = ("relu", "none")
 
@@ -26,7 +26,11 @@ class Fusion(nn.Module):
         path_names: names of the local paths, in order (used by :meth:`weights_per_path`).
         init: ``'identity'``: the global channels pass through unchanged and the local weights and the bias
             start at zero, so the block starts as its global path followed by a ReLU and the local paths can
-            only add to it; ``'default'``: the conv keeps its own initialisation (torch's, or a host's).
+            only add to it; ``'default'``: the conv keeps its own initialisation (torch's, or a host's);
+            ``'gate'``: as ``'identity'`` on the global channels and the bias, the local weights keep their own
+            initialisation, and a learnable scalar :attr:`gate` that starts at zero multiplies the local term
+            (ReZero): the block starts as its global path, and the local paths' weights get gradient as the gate
+            opens (with ``'identity'`` they start at zero instead, and the gate would stay shut).
         activation: ``'relu'`` (the paper) or ``'none'``: no activation, so that with the identity init the block
             starts as exactly its global path even where that path ends in a LeakyReLU (GaitPart's backbone),
             whose negative outputs a ReLU would clip: a network warm-started from one without local paths then
@@ -48,6 +52,8 @@ class Fusion(nn.Module):
         self.path_names = ("global", *path_names)
         self.widths = (global_channels,) + (local_channels,) * len(path_names)
         self.conv = nn.Conv3d(sum(self.widths), global_channels, 1)
+        #: the local term's learnable factor (``init='gate'`` only, else ``None``)
+        self.gate = nn.Parameter(torch.zeros(())) if init == "gate" else None
         self.init = init
         self.reset_parameters()
         #: after each training forward of :meth:`combine` (``write`` alignment): the root mean square over the batch's
@@ -59,10 +65,22 @@ class Fusion(nn.Module):
         """Apply :attr:`init` (nothing to do for ``'default'``)."""
         if self.init == "default":
             return
+        c_g = self.widths[0]
         with torch.no_grad():
-            self.conv.weight.zero_()
             self.conv.bias.zero_()
-            self.conv.weight[:, : self.widths[0]].view(self.widths[0], self.widths[0]).copy_(torch.eye(self.widths[0]))
+            self.conv.weight[:, :c_g].view(c_g, c_g).copy_(torch.eye(c_g))
+            if self.gate is None:
+                self.conv.weight[:, c_g:].zero_()
+            else:
+                self.gate.zero_()
+
+    def _weight(self) -> Tensor:
+        """The conv's weight as a matrix ``[c_g, sum of widths]``, the local columns times :attr:`gate` if any."""
+        weight = self.conv.weight.flatten(1)
+        if self.gate is None:
+            return weight
+        c_g = self.widths[0]
+        return torch.cat([weight[:, :c_g], weight[:, c_g:] * self.gate], dim=1)
 
     def _slices(self) -> list[slice]:
         ends = [sum(self.widths[: k + 1]) for k in range(len(self.widths))]
@@ -72,7 +90,7 @@ class Fusion(nn.Module):
         if len(local_features) != len(self.widths) - 1:
             raise ValueError(f"Fusion expects {len(self.widths) - 1} local tensors, got {len(local_features)}")
         slices = self._slices()
-        weight = self.conv.weight.flatten(1)  # [c_g, sum of widths]
+        weight = self._weight()  # [c_g, sum of widths]
         # A 1x1x1 conv is a GEMM over the voxels in channels-last order: on channels-last-3d inputs the
         # [voxels, c] views are free, and the GEMMs skip oneDNN's layout conversions of every path's gradient.
         # addmm_ accumulates in place into a plain (non-view) tensor, so autograd needs no copy of it.
@@ -93,7 +111,7 @@ class Fusion(nn.Module):
         equals :meth:`forward` on the written features, at the cost of the parts' own resolution.
         """
         c_g, c_l, P = self.widths[0], self.widths[1], len(self.widths) - 1
-        weight = self.conv.weight.flatten(1)[:, c_g:].view(c_g, P, c_l)[:, parts]
+        weight = self._weight()[:, c_g:].view(c_g, P, c_l)[:, parts]
         return torch.einsum("opc,npclyx->npolyx", weight.to(local_features.dtype), local_features)
 
     def combine(self, global_features: Tensor, local_sum: Tensor) -> Tensor:
@@ -123,8 +141,9 @@ class Fusion(nn.Module):
         return F.relu(fused, inplace=inplace) if self.activation == "relu" else fused
 
     def weights_per_path(self) -> dict[str, float]:
-        """Mean absolute fusion weight over each path's input channels (the paper's Fig. 4b)."""
-        weight = self.conv.weight.detach()
+        """Mean absolute fusion weight over each path's input channels (the paper's Fig. 4b; the local paths'
+        weights times :attr:`gate` if any)."""
+        weight = self._weight().detach()
         return {name: float(weight[:, s].abs().mean()) for name, s in zip(self.path_names, self._slices())}
 
 
