@@ -27,6 +27,24 @@ def test_horizontal_pooling_is_strip_mean_plus_max():
     torch.testing.assert_close(out, torch.stack(expected, -1))
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 8, 5), (2, 3, 4, 8, 5)])
+def test_horizontal_pooling_of_channels_last_maps_equals_the_contiguous_ones(shape):
+    """Channels-last maps (as the 3D local block's fusion leaves them) take the pooling-window path: the same values
+    and, with no ties, the same gradient as the strips of the contiguous map."""
+    x = torch.randn(*shape)
+    order = (0, *range(2, len(shape)), 1)  # channels innermost in memory
+    strided = x.permute(order).contiguous().permute(0, len(shape) - 1, *range(1, len(shape) - 1)).requires_grad_()
+    plain = x.clone().requires_grad_()
+    assert strided.stride(-1) != 1 and torch.equal(strided, plain)
+    grad = torch.randn(*shape[:-2], 5)
+    for t in (strided, plain):
+        horizontal_pooling(t, [4, 1]).backward(grad)
+    torch.testing.assert_close(horizontal_pooling(strided, [4, 1]), horizontal_pooling(plain, [4, 1]))
+    torch.testing.assert_close(strided.grad, plain.grad)
+    with pytest.raises(ValueError, match="do not divide"):
+        horizontal_pooling(strided, [3])
+
+
 def test_horizontal_pooling_keeps_leading_axes_and_rejects_bad_bins():
     assert horizontal_pooling(torch.zeros(2, 3, 4, 6, 5), [3, 2]).shape == (2, 3, 4, 5)
     with pytest.raises(ValueError, match="do not divide"):

@@ -28,11 +28,11 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
         g_t: temporal filterbank ``[n, P, L, T]``.
         g_y: row filterbanks per canvas frame ``[n, P, T, N, H]``.
         g_x: column filterbanks per canvas frame ``[n, P, T, M, W]``.
-        sum_parts: return the sum over parts ``[n, c, T, H, W]`` (a view over ``[n, T, H, c, W]`` memory),
+        sum_parts: return the sum over parts ``[n, c, T, H, W]`` (a view over ``[n, T, H, W, c]`` memory),
             computed in the last contraction so the ``P`` written canvases are never built.
 
     Returns:
-        ``[n, P, c, T, H, W]`` (a view over ``[n, T, P, H, c, W]`` memory), or ``[n, c, T, H, W]`` with
+        ``[n, P, c, T, H, W]`` (a view over ``[n, T, P, H, W, c]`` memory), or ``[n, c, T, H, W]`` with
         ``sum_parts``.
 
     Raises:
@@ -54,13 +54,14 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
     T, H, W = g_t.shape[-1], g_y.shape[-1], g_x.shape[-1]
     frames = _temporal_and_columns(volumes, g_t, g_x)
     rows = coverage_normalised(g_y).transpose(1, 2).reshape(n * T * P, H, N)
-    written = torch.bmm(rows, frames.view(n * T * P, N, c * W))  # [n T P, H, c W]
-    return written.view(n, T, P, H, c, W).permute(0, 2, 4, 1, 3, 5)
+    written = torch.bmm(rows, frames.view(n * T * P, N, W * c))  # [n T P, H, W c]
+    return written.view(n, T, P, H, W, c).permute(0, 2, 5, 1, 3, 4)
 
 
 def write_summed(groups: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]]) -> Tensor:
     """Groups of parts, each of its own size, written back (as :func:`write_volume`) and summed over all parts:
-    ``[n, c, T, H, W]`` (a view over ``[n, T, H, c, W]`` memory).
+    ``[n, c, T, H, W]`` (a view over ``[n, T, H, W, c]`` memory: channels-last, the layout of the fusion's GEMM, so
+    adding it to the global term and its gradient need no copy).
 
     Each group is ``(volumes, g_t, g_y, g_x)`` as :func:`write_volume` takes them, ``volumes [n, P_g, c, L_g, N_g,
     M_g]``; all groups share ``n``, ``c`` and the canvas ``T, H, W``. The temporal and column writes run per group
@@ -82,26 +83,27 @@ def write_summed(groups: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]]) -> Ten
     frames, rows = [], []
     for volumes, g_t, g_y, g_x in groups:
         parts_rows = volumes.shape[1] * volumes.shape[4]
-        frames.append(_temporal_and_columns(volumes, g_t, g_x).view(n, T, parts_rows, c * W))
+        frames.append(_temporal_and_columns(volumes, g_t, g_x).view(n, T, parts_rows, W * c))
         rows.append(coverage_normalised(g_y).permute(0, 2, 3, 1, 4).reshape(n, T, H, parts_rows))
     rows_all, frames_all = _cat(rows, -1), _cat(frames, 2)
-    written = torch.bmm(rows_all.view(n * T, H, -1), frames_all.view(n * T, -1, c * W))  # [n T, H, c W]
-    return written.view(n, T, H, c, W).permute(0, 3, 1, 2, 4)
+    written = torch.bmm(rows_all.view(n * T, H, -1), frames_all.view(n * T, -1, W * c))  # [n T, H, W c]
+    return written.view(n, T, H, W, c).permute(0, 4, 1, 2, 3)
 
 
 def _temporal_and_columns(volumes: Tensor, g_t: Tensor, g_x: Tensor) -> Tensor:
-    """The temporal write, then each canvas frame's columns: ``[n, P, c, L, N, M] -> [n T P, N c, W]``.
+    """The temporal write, then each canvas frame's columns: ``[n, P, c, L, N, M] -> [n T P, N, W c]``.
 
-    Explicit batched matmuls, laid out so that each one reads the previous result in place: the parts move
-    behind the frames while the volumes are still small.
+    Explicit batched matmuls, laid out so that each one reads the previous result in place, the channels innermost
+    (the canvas comes out channels-last): the parts move behind the frames while the volumes are still small, and
+    each row of a part is written with its frame's column filterbank (copied per row: a part-sized tensor).
     """
     n, P, c, L, N, M = volumes.shape
     T, W = g_t.shape[-1], g_x.shape[-1]
-    parts = volumes.permute(0, 1, 3, 4, 2, 5).reshape(n * P, L, N * c * M)
-    frames = torch.bmm(coverage_normalised(g_t).reshape(n * P, T, L), parts)  # [n P, T, N c M]
-    frames = frames.view(n, P, T, N * c, M).transpose(1, 2).reshape(n * T * P, N * c, M)
-    columns = coverage_normalised(g_x).transpose(-1, -2).transpose(1, 2).reshape(n * T * P, M, W)
-    return torch.bmm(frames, columns)  # [n T P, N c, W]
+    parts = volumes.permute(0, 1, 3, 4, 5, 2).reshape(n * P, L, N * M * c)
+    frames = torch.bmm(coverage_normalised(g_t).reshape(n * P, T, L), parts)  # [n P, T, N M c]
+    frames = frames.view(n, P, T, N * M * c).transpose(1, 2).reshape(n * T * P * N, M, c)
+    columns = coverage_normalised(g_x).transpose(1, 2).unsqueeze(3).expand(n, T, P, N, W, M)
+    return torch.bmm(columns.reshape(n * T * P * N, W, M), frames).view(n * T * P, N, W * c)  # [n T P, N, W c]
 
 
 def _cat(tensors: list[Tensor], dim: int) -> Tensor:
