@@ -1,9 +1,10 @@
-"""Part statistics: centres on the map, boxes on the map, windows in the clip, gamma; hand-computed cases."""
+"""Part statistics: centres on the map, boxes on the map, windows in the clip, gamma, shift; hand-computed cases."""
 import pytest
 import torch
 from torch import nn
 
 from opengait_local3d.local3d import FrameWise, Local3DBlock, PartMonitor, named_local_blocks, part_statistics
+from opengait_local3d.local3d.parts import PartPrior
 
 
 def parameters(centres, extents, gammas, temporal):
@@ -33,6 +34,12 @@ def test_hand_computed_fractions():
     assert stats["window_in_clip"].tolist() == [1.0, 0.0]
     assert stats["gamma"].tolist() == pytest.approx([0.6, 1.6])
     assert stats["frames"].tolist() == [2.0, 2.0] and stats["sequences"].tolist() == [1.0, 1.0]
+    assert "shift" not in stats
+    # Priors: part 0 centred at (5, 10) with a 4 x 4 extent; part 1 at (2, 5) with a 2 x 10 extent. Part 0 moves
+    # 0 then 6/4 of its width; part 1 moves (-2/2, 0) then (3/2, 5/10): 1 and sqrt(2.25 + 0.25).
+    priors = [PartPrior(cx=0.5, cy=0.5, height=0.2, width=0.4), PartPrior(cx=0.2, cy=0.25, height=0.5, width=0.2)]
+    shift = part_statistics(params, (8, 20, 10), priors)["shift"]
+    assert shift.tolist() == pytest.approx([1.5, 1.0 + 2.5 ** 0.5])
 
 
 def test_monitor_averages_over_calls_of_different_lengths_and_detaches_its_hooks():
@@ -49,6 +56,7 @@ def test_monitor_averages_over_calls_of_different_lengths_and_detaches_its_hooks
     assert rows["torso"].window_in_clip == pytest.approx(2 / 5)  # 2 of 5 sequences
     assert rows["left_leg"].window_in_clip == 1.0
     assert rows["torso"].centre_on_map == 1.0 and rows["torso"].gamma == pytest.approx(0.5)
+    assert rows["left_leg"].shift == pytest.approx(0.0, abs=1e-6)  # untrained: every part at its prior
     block(torch.rand(1, 2, 6, 16, 11))  # after the with block: not recorded
     assert [r.part for r in monitor.rows()] == ["torso", "left_leg"]
     assert monitor.rows()[0].window_in_clip == pytest.approx(2 / 5)

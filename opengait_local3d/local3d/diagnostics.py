@@ -1,39 +1,44 @@
-"""Where the parts are: how much of each learned volume lies on the map and in the clip.
+"""Where the parts are: how much of each learned volume lies on the map and in the clip, how far it moved.
 
 A part whose centre leaves the map, or whose temporal window leaves the clip, samples zeros and gets no
 gradient back; these statistics make that visible, per block and part, during training (warnings) and
-after it (``opengait-local3d parts``).
+after it (``opengait-local3d parts``), with how far the localization moves each part from its prior.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from .block import Local3DBlock
+from .parts import PartPrior
 
 #: the statistics, in the order tables and CSV files list them
-STATISTICS = ("centre_on_map", "box_on_map", "window_in_clip", "gamma")
+STATISTICS = ("centre_on_map", "box_on_map", "window_in_clip", "gamma", "shift")
 
 
-def part_statistics(parameters: Mapping[str, Tensor], in_size: tuple[int, int, int]) -> dict[str, Tensor]:
+def part_statistics(parameters: Mapping[str, Tensor], in_size: tuple[int, int, int],
+                    priors: Sequence[PartPrior] | None = None) -> dict[str, Tensor]:
     """Per-part sums over one batch of a block's :attr:`Local3DBlock.last_parameters`.
 
     Convention:
         Positions are in input pixels/frames, a map of size ``S`` spanning ``[0, S]``. A centre is on the map
         when it lies in ``[0, W] x [0, H]``; a box is ``centre +- extent / 2``; a temporal window
         ``temporal_centre +- temporal_extent / 2`` is in the clip when it lies in ``[0, T]`` (to 1e-4 frames).
+        A part's shift is the distance of its centre from its prior's, each axis in units of the prior's extent:
+        ``|((x - cx W) / (width W), (y - cy H) / (height H))|`` (0: where the prior puts it).
 
     Args:
         parameters: ``centre``, ``extent`` ``[n, P, T, 2]``, ``gamma`` ``[n, P, T]``, ``temporal_centre``,
             ``temporal_extent`` ``[n, P]``.
         in_size: ``(T, H, W)`` of the block input.
+        priors: the parts' priors, in order (the block's ``priors``): adds ``shift``.
 
     Returns:
-        ``[P]`` float64 tensors: ``centre_on_map``, ``box_on_map``, ``gamma`` summed over frames and
-        sequences, ``window_in_clip`` summed over sequences, and the counts ``frames`` and ``sequences``.
+        ``[P]`` float64 tensors: ``centre_on_map``, ``box_on_map``, ``gamma`` (and ``shift``) summed over frames
+        and sequences, ``window_in_clip`` summed over sequences, and the counts ``frames`` and ``sequences``.
 
     Example:
         >>> params = {"centre": torch.tensor([[[[2.0, 3.0], [5.0, 3.0]]]]), "extent": torch.full((1, 1, 2, 2), 2.0),
@@ -53,7 +58,7 @@ def part_statistics(parameters: Mapping[str, Tensor], in_size: tuple[int, int, i
     end = start + parameters["temporal_extent"].double()
     in_clip = (start >= -1e-4) & (end <= T + 1e-4)
     n, _, frames = parameters["gamma"].shape
-    return {
+    stats = {
         "centre_on_map": on_map.double().sum((0, 2)),
         "box_on_map": covered.prod(-1).sum((0, 2)),
         "window_in_clip": in_clip.double().sum(0),
@@ -61,11 +66,17 @@ def part_statistics(parameters: Mapping[str, Tensor], in_size: tuple[int, int, i
         "frames": torch.full_like(in_clip[0], n * frames, dtype=torch.float64),
         "sequences": torch.full_like(in_clip[0], n, dtype=torch.float64),
     }
+    if priors is not None:
+        prior = torch.tensor([[p.cx, p.cy, p.width, p.height] for p in priors], dtype=torch.float64,
+                             device=centre.device)
+        prior_centre, prior_extent = prior[:, None, :2] * size, prior[:, None, 2:] * size  # [P, 1, 2]
+        stats["shift"] = ((centre - prior_centre) / prior_extent).norm(dim=-1).sum((0, 2))
+    return stats
 
 
 @dataclass(frozen=True)
 class PartRow:
-    """One block's part: the statistics of :func:`part_statistics` as means (fractions, mean gamma)."""
+    """One block's part: the statistics of :func:`part_statistics` as means (fractions, mean gamma, mean shift)."""
 
     block: str
     part: str
@@ -73,6 +84,7 @@ class PartRow:
     box_on_map: float
     window_in_clip: float
     gamma: float
+    shift: float
 
 
 class PartMonitor:
@@ -87,8 +99,9 @@ class PartMonitor:
         >>> block = Local3DBlock(nn.Conv3d(2, 4, 3, padding=1), 2, 4, parts=["torso"])
         >>> with PartMonitor({"block1": block}) as monitor:
         ...     _ = block(torch.rand(2, 2, 5, 8, 6))
-        >>> monitor.rows()[0]
-        PartRow(block='block1', part='torso', centre_on_map=1.0, box_on_map=1.0, window_in_clip=1.0, gamma=0.5)
+        >>> row = monitor.rows()[0]
+        >>> row.part, row.centre_on_map, row.window_in_clip, row.gamma, row.shift   # untrained: at its prior
+        ('torso', 1.0, 1.0, 0.5, 0.0)
     """
 
     def __init__(self, blocks: Mapping[str, Local3DBlock]):
@@ -108,7 +121,7 @@ class PartMonitor:
 
     def _hook(self, name: str):
         def record(block: Local3DBlock, inputs: tuple, output: Tensor) -> None:
-            stats = part_statistics(block.last_parameters, block.last_input_size)
+            stats = part_statistics(block.last_parameters, block.last_input_size, block.priors)
             totals = self._sums.setdefault(name, {key: torch.zeros_like(value) for key, value in stats.items()})
             for key, value in stats.items():
                 totals[key] += value
@@ -130,6 +143,7 @@ class PartMonitor:
                     box_on_map=float(totals["box_on_map"][index] / frames[index]),
                     window_in_clip=float(totals["window_in_clip"][index] / sequences[index]),
                     gamma=float(totals["gamma"][index] / frames[index]),
+                    shift=float(totals["shift"][index] / frames[index]),
                 )
 
 

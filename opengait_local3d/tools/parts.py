@@ -1,5 +1,5 @@
 """``opengait-local3d parts``: where a trained model's parts are, over the test set (centres on the map,
-boxes on the map, windows in the clip, gamma), per block and part."""
+boxes on the map, windows in the clip, gamma, shift from the prior), per block and part."""
 from __future__ import annotations
 
 import argparse
@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "network, as the test phase does) and report, per block and part: centre_on_map (fraction "
                     "of frames whose box centre lies on the block's input map), box_on_map (mean fraction of "
                     "the box on the map), window_in_clip (fraction of sequences whose temporal window lies in "
-                    "the sequence) and the mean gamma. A part off the map or clip samples zeros there.",
+                    "the sequence), the mean gamma and shift (mean distance of the centre from the part's prior, "
+                    "in the prior's extents per axis: 0 where the prior puts it). A part off the map or clip "
+                    "samples zeros there.",
         epilog="Writes DIR/parts.csv with columns " + ",".join(CSV_COLUMNS) + ".")
     parser.add_argument("--cfgs", required=True, metavar="CFG", help="the run's yaml config")
     parser.add_argument("--iter", type=at_least(0), default=None, metavar="N",
