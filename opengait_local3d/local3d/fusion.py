@@ -119,16 +119,17 @@ class Fusion(nn.Module):
         projected features on the canvas, summed (see :meth:`project_parts`).
 
         Computed as one GEMM over the voxels in channels-last order (a free view of a :class:`FrameWise` block's
-        NHWC output), with the local sum added out of place, so no in-place op touches a view (autograd would
-        copy the whole gradient map for it) and the output is one ``[n, T, H, W, c]`` buffer: the next
-        frame-wise block's NHWC convs read it without a copy, and the ReLU's backward runs on one layout.
+        NHWC output, and of the channels-last canvas of :func:`~opengait_local3d.local3d.writing.write_summed`),
+        the local sum added in place to the GEMM's own output (not a view: autograd copies nothing for it), so the
+        output is one ``[n, T, H, W, c]`` buffer: the next frame-wise block's NHWC convs read it without a copy,
+        and the ReLU's backward runs on one layout.
         """
         n, c_g, T, H, W = global_features.shape
-        fused = self._global_term(global_features).view(n, T, H, W, c_g)
-        local_term = local_sum.permute(0, 2, 3, 4, 1).to(fused.dtype)
+        fused = self._global_term(global_features)  # [n T H W, c_g]
+        local_term = _voxels_by_channels(local_sum).to(fused.dtype)
         self.last_contribution = {"global": _rms(fused), "local": _rms(local_term)} if self.training else {}
-        fused = fused + local_term
-        return self._activate(fused, inplace=True).permute(0, 4, 1, 2, 3)
+        fused = self._activate(fused.add_(local_term), inplace=True)
+        return fused.view(n, T, H, W, c_g).permute(0, 4, 1, 2, 3)
 
     def _global_term(self, global_features: Tensor) -> Tensor:
         """``conv_global(global) + bias`` as one GEMM over the voxels: ``[n, c_g, T, H, W] -> [n T H W, c_g]``."""
