@@ -1,5 +1,6 @@
 """Where a trained model's parts are over its test set: per block and part, centres on the map, boxes on the map,
-windows in the clip, gamma and shift from the prior (:class:`~opengait_local3d.local3d.PartMonitor`), from the test phase's network."""
+windows in the clip, gamma and shift from the prior (:class:`~opengait_local3d.local3d.PartMonitor`), from the test
+phase's network."""
 from __future__ import annotations
 
 import os
