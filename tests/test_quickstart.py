@@ -214,16 +214,17 @@ def test_a_staged_model_counts_its_warm_start_and_continues_from_its_checkpoint(
     assert ["Local3DCNN", "0", "1"] in curves and ["Local3DCNN", "0", "2"] in curves  # phase 1, then phase 2
 
 
-@pytest.mark.parametrize("warm, milestones, lr", [(200, [100], 2.0e-3), (350, [], 2.0e-4)])
-def test_the_second_phase_keeps_the_schedule_of_one_run(warm, milestones, lr):
+@pytest.mark.parametrize("warm, milestones, lr, carry", [(200, [100], 2.0e-3, False), (350, [], 2.0e-4, True)])
+def test_the_second_phase_keeps_the_schedule_of_one_run(warm, milestones, lr, carry):
     """A 400-iteration schedule with a x0.1 step at 300, split at ``warm``: the step moves to 300 - warm, or, if
-    passed, the second phase starts at the reduced rate."""
+    passed, the second phase starts at the reduced rate; the optimizer starts afresh unless carried."""
     cfgs = {"trainer_cfg": {"total_iter": 400}, "scheduler_cfg": {"milestones": [300], "gamma": 0.1},
             "optimizer_cfg": {"lr": 2.0e-3}}
     first = {"trainer_cfg": {"total_iter": warm, "save_name": "first"}, "data_cfg": {"dataset_name": "D"},
              "model_cfg": {"model": "M"}, "engine_cfg": {"output_root": "out"}}
-    quickstart_tool._second_phase(cfgs, first)
+    quickstart_tool._second_phase(cfgs, first, carry_optimizer=carry)
     assert cfgs["trainer_cfg"]["total_iter"] == 400 - warm and cfgs["scheduler_cfg"]["milestones"] == milestones
+    assert cfgs["trainer_cfg"]["optimizer_reset"] is not carry and cfgs["trainer_cfg"]["restore_ckpt_strict"] is False
     assert cfgs["optimizer_cfg"]["lr"] == pytest.approx(lr)
     assert cfgs["trainer_cfg"]["restore_hint"].endswith(f"first-{warm:05d}.pt")
 

@@ -120,3 +120,61 @@ def test_a_second_phase_without_its_first_phase_says_which_command_makes_it(tiny
     assert str(raised.value) == (f"trainer_cfg.restore_hint: {hint} does not exist yet: this training starts from "
                                  "iteration 2 of the run 'phase1' (a warm start). Make it first:\n"
                                  f"  python -m opengait_local3d.main --cfgs {folder / 'phase1.yaml'} --phase train")
+
+
+def trained_no_local(dataset, output_root) -> str:
+    """The checkpoint of LOCAL_ON_GAITPART without local paths, trained 2 iterations by the engine."""
+    no_local = {**LOCAL_ON_GAITPART, "local_blocks": []}
+    cfg = tiny_engine_config(dataset, "Local3DCNN", output_root, model_cfg=no_local, trainer_cfg={"total_iter": 2})
+    run(cfg, "train")
+    return str(checkpoint_path(output_root / "CASIA-B" / "Local3DCNN" / "tiny", "tiny", 2))
+
+
+def warm_started_trainer(dataset, output_root, path: str, **trainer_cfg) -> NetworkHost:
+    cfg = tiny_engine_config(dataset, "Local3DCNN", output_root, model_cfg=LOCAL_ON_GAITPART,
+                             trainer_cfg={"save_name": "warm", "restore_hint": path, "restore_ckpt_strict": False,
+                                          "scheduler_reset": True, **trainer_cfg})
+    with distributed.session("cpu"):
+        return NetworkHost(load_config(cfg), training=True)
+
+
+def test_a_warm_start_carries_the_optimizer_state_of_the_parameters_it_restores(tiny_casiab, tmp_path, caplog):
+    """Adam's step and moments of every restored parameter continue under its new name
+    (``blocks.2.module.*`` -> ``blocks.2.global_block.module.*``); the local paths' parameters start fresh."""
+    path = trained_no_local(tiny_casiab, tmp_path)
+    saved = load_checkpoint(path)
+    host = warm_started_trainer(tiny_casiab, tmp_path, path, optimizer_reset=False)
+    moved = {"net.blocks.2.module.0.conv.weight": host.net.blocks[2].global_block.module[0].conv.weight,
+             "net.head.fc_bin": host.net.head.fc_bin,
+             "net.blocks.0.module.0.conv.weight": host.net.blocks[0].module[0].conv.weight}
+    index = {name: i for names, group in zip(saved["optimizer_parameters"], saved["optimizer"]["param_groups"])
+             for name, i in zip(names, group["params"])}
+    for old_name, parameter in moved.items():
+        state, expected = host.optimizer.state[parameter], saved["optimizer"]["state"][index[old_name]]
+        assert float(state["step"]) == 2.0
+        assert torch.equal(state["exp_avg"], expected["exp_avg"])
+        assert torch.equal(state["exp_avg_sq"], expected["exp_avg_sq"])
+    local = [p for name, p in host.net.named_parameters() if name.split(".")[2:3] in (["localization"], ["fusion"])]
+    assert local and all(p not in host.optimizer.state for p in local)
+    carried = len(index)
+    total = sum(len(group["params"]) for group in host.optimizer.param_groups)
+    said = [r.getMessage() for r in caplog.records if "optimizer state carried" in r.getMessage()]
+    assert said and f"for {carried} of {total} parameters" in said[0] and carried < total
+    host.net.train()
+    feats = host.net(sequences(4, 6))["training_feat"]["triplet"]["embeddings"]  # Adam steps on the mixed state
+    feats.square().mean().backward()
+    host.optimizer.step()
+    assert float(host.optimizer.state[moved["net.head.fc_bin"]]["step"]) == 3.0
+    assert float(host.optimizer.state[local[0]]["step"]) == 1.0
+
+
+def test_carrying_the_optimizer_needs_a_checkpoint_that_names_its_parameters(tiny_casiab, tmp_path):
+    path = trained_no_local(tiny_casiab, tmp_path)
+    state = load_checkpoint(path)
+    del state["optimizer_parameters"]  # as OpenGait's checkpoints and this engine's earlier ones
+    other = tmp_path / "unnamed.pt"
+    torch.save(state, other)
+    with pytest.raises(CheckpointError, match="optimizer_reset: true"):
+        warm_started_trainer(tiny_casiab, tmp_path, str(other), optimizer_reset=False)
+    host = warm_started_trainer(tiny_casiab, tmp_path, str(other), optimizer_reset=True)
+    assert not host.optimizer.state

@@ -44,6 +44,7 @@ from .interrupts import StopRequest, ignore_interrupts
 from .loss_aggregator import LossAggregator
 from .messages import get_msg_mgr
 from .nonfinite import NonFiniteGuard
+from .optimizer_state import carry_state, parameter_names
 from .run_folder import RestoreHint, RunFolder
 from .watch import TrainingWatch
 from ..config.optimizers import OPTIMIZERS, SCHEDULERS
@@ -228,6 +229,7 @@ class BaseModel(nn.Module):
         state = {
             "model": self.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "optimizer_parameters": parameter_names(self, self.optimizer),
             "scheduler": self.scheduler.state_dict(),
             "iteration": iteration,
             "sampler": {"next_batch": self.next_batch, "seed": self.seed, "world_size": self.context.world_size},
@@ -266,16 +268,25 @@ class BaseModel(nn.Module):
         if resume:
             self.iteration = int(checkpoint.get("iteration", 0))
         if self.training:
-            self._restore_training_state(checkpoint, path, resume)
+            self._restore_training_state(checkpoint, path, resume, warm_start=not (strict or resume))
         self.msg_mgr.log_info(f"Restored parameters from {path}")
 
-    def _restore_training_state(self, checkpoint: Mapping[str, Any], path: Any, resume: bool) -> None:
+    def _restore_training_state(self, checkpoint: Mapping[str, Any], path: Any, resume: bool,
+                                warm_start: bool) -> None:
+        """Optimizer, scheduler, scaler and (``resume``) sampling position from ``checkpoint``. In a ``warm_start``
+        (a non-strict restore: the network may have new parameters and groups) the optimizer's state is carried
+        parameter by parameter, by name (:func:`~.optimizer_state.carry_state`)."""
         for key, reset, target in (("optimizer", "optimizer_reset", self.optimizer),
                                    ("scheduler", "scheduler_reset", self.scheduler)):
-            if not self.engine_cfg.get(reset) and key in checkpoint:
-                target.load_state_dict(checkpoint[key])
-            else:
+            if self.engine_cfg.get(reset) or key not in checkpoint:
                 self.msg_mgr.log_warning(f"{path}: {key} state not restored")
+            elif key == "optimizer" and warm_start:
+                carried, total = carry_state(self, self.optimizer, checkpoint[key],
+                                             checkpoint.get("optimizer_parameters"), path)
+                self.msg_mgr.log_info(f"{path}: optimizer state carried by name for {carried} of {total} parameters; "
+                                      "the others start fresh")
+            else:
+                target.load_state_dict(checkpoint[key])
         if checkpoint.get("scaler"):
             self.scaler.load_state_dict(checkpoint["scaler"])
         if resume:

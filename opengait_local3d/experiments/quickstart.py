@@ -38,11 +38,14 @@ __all__ = ["quickstart", "SynthModel", "WarmStart", "SYNTH_MODELS", "SYNTH_DATA"
 @dataclass(frozen=True)
 class WarmStart:
     """The first phase of a staged model: the quick-start model ``model`` (same seed) trained for ``fraction`` of the
-    total iterations; its checkpoint then starts the staged model (``restore_ckpt_strict: false``, a fresh optimizer
-    and schedule), which trains the remaining iterations, so both phases together count the total."""
+    total iterations; its checkpoint then starts the staged model (``restore_ckpt_strict: false``, a fresh
+    schedule), which trains the remaining iterations, so both phases together count the total. With
+    ``carry_optimizer`` the optimizer state of the parameters the checkpoint holds carries over (by name), so only
+    the new parameters start a fresh Adam; otherwise the whole optimizer starts afresh, as GLN's phase 2 does."""
 
     model: SynthModel
     fraction: float = 0.5
+    carry_optimizer: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ def synth_config(model: SynthModel, data: SynthGaitOutput, out: Path, *, seed: i
     for section in ("trainer_cfg", "evaluator_cfg"):
         cfgs[section]["save_name"] = "_".join([cfgs[section]["save_name"], *tags])
     if first:
-        _second_phase(cfgs, first)
+        _second_phase(cfgs, first, carry_optimizer=model.warm_start.carry_optimizer)
     path = out / "configs" / f"{'_'.join([model.config.stem, *tags])}.yaml"
     atomic_write_text(path, yaml.safe_dump(cfgs, sort_keys=False))
     return cfgs, path
@@ -185,15 +188,16 @@ def warm_start_config(model: SynthModel, data: SynthGaitOutput, out: Path, *, se
     return synth_config(model.warm_start.model, data, out, seed=seed, total_iter=warm)
 
 
-def _second_phase(cfgs: dict[str, Any], first: Mapping[str, Any]) -> None:
+def _second_phase(cfgs: dict[str, Any], first: Mapping[str, Any], *, carry_optimizer: bool) -> None:
     """Make ``cfgs`` (total iterations of both phases) the second phase after ``first``, in place: it restores
-    ``first``'s last checkpoint non-strictly with a fresh optimizer and schedule, trains the iterations left, and
-    keeps the learning-rate schedule of one run of the total (milestones shifted; the rate of those already
-    passed applied from the start)."""
+    ``first``'s last checkpoint non-strictly with a fresh schedule and a fresh optimizer (``carry_optimizer``:
+    the restored parameters' optimizer state carried over), trains the iterations left, and keeps the learning-rate
+    schedule of one run of the total (milestones shifted; the rate of those already passed applied from the
+    start)."""
     warm = int(first["trainer_cfg"]["total_iter"])
     trainer, scheduler = cfgs["trainer_cfg"], cfgs["scheduler_cfg"]
     trainer.update({"total_iter": int(trainer["total_iter"]) - warm, "restore_ckpt_strict": False,
-                    "optimizer_reset": True, "scheduler_reset": True,
+                    "optimizer_reset": not carry_optimizer, "scheduler_reset": True,
                     "restore_hint": str(RunFolder.of(first, training=True).checkpoint(warm))})
     milestones = [int(m) for m in scheduler.get("milestones", [])]
     passed = sum(m <= warm for m in milestones)
