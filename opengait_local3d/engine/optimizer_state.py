@@ -55,19 +55,21 @@ def carry_state(module: nn.Module, optimizer: torch.optim.Optimizer, saved: Mapp
                               "trainer_cfg.optimizer_reset: true")
     by_name = adopt_keys(module, {name: saved["state"].get(index) for names, group in zip(saved_names, groups)
                                   for name, index in zip(names, group["params"])})
-    carried = 0
-    for names, group in zip(parameter_names(module, optimizer), optimizer.param_groups):
-        for name, parameter in zip(names, group["params"]):
-            state = by_name.get(name)
-            if not state:
+    # Re-key the saved states by the new optimizer's positions and let torch's own load_state_dict place them (its
+    # device and dtype policy: moments to the parameter's device, Adam's scalar step left where Adam keeps it).
+    current = optimizer.state_dict()
+    state = {}
+    for names, group, indices in zip(parameter_names(module, optimizer), optimizer.param_groups,
+                                      (g["params"] for g in current["param_groups"])):
+        for name, parameter, index in zip(names, group["params"], indices):
+            saved_state = by_name.get(name)
+            if not saved_state:
                 continue
-            misfit = [key for key, value in state.items() if torch.is_tensor(value) and value.dim()
+            misfit = [key for key, value in saved_state.items() if torch.is_tensor(value) and value.dim()
                       and value.shape != parameter.shape]
             if misfit:
                 raise CheckpointError(f"{source}: the optimizer state of {name} ({', '.join(misfit)}) has shape "
-                                      f"{list(state[misfit[0]].shape)}, the parameter {list(parameter.shape)}")
-            optimizer.state[parameter] = {key: value.to(parameter.device) if torch.is_tensor(value) and value.dim()
-                                          else value.clone() if torch.is_tensor(value) else value
-                                          for key, value in state.items()}
-            carried += 1
-    return carried, sum(len(group["params"]) for group in optimizer.param_groups)
+                                      f"{list(saved_state[misfit[0]].shape)}, the parameter {list(parameter.shape)}")
+            state[index] = saved_state
+    optimizer.load_state_dict({"state": state, "param_groups": current["param_groups"]})
+    return len(state), sum(len(group["params"]) for group in optimizer.param_groups)
