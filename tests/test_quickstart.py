@@ -229,7 +229,7 @@ def test_the_second_phase_keeps_the_schedule_of_one_run(warm, milestones, lr, ca
     assert cfgs["trainer_cfg"]["restore_hint"].endswith(f"first-{warm:05d}.pt")
 
 
-def test_at_the_papers_size_silhouettes_are_cut_as_opengait_cuts_64_px_and_parts_measured_on_16x11():
+def test_at_the_papers_size_silhouettes_are_cut_as_opengait_cuts_64_px_and_parts_measured_on_the_grown_maps():
     staged = dataclasses.replace(SYNTH_MODELS["Local3DCNN"], warm_start=quickstart_tool.WarmStart(SYNTH_MODELS["Local3DCNN-no-local"]))
     model = quickstart_tool.at_paper_size(staged)
     assert model.overrides["model_cfg"]["local3d"]["write_resolution"] == [16, 11]
@@ -239,6 +239,8 @@ def test_at_the_papers_size_silhouettes_are_cut_as_opengait_cuts_64_px_and_parts
     first = model.warm_start.model
     assert first.overrides["model_cfg"]["local_blocks"] == [] and first.suffix == "nolocal"
     assert first.overrides["evaluator_cfg"]["transform"] == [{"type": "BaseSilCuttingTransform", "cutting": 10}]
+    gaitgl_local = quickstart_tool.at_paper_size(SYNTH_MODELS["GaitGL-Local3D"])  # GaitGL's last stage: 32x22 at 64x44
+    assert gaitgl_local.overrides["model_cfg"]["local3d"]["write_resolution"] == [32, 22]
     assert yaml.safe_load(SYNTH_MODELS["Local3DCNN"].config.read_text())["trainer_cfg"]["transform"][0]["trf_cfg"][0] == \
         {"type": "BaseSilCuttingTransform", "cutting": 4}  # the quick start's own config untouched
 

@@ -80,8 +80,9 @@ SYNTH_DATA: dict[str, Any] = {"subjects": 50, "size": 32, "frames": 40, "seed": 
 #: the SynthGait of ``compare --size 64``: the same ids, rendered at 64 px with the hard realism preset
 #: (segmentation noise, closer identities, varied covariates), so that it ranks models below its ceiling
 PAPER_SIZE_DATA: dict[str, Any] = {**SYNTH_DATA, "size": 64, "realism": "hard"}
-#: the block-3 map of a 64x44 input, on which ``write`` alignment measures part sizes at the paper's size
-_PAPER_SIZE_MAP = [16, 11]
+#: the network input of the quick-start configs (32 px cut 4 columns a side) and of the paper (64 px cut 10 a side),
+#: [h, w]: ``write`` alignment's maps grow by their ratio
+_SYNTH_INPUT, _PAPER_INPUT = (32, 24), (64, 44)
 
 #: CASIA-B's walking conditions, as the evaluator names them
 CONDITIONS = ("NM", "BG", "CL")
@@ -111,14 +112,17 @@ def prepare_data(out: Path, workers: int | None = None, paper_size: bool = False
 
 def at_paper_size(model: SynthModel) -> SynthModel:
     """``model`` at the paper's 64x44 input: its quick-start network and schedule, the silhouettes cut as OpenGait
-    cuts 64 px (10 columns a side) and, in ``write`` alignment, part sizes measured on the 16x11 block-3 map; its
-    warm start likewise. The model's own overrides apply on top. (The CASIA-B configs' channels cost about four
+    cuts 64 px (10 columns a side) and, in ``write`` alignment, part sizes measured on the same map as at 32x24,
+    now larger (Local3DCNN's block-3 map 8x6 -> 16x11, GaitGL's last stage 16x12 -> 32x22); its warm start
+    likewise. The model's own overrides apply on top. (The CASIA-B configs' channels cost about four
     times as much again, hours per run on a CPU.)"""
     synth = read_yaml(model.config)
     overrides = {section: dict(values) for section, values in model.overrides.items()}
     local3d = dict(overrides.get("model_cfg", {}).get("local3d", synth["model_cfg"].get("local3d", {})))
     if "write_resolution" in local3d:
-        overrides.setdefault("model_cfg", {})["local3d"] = {**local3d, "write_resolution": _PAPER_SIZE_MAP}
+        grown = [round(size * paper_side / synth_side) for size, paper_side, synth_side in
+                 zip(local3d["write_resolution"], _PAPER_INPUT, _SYNTH_INPUT)]
+        overrides.setdefault("model_cfg", {})["local3d"] = {**local3d, "write_resolution": grown}
     for section in ("trainer_cfg", "evaluator_cfg"):
         overrides.setdefault(section, {})["transform"] = _cut(synth[section]["transform"], 10)
     warm_start = model.warm_start and dataclasses.replace(model.warm_start, model=at_paper_size(model.warm_start.model))
