@@ -138,7 +138,7 @@ def test_triplet_batches_are_reproducible_and_split_over_ranks():
 
 @pytest.mark.parametrize("size, batch_size, world_size", [(10, 1, 1), (10, 4, 1), (10, 3, 2), (7, 16, 3), (5, 2, 4)])
 def test_inference_sampler_covers_every_sequence_once(size, batch_size, world_size):
-    dataset = list(range(size))
+    dataset = SimpleNamespace(lengths=np.arange(size) % 3 + 1)
     seen = []
     for rank in range(world_size):
         sampler = InferenceSampler(dataset, batch_size, rank=rank, world_size=world_size)
@@ -147,6 +147,14 @@ def test_inference_sampler_covers_every_sequence_once(size, batch_size, world_si
         assert all(0 < len(b) <= -(-batch_size // world_size) for b in batches)
         seen += [k.index for b in batches for k in b]
     assert sorted(seen) == list(range(size))
+
+
+def test_inference_sampler_batches_equal_lengths_together_longest_first():
+    dataset = SimpleNamespace(lengths=np.array([3, 5, 3, 5, 3, 5, 4]))
+    batches = [[k.index for k in batch] for batch in InferenceSampler(dataset, 3)]
+    assert batches == [[1, 3, 5], [6, 0, 2], [4]]  # 5 5 5 | 4 3 3 | 3, ties in dataset order
+    shares = [[[k.index for k in b] for b in InferenceSampler(dataset, 4, rank=r, world_size=2)] for r in (0, 1)]
+    assert shares == [[[1, 3], [0, 2]], [[5, 6], [4]]]  # chunks of 2 dealt in turn
 
 
 def test_transforms_cut_divide_and_flip_whole_sequences():
