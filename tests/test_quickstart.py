@@ -192,24 +192,33 @@ def test_learning_curves_average_seeds_and_conditions_at_iterations_every_seed_h
     assert compare_tool.learning_curves(runs) == {"A": {100: pytest.approx((20 + 40) / 2)}}
 
 
-def test_a_staged_model_counts_its_warm_start_and_continues_from_its_checkpoint(tiny_synth, tmp_path, monkeypatch):
+@pytest.mark.parametrize("carry", [False, True])
+def test_a_staged_model_counts_its_warm_start_and_continues_from_its_checkpoint(tiny_synth, tmp_path, monkeypatch,
+                                                                                carry):
     """Local3DCNN warm-started from the no-local network at half of 2 iterations: the first phase trains 1 iteration,
-    the second restores its checkpoint non-strictly with a fresh optimizer and trains 1; both rows count 2 in all, and
+    the second restores its checkpoint non-strictly with a fresh optimizer (``--carry-optimizer``: the restored
+    parameters' Adam state carried, the runs under the suffix ``carry``) and trains 1; both rows count 2 in all, and
     the no-local run, compared too, continues its first-phase run to 2."""
     models = dict(compare_tool.SYNTH_MODELS)
     models["Local3DCNN"] = dataclasses.replace(models["Local3DCNN"],
                                                warm_start=quickstart_tool.WarmStart(models["Local3DCNN-no-local"]))
     monkeypatch.setattr(compare_tool, "SYNTH_MODELS", models)
     out = tmp_path / "cmp"
-    assert cli_main(["compare", "--out", str(out), "--models", "Local3DCNN-no-local", "Local3DCNN", "--workers", "1"]) == 0
+    argv = ["compare", "--out", str(out), "--models", "Local3DCNN-no-local", "Local3DCNN", "--workers", "1"]
+    assert cli_main(argv + ["--carry-optimizer"] * carry) == 0
 
-    second = yaml.safe_load((out / "configs" / "3dlocal_synth_warm1_seed0.yaml").read_text())["trainer_cfg"]
+    name = "3dlocal_synth_carry_warm1_seed0" if carry else "3dlocal_synth_warm1_seed0"
+    second = yaml.safe_load((out / "configs" / f"{name}.yaml").read_text())["trainer_cfg"]
     first = out / "output" / "SynthGait" / "Local3DCNN" / "3DLocal_synth_nolocal_seed0" / "checkpoints"
     assert second["restore_hint"] == str((first / "3DLocal_synth_nolocal_seed0-00001.pt").resolve())
-    assert (second["total_iter"], second["restore_ckpt_strict"], second["optimizer_reset"]) == (1, False, True)
+    assert (second["total_iter"], second["restore_ckpt_strict"], second["optimizer_reset"]) == (1, False, not carry)
+    carried = load_checkpoint(out / "output" / "SynthGait" / "Local3DCNN" / name.replace("3dlocal", "3DLocal") /
+                              "checkpoints" / f"{name.replace('3dlocal', '3DLocal')}-00001.pt")["optimizer"]["state"]
+    assert {int(state["step"]) for state in carried.values()} == ({1, 2} if carry else {1})  # restored ones: 1 + 1
     assert load_checkpoint(first / "3DLocal_synth_nolocal_seed0-00002.pt")["iteration"] == 2  # continued to the total
     rows = [row.split(",") for row in (out / "compare.csv").read_text().splitlines()]
     assert rows[0][5] == "total_iterations" and [row[5] for row in rows[1:]] == ["2", "2"]
+    assert ("carrying the optimizer" in (out / "compare.md").read_text()) is carry
     curves = [line.split(",")[:3] for line in (out / "learning_curves.csv").read_text().splitlines()[1:]]
     assert ["Local3DCNN", "0", "1"] in curves and ["Local3DCNN", "0", "2"] in curves  # phase 1, then phase 2
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..utils.atomic import atomic_write_text
 from ..visuals.curves import write_learning_curves
-from .quickstart import CONDITIONS, PAPER_SIZE_DATA, SYNTH_DATA, SYNTH_MODELS, SynthRun, at_paper_size, prepare_data, run_model
+from .quickstart import (CONDITIONS, PAPER_SIZE_DATA, SYNTH_DATA, SYNTH_MODELS, SynthRun, at_paper_size, carrying_optimizer,
+                         prepare_data, run_model)
 
 __all__ = ["DEFAULT_MODELS", "compare", "format_comparison", "learning_curves", "comparison_title", "write_comparison"]
 
@@ -21,15 +22,19 @@ DEFAULT_MODELS = ("GaitSet", "GaitPart", "Local3DCNN", "Local3DCNN-no-local")
 
 
 def compare(out: Path, models: Sequence[str], seeds: int, total_iter: int | None = None,
-            workers: int | None = None, size: int = 32, curves: bool = True) -> dict[str, list[SynthRun]]:
+            workers: int | None = None, size: int = 32, curves: bool = True,
+            carry_optimizer: bool = False) -> dict[str, list[SynthRun]]:
     """Train and test each model once per seed on the quick-start SynthGait; the runs per model.
 
     Every model trains ``total_iter`` iterations in all (a staged model's warm start included). Staged models run
     first, so that a model that is also another's warm start continues its shorter first-phase run to the total.
-    ``size`` 64 runs the models :func:`~.quickstart.at_paper_size` on 64 px data in ``out``.
+    ``size`` 64 runs the models :func:`~.quickstart.at_paper_size` on 64 px data in ``out``; ``carry_optimizer``
+    runs the staged models :func:`~.quickstart.carrying_optimizer`.
     """
     data = prepare_data(out, workers, paper_size=size == 64)
     specs = {model: at_paper_size(SYNTH_MODELS[model]) if size == 64 else SYNTH_MODELS[model] for model in models}
+    if carry_optimizer:
+        specs = {model: carrying_optimizer(spec) for model, spec in specs.items()}
     runs: dict[str, list[SynthRun]] = {model: [] for model in models}
     staged_first = sorted(models, key=lambda model: specs[model].warm_start is None)
     for seed in range(seeds):
@@ -89,11 +94,12 @@ def _curves_csv(runs: dict[str, list[SynthRun]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def comparison_title(size: int) -> str:
+def comparison_title(size: int, carry_optimizer: bool = False) -> str:
     """The title of the table of a comparison on the SynthGait of ``size`` px (32 or 64)."""
     data = PAPER_SIZE_DATA if size == 64 else SYNTH_DATA
     return (f"SynthGait ({data['size']} px{', ' + data['realism'] if 'realism' in data else ''}) cross-view rank-1 (%), "
-            "CASIA-B protocol, identical views excluded (mean ± std over seeds)")
+            "CASIA-B protocol, identical views excluded (mean ± std over seeds)"
+            + ("; staged models' phase 2 carrying the optimizer state" if carry_optimizer else ""))
 
 
 def write_comparison(out: Path, runs: dict[str, list[SynthRun]], title: str, curves: bool = True) -> list[Path]:

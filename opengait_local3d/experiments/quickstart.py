@@ -32,7 +32,8 @@ from ..resources import CONFIG_DIR
 from ..utils.atomic import atomic_write_text
 
 __all__ = ["quickstart", "SynthModel", "WarmStart", "SYNTH_MODELS", "SYNTH_DATA", "CONDITIONS", "SynthRun",
-           "prepare_data", "synth_config", "warm_start_config", "run_model", "train_and_test"]
+           "prepare_data", "at_paper_size", "carrying_optimizer", "synth_config", "warm_start_config", "run_model",
+           "train_and_test"]
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,16 @@ def at_paper_size(model: SynthModel) -> SynthModel:
         overrides.setdefault(section, {})["transform"] = _cut(synth[section]["transform"], 10)
     warm_start = model.warm_start and dataclasses.replace(model.warm_start, model=at_paper_size(model.warm_start.model))
     return dataclasses.replace(model, overrides=overrides, warm_start=warm_start)
+
+
+def carrying_optimizer(model: SynthModel) -> SynthModel:
+    """``model`` with its second phase carrying the optimizer state of the parameters its warm start restores
+    (:attr:`WarmStart.carry_optimizer`), its configs and runs told apart by the suffix ``carry``; a model that is
+    not staged, as it is."""
+    if model.warm_start is None:
+        return model
+    return dataclasses.replace(model, suffix="_".join(filter(None, (model.suffix, "carry"))),
+                               warm_start=dataclasses.replace(model.warm_start, carry_optimizer=True))
 
 
 def _cut(transforms: list[dict[str, Any]], cutting: int) -> list[dict[str, Any]]:
