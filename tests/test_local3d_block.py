@@ -209,9 +209,11 @@ def test_bad_arguments_are_value_errors_naming_them():
 
 @pytest.mark.parametrize("mode", MODES)
 def test_write_fast_path_equals_writing_every_part_then_fusing(mode):
-    """The block projects parts at their own resolution, convolves each part over its own points only and
-    writes all parts back summed; the straightforward way convolves the padded volumes, writes every part
-    onto its own canvas and fuses the concatenation with the 1x1x1 conv (Sec. 3.2.4)."""
+    """The block samples each run of equal parts at exactly its size, convolves each part over its own points only,
+    projects parts at their own resolution and writes all parts back summed; the straightforward way samples every
+    part on the padded common grid, convolves the padded volumes, writes every part onto its own canvas and fuses
+    the concatenation with the 1x1x1 conv (Sec. 3.2.4). Outputs and gradients (input, localization, feature
+    extraction, fusion) agree."""
     from opengait_local3d.local3d.alignment import sampling_grid, write_filterbanks, write_layout
     from opengait_local3d.local3d.writing import write_volume
 
@@ -220,13 +222,14 @@ def test_write_fast_path_equals_writing_every_part_then_fusing(mode):
         for head in (block.localization.frame_head, block.localization.sequence_head):
             head[-1].weight.normal_(std=0.5)  # parts off their priors, per frame
     block.eval()
-    x = torch.randn(2, 3, 7, 16, 11, dtype=torch.float64)
+    x = torch.randn(2, 3, 7, 16, 11, dtype=torch.float64, requires_grad=True)
     got = block(x)
 
     features = block.global_block(x)
     in_size, canvas = tuple(x.shape[2:]), tuple(features.shape[2:])
     grid = sampling_grid(write_layout(block.priors, in_size, None, (8, 6)), block.priors,
-                         block.localization(features), in_size, LocalizationBounds(offset_range=0.5, min_sigma=0.5))
+                         block.localization(features.detach()), in_size,
+                         LocalizationBounds(offset_range=0.5, min_sigma=0.5))
     temporal_sigma2 = grid.temporal_sigma2 if mode == "gaussian" else None
     volumes = sample_volume(x, grid.mu_x, grid.mu_y, grid.mu_t, grid.sigma2, grid.gamma, mode,
                             temporal_sigma2=temporal_sigma2, mask_x=grid.mask_x, mask_y=grid.mask_y, mask_t=grid.mask_t)
@@ -234,6 +237,11 @@ def test_write_fast_path_equals_writing_every_part_then_fusing(mode):
     written = write_volume(torch.stack(local, 1), *write_filterbanks(grid, mode, in_size, canvas))
     expected = F.relu(block.fusion.conv(torch.cat([features, *written.unbind(1)], dim=1)))
     assert torch.allclose(got, expected, atol=1e-10)
+    cotangent = torch.randn_like(got)
+    wrt = [x, *block.localization.parameters(), *block.extraction.parameters(), *block.fusion.parameters()]
+    for got_grad, expected_grad in zip(torch.autograd.grad(got, wrt, cotangent, retain_graph=True),
+                                       torch.autograd.grad(expected, wrt, cotangent)):
+        assert torch.allclose(got_grad, expected_grad, atol=1e-9)
 
 
 def test_a_block_built_with_its_defaults_starts_as_its_global_path():

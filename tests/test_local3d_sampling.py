@@ -1,11 +1,11 @@
-"""sample_volume (Eq. 10) and write_volume against references written out here."""
+"""sample_volume (Eq. 10), sample_groups and write_volume against references written out here."""
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from opengait_local3d.local3d import sample_volume, write_summed, write_volume
+from opengait_local3d.local3d import PartGroup, sample_groups, sample_volume, write_summed, write_volume
 
 N_, C_, T_, H_, W_ = 2, 3, 5, 7, 6  # clip
 P_, L_, NR_, MC_ = 3, 4, 3, 5  # parts, output frames, rows, columns
@@ -103,6 +103,32 @@ def test_parts_batch_equals_one_part_at_a_time(mode):
     for p in range(P_):
         alone = {k: (v if k == "x" else v[:, p]) for k, v in args.items()}
         assert torch.allclose(together[:, p], sample_volume(**alone, mode=mode), atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["mixture", "gaussian", "trilinear"])
+def test_groups_of_their_own_sizes_equal_the_padded_grid_cropped(mode):
+    """Parts 0-1 on 2 frames x 3 rows x 4 columns, part 2 on 4 x 2 x 5: each group sampled at its size is the
+    common 4 x 3 x 5 grid sampled in one call (the points past each part's, continuing it) cropped to its corner,
+    in value and in the gradient of the clip and of every grid."""
+    args = {k: v.requires_grad_() for k, v in random_arguments(9).items()}
+    temporal_sigma2 = torch.tensor([[0.3, 0.5, 0.7], [0.4, 0.6, 0.8]], dtype=F64) if mode == "gaussian" else None
+    padded = sample_volume(**args, mode=mode, temporal_sigma2=temporal_sigma2)
+    runs = [(slice(0, 2), (2, 3, 4)), (slice(2, 3), (4, 2, 5))]
+    groups = [PartGroup(args["mu_x"][:, p, :, :m], args["mu_y"][:, p, :, :r], args["mu_t"][:, p, :l],
+                        args["sigma2"][:, p], args["gamma"][:, p], None if temporal_sigma2 is None else temporal_sigma2[:, p])
+              for p, (l, r, m) in runs]
+    got = sample_groups(args["x"], groups, mode)
+    expected = [padded[:, p, :, :l, :r, :m] for p, (l, r, m) in runs]
+    for g, e in zip(got, expected):
+        assert g.shape == e.shape and torch.allclose(g, e, atol=1e-12)
+    cotangents = [torch.randn_like(g) for g in got]
+    inputs = [v for k, v in args.items() if not (mode == "trilinear" and k == "sigma2")]  # trilinear: no sigma
+    for a, b in zip(torch.autograd.grad(got, inputs, cotangents), torch.autograd.grad(expected, inputs, cotangents)):
+        assert torch.allclose(a, b, atol=1e-12)
+    with pytest.raises(ValueError, match="at least one group"):
+        sample_groups(args["x"], [], mode)
+    with pytest.raises(ValueError, match=r"\[n, P, T, M\]"):
+        sample_groups(args["x"], [PartGroup(*(v[:, 0] for v in groups[0][:5]))], mode)
 
 
 @pytest.mark.parametrize("mode", ["mixture", "trilinear"])

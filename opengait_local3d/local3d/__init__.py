@@ -7,8 +7,9 @@ Public API:
   such a block.
 * Part priors: :data:`PART_NAMES`, :class:`PartPrior`, :data:`DEFAULT_PRIORS`, :func:`resolve_priors`.
 * The functional core: :func:`grid_centres`, :func:`gaussian_filterbank`, :func:`linear_filterbank`
-  (Eqs. 4-9), :func:`sample_volume` (Eq. 10), :func:`write_volume` (DRAW's write) and :func:`write_summed`
-  (parts of different sizes written and summed).
+  (Eqs. 4-9), :func:`sample_volume` (Eq. 10) and :func:`sample_groups` (groups of parts of their own sizes,
+  :class:`PartGroup`), :func:`write_volume` (DRAW's write) and :func:`write_summed` (parts of different sizes
+  written and summed).
 * Where the parts are: :func:`part_statistics`, :class:`PartMonitor`.
 * :class:`Localization` and its :class:`PartParameters`, within :class:`LocalizationBounds`;
   :func:`parameter_groups` gives optimizers the localization's learning-rate factor.
@@ -23,7 +24,7 @@ from .localization import Localization, PartParameters, smooth_centres
 from .alignment import ALIGNMENTS
 from .param_groups import parameter_groups
 from .parts import DEFAULT_PRIORS, PART_NAMES, PartPrior, resolve_priors
-from .sampling import MODES, sample_volume
+from .sampling import MODES, PartGroup, sample_groups, sample_volume
 from .writing import write_summed, write_volume
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "MODES",
     "PART_NAMES",
     "PartMonitor",
+    "PartGroup",
     "PartParameters",
     "PartPrior",
     "PartRow",
@@ -49,6 +51,7 @@ __all__ = [
     "parameter_groups",
     "part_statistics",
     "resolve_priors",
+    "sample_groups",
     "sample_volume",
     "smooth_centres",
     "write_summed",

@@ -11,7 +11,9 @@ one batched call:
 * ``write`` (DRAW's write): every part is sampled at its own resolution (by default its prior extent in
   input pixels and frames, at least 3 per axis), padded to the largest part with masked (zero) rows,
   columns and frames, and its features are later written back onto the canvas with the transposed
-  filterbanks (:func:`~opengait_local3d.local3d.writing.write_volume`).
+  filterbanks (:func:`~opengait_local3d.local3d.writing.write_volume`). The padding is the layout's only:
+  :class:`~opengait_local3d.local3d.Local3DBlock` samples, convolves and writes each run of equal parts at
+  exactly its size (:attr:`PartLayout.regions`, :func:`~opengait_local3d.local3d.sampling.sample_groups`).
 
 Sizes are ``(T, H, W)`` of the block input and ``(T', H', W')`` of the canvas (the global output).
 """

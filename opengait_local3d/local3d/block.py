@@ -5,6 +5,7 @@ import contextlib
 from typing import Iterator, Mapping, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
@@ -14,7 +15,7 @@ from .extraction import FeatureExtraction
 from .fusion import Fusion
 from .localization import Localization
 from .parts import PriorOverride, resolve_priors
-from .sampling import MODES, sample_volume
+from .sampling import MODES, PartGroup, sample_groups, sample_volume
 from .writing import write_summed
 
 
@@ -32,6 +33,16 @@ def _equal_runs(regions: Sequence[tuple[int, int, int]]) -> list[tuple[slice, tu
         else:
             runs.append((slice(index, index + 1), tuple(region)))
     return runs
+
+
+def _first_sample_padded(volumes: Tensor | list[Tensor]) -> Tensor:
+    """Sample 0's volumes ``[P, c, L, N, M]``, detached and copied; runs of parts of their own sizes
+    (``[n, P_r, c, L_r, N_r, M_r]`` each) padded with zeros after their points to the largest."""
+    if isinstance(volumes, Tensor):
+        return volumes[0].detach().clone()
+    largest = [max(run.shape[axis] for run in volumes) for axis in (3, 4, 5)]
+    return torch.cat([F.pad(run[0].detach(), [0, largest[2] - run.shape[5], 0, largest[1] - run.shape[4],
+                                              0, largest[0] - run.shape[3]]) for run in volumes])
 
 
 class FrameWise(nn.Module):
@@ -263,10 +274,12 @@ class Local3DBlock(nn.Module):
             return self.fusion(features, local)
         return self.fusion.combine(features, local)
 
-    def _local_paths(self, x: Tensor, features: Tensor) -> tuple[Tensor | list[Tensor], SamplingGrid, Tensor]:
+    def _local_paths(self, x: Tensor, features: Tensor
+                     ) -> tuple[Tensor | list[Tensor], SamplingGrid, Tensor | list[Tensor]]:
         """Localize, sample, extract and (``write``) write back: ``(local, grid, volumes)`` with ``local`` the
         parts' features for :class:`Fusion` (``zoom``) or their projected sum on the canvas ``[n, c_out, T, H', W']``
-        (``write``), and the sampling grid and volumes ``[n, P, c_in, L, N, M]`` for :meth:`_record`."""
+        (``write``), and the sampling grid and volumes for :meth:`_record`: ``[n, P, c_in, L, N, M]`` (``zoom``) or
+        one ``[n, P_r, c_in, L_r, N_r, M_r]`` per run of equal parts (``write``)."""
         in_size, canvas = tuple(x.shape[2:]), tuple(features.shape[2:])
         if self.alignment == "zoom":
             layout = zoom_layout(self.priors, in_size, canvas)
@@ -275,45 +288,43 @@ class Local3DBlock(nn.Module):
         # Localization and sampling run in at least float32 even under autocast: the Gaussian weights
         # underflow in float16, and the sampler takes all of its tensors in one dtype.
         dtype = torch.promote_types(x.dtype, torch.float32)
+        source = (x.detach() if self.detach_local_input else x).to(dtype)
+        runs = None if self.alignment == "zoom" else _equal_runs(layout.regions())
         with torch.autocast(x.device.type, enabled=False):
             params = self.localization(features.detach().to(dtype))
             grid = sampling_grid(
                 layout, self.priors, params, in_size, self.bounds,
             )
-            volumes = sample_volume(
-                (x.detach() if self.detach_local_input else x).to(dtype),
-                grid.mu_x,
-                grid.mu_y,
-                grid.mu_t,
-                grid.sigma2,
-                grid.gamma,
-                self.mode,
-                temporal_sigma2=grid.temporal_sigma2 if self.mode == "gaussian" else None,
-                mask_x=grid.mask_x,
-                mask_y=grid.mask_y,
-                mask_t=grid.mask_t,
-            )
-        regions = None if self.alignment == "zoom" else layout.regions()
-        if self.extraction is None:
-            local = volumes.unbind(1)
-        else:  # write: each part's conv over its own points only (zoom fuses the whole canvas of every part)
-            local = self.extraction(volumes, regions)
+            temporal_sigma2 = grid.temporal_sigma2 if self.mode == "gaussian" else None
+            if runs is None:  # zoom: every part on the canvas, in one call
+                volumes = sample_volume(source, grid.mu_x, grid.mu_y, grid.mu_t, grid.sigma2, grid.gamma, self.mode,
+                                        temporal_sigma2=temporal_sigma2, mask_x=grid.mask_x, mask_y=grid.mask_y,
+                                        mask_t=grid.mask_t)
+            else:  # write: each run of equal parts at exactly its size (the common grid's padding never sampled)
+                volumes = sample_groups(source, [
+                    PartGroup(grid.mu_x[:, parts, :, :columns], grid.mu_y[:, parts, :, :rows],
+                              grid.mu_t[:, parts, :length], grid.sigma2[:, parts], grid.gamma[:, parts],
+                              None if temporal_sigma2 is None else temporal_sigma2[:, parts])
+                    for parts, (length, rows, columns) in runs], self.mode)
+        parts = volumes.unbind(1) if runs is None else [part for run in volumes for part in run.unbind(1)]
+        local = parts if self.extraction is None else self.extraction(parts)
         if self.local_dropout.p:
             local = [self.local_dropout(part) for part in local]
-        if self.alignment == "zoom":
+        if runs is None:
             return list(local), grid, volumes
-        return self._write_parts(local, regions, grid, in_size, canvas), grid, volumes
+        return self._write_parts(local, runs, grid, in_size, canvas), grid, volumes
 
-    def _write_parts(self, local: Sequence[Tensor], regions: list[tuple[int, int, int]], grid: SamplingGrid,
+    def _write_parts(self, local: Sequence[Tensor], runs: list[tuple[slice, tuple[int, int, int]]], grid: SamplingGrid,
                      in_size: tuple[int, int, int], canvas: tuple[int, int, int]) -> Tensor:
-        """The parts' features projected to the output channels at their own resolution and written back summed
-        (equal to writing every part and fusing, see Fusion.project_parts, without P canvases): ``[n, c_out, T, H,
-        W]``. Parts go in runs of equal size, each run at exactly its size (:func:`write_summed`): the common
-        grid's padding (two thirds of the points with the default parts) costs nothing."""
+        """The parts' features (each ``[n, c, L_p, N_p, M_p]`` at its own size) projected to the output channels at
+        their own resolution and written back summed (equal to writing every part and fusing, see
+        Fusion.project_parts, without P canvases): ``[n, c_out, T, H, W]``. Parts go in ``runs`` of equal size,
+        each run at exactly its size (:func:`write_summed`): the common grid's padding (two thirds of the points
+        with the default parts) costs nothing."""
         g_t, g_y, g_x = write_filterbanks(grid, self.mode, in_size, canvas)
         groups = []
-        for parts, (length, rows, columns) in _equal_runs(regions):
-            features = torch.stack([f[..., :length, :rows, :columns] for f in local[parts]], 1)
+        for parts, (length, rows, columns) in runs:
+            features = torch.stack(local[parts], 1)
             groups.append((self.fusion.project_parts(features, parts), g_t[:, parts, :length], g_y[:, parts, :, :rows],
                            g_x[:, parts, :, :columns]))
         return write_summed(groups)
@@ -326,7 +337,7 @@ class Local3DBlock(nn.Module):
                 f"(same n and T); it mapped {tuple(x.shape)} to {tuple(features.shape)}"
             )
 
-    def _record(self, grid: SamplingGrid, volumes: Tensor, in_size: tuple[int, int, int]) -> None:
+    def _record(self, grid: SamplingGrid, volumes: Tensor | list[Tensor], in_size: tuple[int, int, int]) -> None:
         self.last_input_size = in_size
         self.last_parameters = {
             "centre": grid.centre.detach(),
@@ -338,7 +349,7 @@ class Local3DBlock(nn.Module):
             "temporal_stride": grid.temporal_stride.detach(),
             "temporal_extent": grid.temporal_extent.detach(),
         }
-        self.last_volumes = volumes[0].detach().clone() if self.record else None
+        self.last_volumes = _first_sample_padded(volumes) if self.record else None
 
     def extra_repr(self) -> str:
         return (

@@ -10,9 +10,12 @@ Convention (docs/design.md, 'Sampling conventions'):
 All parts are sampled from the same input in one batched computation: the y filter of every part is a
 single batched matmul over frames (parts stacked as rows), the x filter one batched matmul over
 (frame, sample, part), and the temporal filter one batched matmul over (sample, part) that reads the
-frames in place.
+frames in place. Parts of different sizes go through :func:`sample_groups`: each group of one size at exactly
+its size, the clip laid out for the spatial filters once for all groups.
 """
 from __future__ import annotations
+
+from typing import NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +24,8 @@ from torch import Tensor
 from .filterbanks import gaussian_filterbank, linear_filterbank
 
 MODES = ("gaussian", "trilinear", "mixture")
+
+__all__ = ["MODES", "PartGroup", "sample_volume", "sample_groups", "temporal_filterbank"]
 
 #: A normalised grid_sample coordinate whose two interpolation taps both fall off the map.
 _OFF_MAP = -3.0
@@ -83,7 +88,7 @@ def sample_volume(
     has_parts = _check_arguments(x, mu_x, mu_y, mu_t, sigma2, mode, temporal_sigma2)
     if not has_parts:
         mu_x, mu_y, mu_t, sigma2 = (v.unsqueeze(1) for v in (mu_x, mu_y, mu_t, sigma2))
-    n, c, T, H, W = x.shape
+    n, T = x.shape[0], x.shape[2]
     P, L, N, M = mu_x.shape[1], mu_t.shape[-1], mu_y.shape[-1], mu_x.shape[-1]
     gamma = _broadcast("gamma", gamma, (n, T), (n, P, T), has_parts, x)
     mask_x, mask_y, mask_t = (
@@ -93,20 +98,88 @@ def sample_volume(
     if temporal_sigma2 is not None:
         temporal_sigma2 = _broadcast("temporal_sigma2", temporal_sigma2, (n,), (n, P), has_parts, x)
 
-    temporal = temporal_filterbank(mu_t, T, mode, temporal_sigma2) * gamma.unsqueeze(-2)
+    volumes = _sample(x, _clip_layout(x, mode), PartGroup(mu_x, mu_y, mu_t, sigma2, gamma, temporal_sigma2), mode,
+                      mask_x, mask_y, mask_t)
+    return volumes if has_parts else volumes.squeeze(1)
+
+
+class PartGroup(NamedTuple):
+    """The grids of a group of parts sampled at one size ``(L, N, M)``: ``mu_x [n, P, T, M]``, ``mu_y [n, P, T, N]``,
+    ``mu_t [n, P, L]``, ``sigma2 [n, P, T]``, ``gamma`` broadcastable to ``[n, P, T]`` and, in ``gaussian`` mode
+    only, ``temporal_sigma2`` broadcastable to ``[n, P]`` (as :func:`sample_volume` takes them)."""
+
+    mu_x: Tensor
+    mu_y: Tensor
+    mu_t: Tensor
+    sigma2: Tensor
+    gamma: Tensor | float
+    temporal_sigma2: Tensor | float | None = None
+
+
+def sample_groups(x: Tensor, groups: Sequence[PartGroup], mode: str = "mixture") -> list[Tensor]:
+    """Groups of parts, each of its own size, sampled from one clip: per group ``[n, P_g, c, L_g, N_g, M_g]``, equal to
+    :func:`sample_volume` on the group.
+
+    In one call of :func:`sample_volume`, parts of different sizes share the largest grid and mask the rest; here
+    every group costs exactly its size, and the clip is laid out for the spatial filters once for all groups.
+
+    Raises:
+        ValueError: no groups, or a group as :func:`sample_volume` would refuse it (each group needs its parts
+            dimension).
+
+    Example:
+        >>> x = torch.rand(2, 3, 5, 8, 6)
+        >>> small = PartGroup(torch.rand(2, 1, 5, 2) * 6, torch.rand(2, 1, 5, 3) * 8, torch.rand(2, 1, 4) * 5,
+        ...                   torch.ones(2, 1, 5), 1.0)
+        >>> large = PartGroup(torch.rand(2, 2, 5, 4) * 6, torch.rand(2, 2, 5, 6) * 8, torch.rand(2, 2, 5) * 5,
+        ...                   torch.ones(2, 2, 5), 1.0)
+        >>> [tuple(v.shape) for v in sample_groups(x, [small, large])]
+        [(2, 1, 3, 4, 3, 2), (2, 2, 3, 5, 6, 4)]
+    """
+    if not groups:
+        raise ValueError("sample_groups needs at least one group of parts")
+    checked = []
+    for group in groups:
+        if not _check_arguments(x, group.mu_x, group.mu_y, group.mu_t, group.sigma2, mode, group.temporal_sigma2):
+            raise ValueError(f"each group's mu_x must be [n, P, T, M], got shape {tuple(group.mu_x.shape)}")
+        n, P = group.mu_x.shape[:2]
+        temporal_sigma2 = group.temporal_sigma2
+        if temporal_sigma2 is not None:
+            temporal_sigma2 = _broadcast("temporal_sigma2", temporal_sigma2, (n,), (n, P), True, x)
+        gamma = _broadcast("gamma", group.gamma, (n, x.shape[2]), (n, P, x.shape[2]), True, x)
+        checked.append(group._replace(gamma=gamma, temporal_sigma2=temporal_sigma2))
+    layout = _clip_layout(x, mode)
+    return [_sample(x, layout, group, mode) for group in checked]
+
+
+def _sample(x: Tensor, layout: Tensor, group: PartGroup, mode: str, mask_x: Tensor | None = None,
+            mask_y: Tensor | None = None, mask_t: Tensor | None = None) -> Tensor:
+    """Eq. 10 for one group of parts whose arguments are checked and broadcast: ``[n, P, c, L, N, M]``, ``layout``
+    being :func:`_clip_layout` of ``x``."""
+    n, c, T = x.shape[:3]
+    P, L, N, M = group.mu_x.shape[1], group.mu_t.shape[-1], group.mu_y.shape[-1], group.mu_x.shape[-1]
+    temporal = temporal_filterbank(group.mu_t, T, mode, group.temporal_sigma2) * group.gamma.unsqueeze(-2)
     if mask_t is not None:
         temporal = temporal * mask_t.unsqueeze(-1)
     if mode == "trilinear":
-        frames = _bilinear_frames(x, mu_x, mu_y, mask_x, mask_y)
+        frames = _bilinear_frames(layout, x.shape, group.mu_x, group.mu_y, mask_x, mask_y)
     else:
-        frames = _gaussian_frames(x, mu_x, mu_y, sigma2, mask_x, mask_y)
+        frames = _gaussian_frames(layout, x.shape, group.mu_x, group.mu_y, group.sigma2, mask_x, mask_y)
     # frames [T, n P, N c M] is read in place as n P matrices [T, N c M] (row stride n P N c M). The
     # linear filter has only 2 taps per output frame, but this dense matmul beats a gather + lerp of the
     # two taps on CPU at every length measured (T = 30..200, benchmarks/local3d.py): both are memory-bound
     # and the gather writes two temporaries.
     volumes = torch.bmm(temporal.reshape(n * P, L, T), frames.transpose(0, 1))
-    volumes = volumes.view(n, P, L, N, c, M).permute(0, 1, 4, 2, 3, 5)
-    return volumes if has_parts else volumes.squeeze(1)
+    return volumes.view(n, P, L, N, c, M).permute(0, 1, 4, 2, 3, 5)
+
+
+def _clip_layout(x: Tensor, mode: str) -> Tensor:
+    """``x [n, c, T, H, W]`` in the layout the spatial filters read: ``[T n, H, c W]`` (the Gaussian's row filter) or
+    ``[T n, c, H, W]`` (``grid_sample``, trilinear)."""
+    n, c, T, H, W = x.shape
+    if mode == "trilinear":
+        return x.permute(2, 0, 1, 3, 4).reshape(T * n, c, H, W)
+    return x.permute(2, 0, 3, 1, 4).reshape(T * n, H, c * W)
 
 
 def temporal_filterbank(
@@ -127,10 +200,12 @@ def temporal_filterbank(
 
 
 def _gaussian_frames(
-    x: Tensor, mu_x: Tensor, mu_y: Tensor, sigma2: Tensor, mask_x: Tensor | None, mask_y: Tensor | None
+    rows: Tensor, shape: torch.Size, mu_x: Tensor, mu_y: Tensor, sigma2: Tensor, mask_x: Tensor | None,
+    mask_y: Tensor | None,
 ) -> Tensor:
-    """Gaussian-filter every frame for every part: ``x [n, c, T, H, W] -> [T, n P, N c M]``."""
-    n, c, T, H, W = x.shape
+    """Gaussian-filter every frame for every part: ``rows [T n, H, c W]`` (of a clip of ``shape [n, c, T, H, W]``)
+    ``-> [T, n P, N c M]``."""
+    n, c, T, H, W = shape
     P, N, M = mu_x.shape[1], mu_y.shape[-1], mu_x.shape[-1]
     variance = sigma2.unsqueeze(-1)
     g_x, g_y = gaussian_filterbank(mu_x, variance, W), gaussian_filterbank(mu_y, variance, H)
@@ -139,7 +214,6 @@ def _gaussian_frames(
     if mask_y is not None:
         g_y = g_y * mask_y[:, :, None, :, None]
     # y filter: one matmul per (frame, sample) with the parts' rows stacked: [P N, H] @ [H, c W].
-    rows = x.permute(2, 0, 3, 1, 4).reshape(T * n, H, c * W)
     stacked_y = g_y.permute(2, 0, 1, 3, 4).reshape(T * n, P * N, H)
     filtered = torch.bmm(stacked_y, rows)
     # x filter: one matmul per (frame, sample, part): [N c, W] @ [W, M].
@@ -149,10 +223,11 @@ def _gaussian_frames(
 
 
 def _bilinear_frames(
-    x: Tensor, mu_x: Tensor, mu_y: Tensor, mask_x: Tensor | None, mask_y: Tensor | None
+    frames: Tensor, shape: torch.Size, mu_x: Tensor, mu_y: Tensor, mask_x: Tensor | None, mask_y: Tensor | None
 ) -> Tensor:
-    """Bilinearly sample every frame for every part with ``grid_sample``: ``-> [T, n P, N c M]``."""
-    n, c, T, H, W = x.shape
+    """Bilinearly sample every frame for every part with ``grid_sample``: ``frames [T n, c, H, W]`` (of a clip of
+    ``shape [n, c, T, H, W]``) ``-> [T, n P, N c M]``."""
+    n, c, T, H, W = shape
     P, N, M = mu_x.shape[1], mu_y.shape[-1], mu_x.shape[-1]
     grid_x = mu_x * (2.0 / W) - 1.0
     grid_y = mu_y * (2.0 / H) - 1.0
@@ -163,7 +238,6 @@ def _bilinear_frames(
         grid_y = torch.where(mask_y[:, :, None, :] > 0, grid_y, _OFF_MAP)
     grid = torch.stack(torch.broadcast_tensors(grid_x.unsqueeze(-2), grid_y.unsqueeze(-1)), dim=-1)
     grid = grid.permute(2, 0, 1, 3, 4, 5).reshape(T * n, P * N, M, 2)
-    frames = x.permute(2, 0, 1, 3, 4).reshape(T * n, c, H, W)
     sampled = F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     sampled = sampled.view(T, n, c, P, N, M).permute(0, 1, 3, 4, 2, 5)
     return sampled.reshape(T, n * P, N * c * M)
