@@ -199,6 +199,10 @@ def test_bad_arguments_are_value_errors_naming_them():
         make_block(alignment="write", write_size=(3, 3))
     with pytest.raises(ValueError, match="out_channels"):
         make_block(c_out=1)
+    with pytest.raises(ValueError, match="extraction_depth must be an int >= 1, got 0"):
+        make_block(extraction_depth=0)
+    with pytest.raises(ValueError, match="extraction_depth needs feature_extraction"):
+        make_block(feature_extraction=False, extraction_depth=2)
     block = make_block()
     with pytest.raises(ValueError, match=r"expects x \[n, 3, T, H, W\]"):
         block(torch.randn(2, 4, 5, 16, 11))
@@ -307,6 +311,39 @@ def test_local_lr_scale_scales_the_feature_extraction_and_fusion_learning_rate()
     lr_of = {id(p): group["lr"] for group in parameter_groups(block, 1.0) for p in group["params"]}
     for module, lr in ((block.global_block, 1.0), (block.localization, 0.5), (block.extraction, 0.1), (block.fusion, 0.1)):
         assert {lr_of[id(p)] for p in module.parameters()} == {lr}
+
+
+def test_local_weight_decay_sets_the_feature_extraction_and_fusion_weight_decay_only():
+    from opengait_local3d.local3d import parameter_groups
+
+    block = make_block(local_weight_decay=5e-4, local_lr_scale=0.1, localization_lr_scale=0.5)
+    optimizer = torch.optim.Adam(parameter_groups(block, 1.0), weight_decay=0.0)
+    setting_of = {id(p): (group["lr"], group["weight_decay"]) for group in optimizer.param_groups
+                  for p in group["params"]}
+    for module, setting in ((block.global_block, (1.0, 0.0)), (block.localization, (0.5, 0.0)),
+                            (block.extraction, (0.1, 5e-4)), (block.fusion, (0.1, 5e-4))):
+        assert {setting_of[id(p)] for p in module.parameters()} == {setting}
+    with pytest.raises(ValueError, match="local_weight_decay must be a number >= 0 or null, got -1"):
+        make_block(local_weight_decay=-1)
+
+
+def test_two_layer_extraction_applies_conv_relu_twice_per_part_and_keeps_the_first_layers_keys():
+    from opengait_local3d.local3d import FeatureExtraction
+
+    torch.manual_seed(0)
+    one, two = FeatureExtraction(3, 4, 2), FeatureExtraction(3, 4, 2, depth=2)
+    assert set(one.state_dict()) < set(two.state_dict())
+    volumes = [torch.randn(2, 3, 5, 4, 3), torch.randn(2, 3, 3, 2, 2)]
+    for p, (volume, feature) in enumerate(zip(volumes, two(volumes))):
+        first, second = two.convs[p], two.deeper_convs[p][0]
+        hidden = F.relu(F.conv3d(volume, first.weight, first.bias, padding=1))
+        expected = F.relu(F.conv3d(hidden, second.weight, second.bias, padding=1))
+        assert feature.shape == (2, 4, *volume.shape[2:])
+        assert torch.allclose(feature, expected, atol=1e-6)
+    block = make_block(extraction_depth=2)
+    assert "extraction_depth=2" in repr(block)
+    block(torch.randn(2, 3, 5, 16, 11)).sum().backward()
+    assert all(conv.weight.grad is not None for layers in block.extraction.deeper_convs for conv in layers)
 
 
 def test_local_dropout_acts_on_the_local_features_in_training_only():

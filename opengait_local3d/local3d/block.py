@@ -89,6 +89,7 @@ class Local3DBlock(nn.Module):
         alignment: ``'zoom'`` (default, the authors') or ``'write'`` (DRAW's write), see
             :mod:`~opengait_local3d.local3d.alignment`.
         feature_extraction: per-part conv3d + ReLU (Table 5 row f); off fuses the raw volumes.
+        extraction_depth: conv3d + ReLU layers per part: 1 as the paper describes, 2 as the authors' release has.
         write_size: ``write`` only: ``(L, N, M)`` resolution of every part (default: its prior extent).
         write_resolution: ``write`` only: ``(H_r, W_r)``: each part's rows and columns are its prior extent on
             an ``H_r x W_r`` map rather than on the block input (see
@@ -100,6 +101,8 @@ class Local3DBlock(nn.Module):
             built with :func:`~opengait_local3d.local3d.parameter_groups`.
         local_lr_scale: the same for the feature extraction and the fusion (whose new weights Adam would
             otherwise move by the full learning rate from their first step, whatever their gradient's scale).
+        local_weight_decay: weight decay of the feature extraction and the fusion (``None``: the optimizer's), applied
+            by the same parameter groups.
         local_dropout: dropout probability of the local features before the fusion (in training only).
         detach_local_input: sample the volumes from the block input detached, so the local paths train their own
             weights but send no gradient into the layers before the block (a diagnostic: whether their gradient
@@ -150,6 +153,7 @@ class Local3DBlock(nn.Module):
         mode: str = "mixture",
         alignment: str = "zoom",
         feature_extraction: bool = True,
+        extraction_depth: int = 1,
         write_size: Sequence[int] | None = None,
         write_resolution: Sequence[int] | None = None,
         localization_width: int = 32,
@@ -157,6 +161,7 @@ class Local3DBlock(nn.Module):
         localization_norm: bool = True,
         localization_lr_scale: float = 1.0,
         local_lr_scale: float = 1.0,
+        local_weight_decay: float | None = None,
         local_dropout: float = 0.0,
         detach_local_input: bool = False,
         checkpoint_local: bool = False,
@@ -191,6 +196,9 @@ class Local3DBlock(nn.Module):
         for name, value in (("localization_lr_scale", localization_lr_scale), ("local_lr_scale", local_lr_scale)):
             if not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        if local_weight_decay is not None and not (isinstance(local_weight_decay, (int, float))
+                                                   and local_weight_decay >= 0):
+            raise ValueError(f"local_weight_decay must be a number >= 0 or null, got {local_weight_decay!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.mode = mode
         self.write_size = None if write_size is None else tuple(write_size)
@@ -209,15 +217,19 @@ class Local3DBlock(nn.Module):
             bounds=self.bounds,
         )
         self.localization.lr_scale = float(localization_lr_scale)
+        if not feature_extraction and extraction_depth != 1:
+            raise ValueError("extraction_depth needs feature_extraction: true")
         local_channels = out_channels // 2 if feature_extraction else in_channels
         self.extraction = (
-            FeatureExtraction(in_channels, local_channels, len(self.priors)) if feature_extraction else None
+            FeatureExtraction(in_channels, local_channels, len(self.priors), extraction_depth)
+            if feature_extraction else None
         )
         self.fusion = Fusion(out_channels, local_channels, self.part_names, init=fusion_init,
                              activation=fusion_activation)
         for module in (self.extraction, self.fusion):
             if module is not None:
                 module.lr_scale = float(local_lr_scale)
+                module.weight_decay = None if local_weight_decay is None else float(local_weight_decay)
         self.local_dropout = nn.Dropout(float(local_dropout))
         for name, value in (("detach_local_input", detach_local_input), ("checkpoint_local", checkpoint_local)):
             if not isinstance(value, bool):
@@ -355,4 +367,6 @@ class Local3DBlock(nn.Module):
         return (
             f"parts={list(self.part_names)}, mode={self.mode!r}, alignment={self.alignment!r}, "
             f"feature_extraction={self.extraction is not None}"
+            + ("" if self.extraction is None or self.extraction.deeper_convs is None
+               else f", extraction_depth={1 + len(self.extraction.deeper_convs[0])}")
         )

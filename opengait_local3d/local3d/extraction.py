@@ -1,4 +1,4 @@
-"""Feature extraction of the local paths (Sec. 3.2.3): one conv3d 3x3x3 + ReLU per part."""
+"""Feature extraction of the local paths (Sec. 3.2.3): conv3d 3x3x3 + ReLU per part, one layer or more."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -8,21 +8,29 @@ from torch import Tensor, nn
 
 
 class FeatureExtraction(nn.Module):
-    """Per-part ``conv3d 3x3x3 + ReLU`` keeping the volume's size.
+    """Per-part ``conv3d 3x3x3 + ReLU``, ``depth`` times, keeping the volume's size.
 
     Args:
         in_channels: channels of the sampled volumes.
         out_channels: channels of each part's features (half the global path's, Sec. 3.2.3).
         num_parts: number of parts ``P``.
+        depth: layers per part: 1 as the paper describes, 2 as the authors' release has (``convs`` holds every
+            part's first layer, ``deeper_convs[p]`` the layers after it, ``out_channels`` to ``out_channels``).
 
     Shape:
         - Input: volumes ``[n, P, c_in, L, N, M]``, or ``P`` volumes ``[n, c_in, L_p, N_p, M_p]`` of their own sizes.
         - Output: ``P`` tensors ``[n, c_out, L_p, N_p, M_p]``, each the size of its volume.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, num_parts: int):
+    def __init__(self, in_channels: int, out_channels: int, num_parts: int, depth: int = 1):
         super().__init__()
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"extraction_depth must be an int >= 1, got {depth!r}")
         self.convs = nn.ModuleList(nn.Conv3d(in_channels, out_channels, 3, padding=1) for _ in range(num_parts))
+        self.deeper_convs = nn.ModuleList(
+            nn.ModuleList(nn.Conv3d(out_channels, out_channels, 3, padding=1) for _ in range(depth - 1))
+            for _ in range(num_parts)
+        ) if depth > 1 else None
         self.activation = nn.ReLU()
 
     def forward(self, volumes: Tensor | Sequence[Tensor]) -> list[Tensor]:
@@ -31,5 +39,11 @@ class FeatureExtraction(nn.Module):
         parts = volumes.unbind(1) if isinstance(volumes, Tensor) else volumes
         if len(parts) != len(self.convs):
             raise ValueError(f"FeatureExtraction has {len(self.convs)} parts, got {len(parts)} volumes")
-        return [self.activation(conv(part.contiguous(memory_format=torch.channels_last_3d)))
-                for part, conv in zip(parts, self.convs)]
+        features = [self.activation(conv(part.contiguous(memory_format=torch.channels_last_3d)))
+                    for part, conv in zip(parts, self.convs)]
+        if self.deeper_convs is None:
+            return features
+        for p, layers in enumerate(self.deeper_convs):
+            for conv in layers:
+                features[p] = self.activation(conv(features[p]))
+        return features

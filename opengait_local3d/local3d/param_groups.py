@@ -1,4 +1,5 @@
-"""Optimizer parameter groups that honour per-module learning-rate factors (``lr_scale``)."""
+"""Optimizer parameter groups that honour per-module learning-rate factors (``lr_scale``) and weight decays
+(``weight_decay``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,35 +8,41 @@ from torch import nn
 
 
 def parameter_groups(model: nn.Module, lr: float) -> list[dict[str, Any]]:
-    """Split ``model``'s trainable parameters by the ``lr_scale`` of the module that owns them.
+    """Split ``model``'s trainable parameters by the ``lr_scale`` and ``weight_decay`` of the modules that own them.
 
     A module with an ``lr_scale`` attribute (e.g. :class:`~opengait_local3d.local3d.Localization`) gives its
     parameters, and those of its submodules, ``lr x lr_scale``; the nearest such module wins; every other
     parameter gets ``lr``. This is the usual practice for spatial-transformer-like localization networks,
-    whose outputs move the sampling grid and need smaller steps than the features they read.
+    whose outputs move the sampling grid and need smaller steps than the features they read. A module with a
+    ``weight_decay`` attribute that is not ``None`` sets its parameters' weight decay the same way; the others
+    keep the optimizer's own.
 
     Returns:
-        Groups for any ``torch.optim`` optimizer: ``{'params': [...], 'lr': ...}`` in order of first
-        appearance, the unscaled group first; empty groups are left out.
+        Groups for any ``torch.optim`` optimizer: ``{'params': [...], 'lr': ...}``, plus ``'weight_decay'`` where a
+        module sets one, in order of first appearance, the unscaled group first; empty groups are left out.
 
     Example:
-        >>> net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+        >>> net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1), nn.Linear(1, 1))
         >>> net[1].lr_scale = 0.1
-        >>> [(len(g["params"]), g["lr"]) for g in parameter_groups(net, 1e-3)]
-        [(2, 0.001), (2, 0.0001)]
+        >>> net[2].weight_decay = 5e-4
+        >>> [(len(g["params"]), g["lr"], g.get("weight_decay")) for g in parameter_groups(net, 1e-3)]
+        [(2, 0.001, None), (2, 0.0001, None), (2, 0.001, 0.0005)]
     """
-    scale_of: dict[int, float] = {}
+    setting_of: dict[int, tuple[float, float | None]] = {}
 
-    def visit(module: nn.Module, scale: float) -> None:
+    def visit(module: nn.Module, scale: float, decay: float | None) -> None:
         scale = float(getattr(module, "lr_scale", scale))
+        own_decay = getattr(module, "weight_decay", None)
+        decay = decay if own_decay is None else float(own_decay)
         for parameter in module.parameters(recurse=False):
-            scale_of.setdefault(id(parameter), scale)
+            setting_of.setdefault(id(parameter), (scale, decay))
         for child in module.children():
-            visit(child, scale)
+            visit(child, scale, decay)
 
-    visit(model, 1.0)
-    groups: dict[float, list[nn.Parameter]] = {1.0: []}
+    visit(model, 1.0, None)
+    groups: dict[tuple[float, float | None], list[nn.Parameter]] = {(1.0, None): []}
     for parameter in model.parameters():
         if parameter.requires_grad:
-            groups.setdefault(scale_of[id(parameter)], []).append(parameter)
-    return [{"params": params, "lr": lr * scale} for scale, params in groups.items() if params]
+            groups.setdefault(setting_of[id(parameter)], []).append(parameter)
+    return [{"params": params, "lr": lr * scale, **({} if decay is None else {"weight_decay": decay})}
+            for (scale, decay), params in groups.items() if params]
