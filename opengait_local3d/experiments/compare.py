@@ -11,7 +11,7 @@ import numpy as np
 from ..utils.atomic import atomic_write_text
 from ..visuals.curves import write_learning_curves
 from .quickstart import (CONDITIONS, PAPER_SIZE_DATA, SYNTH_DATA, SYNTH_MODELS, SynthRun, at_paper_size, carrying_optimizer,
-                         prepare_data, run_model)
+                         prepare_data, run_model, warming_for)
 
 __all__ = ["DEFAULT_MODELS", "compare", "format_comparison", "learning_curves", "comparison_title", "write_comparison"]
 
@@ -23,18 +23,21 @@ DEFAULT_MODELS = ("GaitSet", "GaitPart", "Local3DCNN", "Local3DCNN-no-local")
 
 def compare(out: Path, models: Sequence[str], seeds: int, total_iter: int | None = None,
             workers: int | None = None, size: int = 32, curves: bool = True,
-            carry_optimizer: bool = False) -> dict[str, list[SynthRun]]:
+            carry_optimizer: bool = False, warm_fraction: float | None = None) -> dict[str, list[SynthRun]]:
     """Train and test each model once per seed on the quick-start SynthGait; the runs per model.
 
     Every model trains ``total_iter`` iterations in all (a staged model's warm start included). Staged models run
     first, so that a model that is also another's warm start continues its shorter first-phase run to the total.
     ``size`` 64 runs the models :func:`~.quickstart.at_paper_size` on 64 px data in ``out``; ``carry_optimizer``
-    runs the staged models :func:`~.quickstart.carrying_optimizer`.
+    runs the staged models :func:`~.quickstart.carrying_optimizer`; ``warm_fraction`` sets the share of the iterations
+    of their first phase (:func:`~.quickstart.warming_for`; default: each model's, a half).
     """
-    data = prepare_data(out, workers, paper_size=size == 64)
     specs = {model: at_paper_size(SYNTH_MODELS[model]) if size == 64 else SYNTH_MODELS[model] for model in models}
     if carry_optimizer:
         specs = {model: carrying_optimizer(spec) for model, spec in specs.items()}
+    if warm_fraction is not None:
+        specs = {model: warming_for(spec, warm_fraction) for model, spec in specs.items()}
+    data = prepare_data(out, workers, paper_size=size == 64)
     runs: dict[str, list[SynthRun]] = {model: [] for model in models}
     staged_first = sorted(models, key=lambda model: specs[model].warm_start is None)
     for seed in range(seeds):
@@ -94,12 +97,13 @@ def _curves_csv(runs: dict[str, list[SynthRun]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def comparison_title(size: int, carry_optimizer: bool = False) -> str:
+def comparison_title(size: int, carry_optimizer: bool = False, warm_fraction: float | None = None) -> str:
     """The title of the table of a comparison on the SynthGait of ``size`` px (32 or 64)."""
     data = PAPER_SIZE_DATA if size == 64 else SYNTH_DATA
     return (f"SynthGait ({data['size']} px{', ' + data['realism'] if 'realism' in data else ''}) cross-view rank-1 (%), "
             "CASIA-B protocol, identical views excluded (mean ± std over seeds)"
-            + ("; staged models' phase 2 carrying the optimizer state" if carry_optimizer else ""))
+            + ("; staged models' phase 2 carrying the optimizer state" if carry_optimizer else "")
+            + (f"; staged models' phase 1 {warm_fraction:g} of the iterations" if warm_fraction is not None else ""))
 
 
 def write_comparison(out: Path, runs: dict[str, list[SynthRun]], title: str, curves: bool = True) -> list[Path]:

@@ -140,6 +140,20 @@ def carrying_optimizer(model: SynthModel) -> SynthModel:
                                warm_start=dataclasses.replace(model.warm_start, carry_optimizer=True))
 
 
+def warming_for(model: SynthModel, fraction: float) -> SynthModel:
+    """``model`` with its first phase ``fraction`` of the total iterations (its runs already told apart by the
+    warm-start iterations in their names); a model that is not staged, as it is.
+
+    Raises:
+        EngineError: ``fraction`` is not strictly between 0 and 1.
+    """
+    if not 0 < fraction < 1:
+        raise EngineError(f"a warm start's fraction of the iterations must be between 0 and 1, got {fraction:g}")
+    if model.warm_start is None:
+        return model
+    return dataclasses.replace(model, warm_start=dataclasses.replace(model.warm_start, fraction=fraction))
+
+
 def _cut(transforms: list[dict[str, Any]], cutting: int) -> list[dict[str, Any]]:
     """``transforms`` (a config's list, ``Compose`` nested) with every ``BaseSilCuttingTransform`` cutting ``cutting``
     columns from each side."""

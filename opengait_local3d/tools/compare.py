@@ -47,6 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "parameter it restores from phase 1 (optimizer_reset: false), only the new local paths "
                              "start afresh; their runs are saved under the suffix 'carry'. Default: a fresh optimizer, "
                              "as GLN's phase 2 (at 64x44 carrying gained Local3DCNN 1.6 points, at 32 px nothing)")
+    parser.add_argument("--warm-fraction", type=float, default=None, metavar="F",
+                        help="staged models: the share of the iterations of their first phase, without local paths "
+                             "(default: a half; the local paths train the rest; the runs' names say the warm-start "
+                             "iterations, e.g. warm100)")
     parser.add_argument("--final-only", action="store_true",
                         help="test only each run's last checkpoint (no learning curves; saves most of the test time)")
     parser.set_defaults(func=partial(_run, parser))
@@ -56,11 +60,11 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     out = args.out / "64px" if args.size == 64 else args.out
     try:
         runs = compare(out, args.models, args.seeds, args.iter, args.workers, args.size, not args.final_only,
-                       args.carry_optimizer)
+                       args.carry_optimizer, args.warm_fraction)
     except (EngineError, FileExistsError) as err:
         print(f"opengait-local3d compare: error: {err}", file=sys.stderr)
         return 2
-    title = comparison_title(args.size, args.carry_optimizer)
+    title = comparison_title(args.size, args.carry_optimizer, args.warm_fraction)
     written = ", ".join(map(str, write_comparison(out, runs, title, curves=not args.final_only)))
     print(f"\n{title}\n{format_comparison(runs)}\n\nwritten: {written}")
     return 0
