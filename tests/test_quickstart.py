@@ -224,9 +224,9 @@ def test_a_staged_model_counts_its_warm_start_and_continues_from_its_checkpoint(
 
 
 def test_warm_fraction_sets_the_first_phase_of_the_staged_models_only(tmp_path, monkeypatch, capsys):
-    """``--warm-fraction 0.25``: the staged models' first phase is a quarter of the iterations (100 of 400, so the
-    second phase restores checkpoint 100 and trains 300), the others are untouched, and the title says so; a fraction
-    outside (0, 1) is refused before any data is made."""
+    """``--warm-fraction 0.25``: the staged models' first phase is a quarter of the iterations (the split schedule
+    of 100 + 300: the schedule test below), the others are untouched, and the title says so; a fraction outside
+    (0, 1) is refused before any data is made."""
     specs = {}
 
     def fake_run_model(model, data, out, *, seed=None, total_iter=None, curve=False):
@@ -239,19 +239,13 @@ def test_warm_fraction_sets_the_first_phase_of_the_staged_models_only(tmp_path, 
     assert specs["gaitpart_synth"].warm_start is None
     assert specs["3dlocal_synth"].warm_start.fraction == 0.25
     assert "phase 1 0.25 of the iterations" in compare_tool.comparison_title(32, warm_fraction=0.25)
-    cfgs = {"trainer_cfg": {"total_iter": 400}, "scheduler_cfg": {"milestones": [300], "gamma": 0.1},
-            "optimizer_cfg": {"lr": 2.0e-3}}
-    first = {"trainer_cfg": {"total_iter": round(400 * 0.25), "save_name": "first"}, "data_cfg": {"dataset_name": "D"},
-             "model_cfg": {"model": "M"}, "engine_cfg": {"output_root": "out"}}
-    quickstart_tool._second_phase(cfgs, first, carry_optimizer=True)
-    assert cfgs["trainer_cfg"]["total_iter"] == 300 and cfgs["scheduler_cfg"]["milestones"] == [200]
-    assert cfgs["trainer_cfg"]["restore_hint"].endswith("first-00100.pt")
     assert cli_main(["compare", "--out", str(tmp_path / "bad"), "--warm-fraction", "1", "--models", "Local3DCNN"]) == 2
     assert "between 0 and 1, got 1" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
 
 
-@pytest.mark.parametrize("warm, milestones, lr, carry", [(200, [100], 2.0e-3, False), (350, [], 2.0e-4, True)])
+@pytest.mark.parametrize("warm, milestones, lr, carry",
+                         [(200, [100], 2.0e-3, False), (100, [200], 2.0e-3, True), (350, [], 2.0e-4, True)])
 def test_the_second_phase_keeps_the_schedule_of_one_run(warm, milestones, lr, carry):
     """A 400-iteration schedule with a x0.1 step at 300, split at ``warm``: the step moves to 300 - warm, or, if
     passed, the second phase starts at the reduced rate; the optimizer starts afresh unless carried."""

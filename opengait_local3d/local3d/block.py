@@ -367,6 +367,6 @@ class Local3DBlock(nn.Module):
         return (
             f"parts={list(self.part_names)}, mode={self.mode!r}, alignment={self.alignment!r}, "
             f"feature_extraction={self.extraction is not None}"
-            + ("" if self.extraction is None or self.extraction.deeper_convs is None
+            + ("" if self.extraction is None or not len(self.extraction.deeper_convs[0])
                else f", extraction_depth={1 + len(self.extraction.deeper_convs[0])}")
         )

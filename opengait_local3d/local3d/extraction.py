@@ -15,7 +15,7 @@ class FeatureExtraction(nn.Module):
         out_channels: channels of each part's features (half the global path's, Sec. 3.2.3).
         num_parts: number of parts ``P``.
         depth: layers per part: 1 as the paper describes, 2 as the authors' release has (``convs`` holds every
-            part's first layer, ``deeper_convs[p]`` the layers after it, ``out_channels`` to ``out_channels``).
+            part's first layer, ``deeper_convs[p]`` the layers after it (none at depth 1), ``out_channels`` to ``out_channels``).
 
     Shape:
         - Input: volumes ``[n, P, c_in, L, N, M]``, or ``P`` volumes ``[n, c_in, L_p, N_p, M_p]`` of their own sizes.
@@ -30,7 +30,7 @@ class FeatureExtraction(nn.Module):
         self.deeper_convs = nn.ModuleList(
             nn.ModuleList(nn.Conv3d(out_channels, out_channels, 3, padding=1) for _ in range(depth - 1))
             for _ in range(num_parts)
-        ) if depth > 1 else None
+        )
         self.activation = nn.ReLU()
 
     def forward(self, volumes: Tensor | Sequence[Tensor]) -> list[Tensor]:
@@ -39,11 +39,10 @@ class FeatureExtraction(nn.Module):
         parts = volumes.unbind(1) if isinstance(volumes, Tensor) else volumes
         if len(parts) != len(self.convs):
             raise ValueError(f"FeatureExtraction has {len(self.convs)} parts, got {len(parts)} volumes")
-        features = [self.activation(conv(part.contiguous(memory_format=torch.channels_last_3d)))
-                    for part, conv in zip(parts, self.convs)]
-        if self.deeper_convs is None:
-            return features
-        for p, layers in enumerate(self.deeper_convs):
-            for conv in layers:
-                features[p] = self.activation(conv(features[p]))
+        features = []
+        for part, first, later in zip(parts, self.convs, self.deeper_convs):
+            feature = self.activation(first(part.contiguous(memory_format=torch.channels_last_3d)))
+            for conv in later:
+                feature = self.activation(conv(feature))
+            features.append(feature)
         return features
