@@ -135,7 +135,11 @@ class Local3DCNN(LocalPathsNetwork):
         x = sils.unsqueeze(1)
         for index, block in enumerate(self.blocks):
             x = block(self.pool(x) if index else x)
-        return self.mcm(self.hpp(x))
+        # Pooled frame by frame: [n s, c, h, w] is a free view of the blocks' channels-last output, which 2-D
+        # pooling reads natively (3-D pooling would first copy the whole map to contiguous memory).
+        n, c, s, h, w = x.shape
+        parts = self.hpp(x.transpose(1, 2).reshape(n * s, c, h, w))  # [n s, c, p]
+        return self.mcm(parts.view(n, s, c, -1).transpose(1, 2))
 
     def heads(self, features: Tensor) -> tuple[Tensor, Tensor | None]:
         """Embeddings (``[n, part_dim, p]`` parts, or ``[n, compact_dim, 1]`` compact) and, in training, logits
