@@ -272,7 +272,8 @@ def test_write_volume_summed_over_parts_is_the_sum_of_the_parts_writes():
 
 
 def test_write_summed_writes_groups_of_parts_of_different_sizes_and_sums_them():
-    """Two groups with their own (L, N, M), one GEMM for the rows: the sum of every part written alone."""
+    """Two groups with their own (L, N, M), one GEMM for the rows: the sum of every part written alone; a bias within
+    the GEMM adds itself to every voxel and gets the canvas gradient summed over the voxels."""
     g = torch.Generator().manual_seed(13)
     groups = []
     for P, L, N, M in ((2, 4, 3, 2), (1, 2, 5, 3)):
@@ -281,6 +282,12 @@ def test_write_summed_writes_groups_of_parts_of_different_sizes_and_sums_them():
     got = write_summed(groups)
     assert got.shape == (2, 3, 6, 7, 4)
     assert torch.allclose(got, sum(plain_write(*group).sum(1) for group in groups), atol=1e-12)
+    bias = torch.randn(3, dtype=F64, requires_grad=True)
+    biased = write_summed(groups, bias=bias)
+    assert torch.allclose(biased, got + bias.view(1, 3, 1, 1, 1), atol=1e-12)
+    grad_out = torch.rand(biased.shape, generator=g, dtype=F64)
+    (bias_grad,) = torch.autograd.grad(biased, bias, grad_out)
+    assert torch.allclose(bias_grad, grad_out.sum((0, 2, 3, 4)), atol=1e-12)
     with pytest.raises(ValueError, match="groups must share n, c and the canvas"):
         write_summed([groups[0], (groups[1][0][:, :, :2], *groups[1][1:])])
     with pytest.raises(ValueError, match="at least one group"):

@@ -330,16 +330,17 @@ class Local3DBlock(nn.Module):
                      in_size: tuple[int, int, int], canvas: tuple[int, int, int]) -> Tensor:
         """The parts' features (each ``[n, c, L_p, N_p, M_p]`` at its own size) projected to the output channels at
         their own resolution and written back summed (equal to writing every part and fusing, see
-        Fusion.project_parts, without P canvases): ``[n, c_out, T, H, W]``. Parts go in ``runs`` of equal size,
-        each run at exactly its size (:func:`write_summed`): the common grid's padding (two thirds of the points
-        with the default parts) costs nothing."""
+        Fusion.project_parts, without P canvases), plus the fusion's bias (added in the same GEMM, see
+        :meth:`Fusion.combine`): ``[n, c_out, T, H, W]``. Parts go in ``runs`` of equal size, each run at exactly its
+        size (:func:`write_summed`): the common grid's padding (two thirds of the points with the default parts) costs
+        nothing."""
         g_t, g_y, g_x = write_filterbanks(grid, self.mode, in_size, canvas)
         groups = []
         for parts, (length, rows, columns) in runs:
             features = torch.stack(local[parts], 1)
             groups.append((self.fusion.project_parts(features, parts), g_t[:, parts, :length], g_y[:, parts, :, :rows],
                            g_x[:, parts, :, :columns]))
-        return write_summed(groups)
+        return write_summed(groups, bias=self.fusion.conv.bias)
 
     def _check_global_output(self, x: Tensor, features: Tensor) -> None:
         n, _, T = x.shape[:3]

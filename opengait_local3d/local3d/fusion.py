@@ -56,9 +56,10 @@ class Fusion(nn.Module):
         self.gate = nn.Parameter(torch.zeros(())) if init == "gate" else None
         self.init = init
         self.reset_parameters()
-        #: after each training forward of :meth:`combine` (``write`` alignment): the root mean square over the batch's
-        #: voxels and channels of the global term ``conv_global(global) + bias`` and of the local term (the parts'
-        #: written sum), 0-d and detached: how much the local paths move the block's output (empty otherwise)
+        #: after each training forward of :meth:`combine` (``write`` alignment): the root mean square over the first
+        #: sequence's voxels and channels of the global term ``conv_global(global) + bias`` and of the local term (the
+        #: parts' written sum), 0-d and detached: how much the local paths move the block's output (empty otherwise;
+        #: one sequence of the batch, so that the diagnostic costs a small share of a step)
         self.last_contribution: dict[str, Tensor] = {}
 
     def reset_parameters(self) -> None:
@@ -114,22 +115,31 @@ class Fusion(nn.Module):
         weight = self._weight()[:, c_g:].view(c_g, P, c_l)[:, parts]
         return torch.einsum("opc,npclyx->npolyx", weight.to(local_features.dtype), local_features)
 
-    def combine(self, global_features: Tensor, local_sum: Tensor) -> Tensor:
-        """``ReLU(conv_global(global) + bias + local_sum)`` with ``local_sum [n, c_g, T, H, W]`` the parts'
-        projected features on the canvas, summed (see :meth:`project_parts`).
+    def combine(self, global_features: Tensor, local_term: Tensor) -> Tensor:
+        """``ReLU(conv_global(global) + local_term)`` with ``local_term [n, c_g, T, H, W]`` the parts' projected
+        features written on the canvas and summed, **the conv's bias included** (see :meth:`project_parts` and
+        :func:`~opengait_local3d.local3d.writing.write_summed` with ``bias=fusion.conv.bias``, which adds it within
+        its GEMM).
 
         Computed as one GEMM over the voxels in channels-last order (a free view of a :class:`FrameWise` block's
-        NHWC output, and of the channels-last canvas of :func:`~opengait_local3d.local3d.writing.write_summed`),
-        the local sum added in place to the GEMM's own output (not a view: autograd copies nothing for it), so the
-        output is one ``[n, T, H, W, c]`` buffer: the next frame-wise block's NHWC convs read it without a copy,
-        and the ReLU's backward runs on one layout.
+        NHWC output, and of the channels-last canvas of ``write_summed``) that accumulates onto the local term, so the
+        output is one ``[n, T, H, W, c]`` buffer: the next frame-wise block's NHWC convs read it without a copy, the
+        ReLU runs in place on it, and no pass over the canvas adds the bias or the two terms.
         """
         n, c_g, T, H, W = global_features.shape
-        fused = self._global_term(global_features)  # [n T H W, c_g]
-        local_term = _voxels_by_channels(local_sum).to(fused.dtype)
-        self.last_contribution = {"global": _rms(fused), "local": _rms(local_term)} if self.training else {}
-        fused = self._activate(fused.add_(local_term), inplace=True)
+        voxels = _voxels_by_channels(global_features)
+        weight = self.conv.weight[:, :c_g].flatten(1).t().to(voxels.dtype)
+        local = _voxels_by_channels(local_term).to(voxels.dtype)
+        self.last_contribution = self._contribution(voxels, weight, local, T * H * W) if self.training else {}
+        fused = self._activate(torch.addmm(local, voxels, weight), inplace=True)
         return fused.view(n, T, H, W, c_g).permute(0, 4, 1, 2, 3)
+
+    def _contribution(self, voxels: Tensor, weight: Tensor, local: Tensor, first: int) -> dict[str, Tensor]:
+        """:attr:`last_contribution` from the first ``first`` voxels (the first sequence's) of the global path's
+        ``voxels [V, c_g]`` and of the local term with the bias ``local [V, c_g]``."""
+        with torch.no_grad():
+            bias = self.conv.bias.to(voxels.dtype)
+            return {"global": _rms(torch.addmm(bias, voxels[:first], weight)), "local": _rms(local[:first] - bias)}
 
     def _global_term(self, global_features: Tensor) -> Tensor:
         """``conv_global(global) + bias`` as one GEMM over the voxels: ``[n, c_g, T, H, W] -> [n T H W, c_g]``."""

@@ -58,7 +58,7 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
     return written.view(n, T, P, H, W, c).permute(0, 2, 5, 1, 3, 4)
 
 
-def write_summed(groups: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]]) -> Tensor:
+def write_summed(groups: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]], bias: Tensor | None = None) -> Tensor:
     """Groups of parts, each of its own size, written back (as :func:`write_volume`) and summed over all parts:
     ``[n, c, T, H, W]`` (a view over ``[n, T, H, W, c]`` memory: channels-last, the layout of the fusion's GEMM, so
     adding it to the global term and its gradient need no copy).
@@ -67,6 +67,10 @@ def write_summed(groups: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]]) -> Ten
     M_g]``; all groups share ``n``, ``c`` and the canvas ``T, H, W``. The temporal and column writes run per group
     at exactly its size, and the rows of every group are contracted in one GEMM over their ``sum P_g N_g`` rows,
     which also sums the parts: parts of different sizes cost no padding, and the canvas is built once.
+
+    ``bias [c]``, if given, is added to every voxel of the canvas within the same GEMM (one more contraction row:
+    ones on the canvas rows times the bias repeated along the columns), which costs no pass over the canvas; its
+    gradient comes out of the GEMM's backward likewise.
 
     Raises:
         ValueError: no groups, a group whose filterbanks do not match its volumes, or groups of different
@@ -85,6 +89,9 @@ def write_summed(groups: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]]) -> Ten
         parts_rows = volumes.shape[1] * volumes.shape[4]
         frames.append(_temporal_and_columns(volumes, g_t, g_x).view(n, T, parts_rows, W * c))
         rows.append(coverage_normalised(g_y).permute(0, 2, 3, 1, 4).reshape(n, T, H, parts_rows))
+    if bias is not None:
+        frames.append(bias.to(frames[0].dtype).repeat(W).expand(n, T, 1, W * c))
+        rows.append(rows[0].new_ones(()).expand(n, T, H, 1))
     rows_all, frames_all = _cat(rows, -1), _cat(frames, 2)
     written = torch.bmm(rows_all.view(n * T, H, -1), frames_all.view(n * T, -1, W * c))  # [n T, H, W c]
     return written.view(n, T, H, W, c).permute(0, 4, 1, 2, 3)
