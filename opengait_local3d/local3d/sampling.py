@@ -8,10 +8,12 @@ Convention (docs/design.md, 'Sampling conventions'):
     spatial part is ``grid_sample``), ``mixture`` (Gaussian in x, y, linear in t; the paper's choice).
 
 All parts are sampled from the same input in one batched computation: the y filter of every part is a
-single batched matmul over frames (parts stacked as rows), the x filter one batched matmul over
-(frame, sample, part), and the temporal filter one batched matmul over (sample, part) that reads the
-frames in place. Parts of different sizes go through :func:`sample_groups`: each group of one size at exactly
-its size, the clip laid out for the spatial filters once for all groups.
+single batched matmul over frames (parts stacked as rows) that reads the clip in place when it is channels-last
+(as the blocks' outputs are), the x filter one batched matmul over (sample, frame, part, row), and the temporal
+filter one batched matmul over (sample, part). The channels stay innermost throughout, so the volumes come out
+channels-last (the layout the feature extraction's conv3d takes) and the clip's gradient comes back in the layout of
+the clip (the global path's convs' gradient adds to it without a copy). Parts of different sizes go through
+:func:`sample_groups`: each group of one size at exactly its size, the clip laid out once for all groups.
 """
 from __future__ import annotations
 
@@ -70,8 +72,8 @@ def sample_volume(
             ``[n, (P,) L]``: masked columns/rows/frames of the output are exactly zero.
 
     Returns:
-        volumes ``[n, (P,) c, L, N, M]`` (a non-contiguous view: each part's volume is
-        ``[n, c, L, N, M]`` with strides over a ``[n, P, L, N, c, M]`` buffer).
+        volumes ``[n, (P,) c, L, N, M]`` (a non-contiguous view: each part's volume is a channels-last
+        ``[n, c, L, N, M]`` block of a ``[P, n, L, N, M, c]`` buffer).
 
     Raises:
         ValueError: an argument has the wrong rank or a size that does not match ``x`` or the others,
@@ -165,21 +167,20 @@ def _sample(x: Tensor, layout: Tensor, group: PartGroup, mode: str, mask_x: Tens
         frames = _bilinear_frames(layout, x.shape, group.mu_x, group.mu_y, mask_x, mask_y)
     else:
         frames = _gaussian_frames(layout, x.shape, group.mu_x, group.mu_y, group.sigma2, mask_x, mask_y)
-    # frames [T, n P, N c M] is read in place as n P matrices [T, N c M] (row stride n P N c M). The
-    # linear filter has only 2 taps per output frame, but this dense matmul beats a gather + lerp of the
-    # two taps on CPU at every length measured (T = 30..200, benchmarks/local3d.py): both are memory-bound
-    # and the gather writes two temporaries.
-    volumes = torch.bmm(temporal.reshape(n * P, L, T), frames.transpose(0, 1))
-    return volumes.view(n, P, L, N, c, M).permute(0, 1, 4, 2, 3, 5)
+    # The linear filter has only 2 taps per output frame, but this dense matmul beats a gather + lerp of the two taps
+    # on CPU at every length measured (T = 30..200, benchmarks/local3d.py): both are memory-bound and the gather
+    # writes two temporaries.
+    volumes = torch.bmm(temporal.transpose(0, 1).reshape(P * n, L, T), frames.view(P * n, T, N * M * c))
+    return volumes.view(P, n, L, N, M, c).permute(1, 0, 5, 2, 3, 4)
 
 
 def _clip_layout(x: Tensor, mode: str) -> Tensor:
-    """``x [n, c, T, H, W]`` in the layout the spatial filters read: ``[T n, H, c W]`` (the Gaussian's row filter) or
-    ``[T n, c, H, W]`` (``grid_sample``, trilinear)."""
+    """``x [n, c, T, H, W]`` in the layout the spatial filters read: ``[n T, H, W c]`` (the Gaussian's row filter) or
+    ``[n T, c, H, W]`` (``grid_sample``, trilinear); views without a copy when ``x`` is channels-last."""
     n, c, T, H, W = x.shape
     if mode == "trilinear":
-        return x.permute(2, 0, 1, 3, 4).reshape(T * n, c, H, W)
-    return x.permute(2, 0, 3, 1, 4).reshape(T * n, H, c * W)
+        return x.transpose(1, 2).reshape(n * T, c, H, W)
+    return x.permute(0, 2, 3, 4, 1).reshape(n * T, H, W * c)
 
 
 def temporal_filterbank(
@@ -203,8 +204,8 @@ def _gaussian_frames(
     rows: Tensor, shape: torch.Size, mu_x: Tensor, mu_y: Tensor, sigma2: Tensor, mask_x: Tensor | None,
     mask_y: Tensor | None,
 ) -> Tensor:
-    """Gaussian-filter every frame for every part: ``rows [T n, H, c W]`` (of a clip of ``shape [n, c, T, H, W]``)
-    ``-> [T, n P, N c M]``."""
+    """Gaussian-filter every frame for every part: ``rows [n T, H, W c]`` (of a clip of ``shape [n, c, T, H, W]``)
+    ``-> [P, n, T, N, M, c]``."""
     n, c, T, H, W = shape
     P, N, M = mu_x.shape[1], mu_y.shape[-1], mu_x.shape[-1]
     variance = sigma2.unsqueeze(-1)
@@ -213,20 +214,22 @@ def _gaussian_frames(
         g_x = g_x * mask_x[:, :, None, :, None]
     if mask_y is not None:
         g_y = g_y * mask_y[:, :, None, :, None]
-    # y filter: one matmul per (frame, sample) with the parts' rows stacked: [P N, H] @ [H, c W].
-    stacked_y = g_y.permute(2, 0, 1, 3, 4).reshape(T * n, P * N, H)
+    # y filter: one matmul per (sample, frame) with the parts' rows stacked: [P N, H] @ [H, W c].
+    stacked_y = g_y.transpose(1, 2).reshape(n * T, P * N, H)
     filtered = torch.bmm(stacked_y, rows)
-    # x filter: one matmul per (frame, sample, part): [N c, W] @ [W, M].
-    columns = g_x.permute(2, 0, 1, 4, 3).reshape(T * n * P, W, M)
-    filtered = torch.bmm(filtered.view(T * n * P, N * c, W), columns)
-    return filtered.view(T, n * P, N * c * M)
+    # x filter: one matmul per (sample, frame, part, row), the part's filterbank repeated per row: [M, W] @ [W, c].
+    columns = g_x.transpose(1, 2).unsqueeze(3).expand(n, T, P, N, M, W).reshape(n * T * P * N, M, W)
+    filtered = torch.bmm(columns, filtered.view(n * T * P * N, W, c))
+    # Parts first, frames before rows: the temporal filter's matmul per (part, sample) reads them in place, and each
+    # part's volumes come out as one channels-last block. A copy at the parts' size.
+    return filtered.view(n, T, P, N, M, c).permute(2, 0, 1, 3, 4, 5).contiguous()
 
 
 def _bilinear_frames(
     frames: Tensor, shape: torch.Size, mu_x: Tensor, mu_y: Tensor, mask_x: Tensor | None, mask_y: Tensor | None
 ) -> Tensor:
-    """Bilinearly sample every frame for every part with ``grid_sample``: ``frames [T n, c, H, W]`` (of a clip of
-    ``shape [n, c, T, H, W]``) ``-> [T, n P, N c M]``."""
+    """Bilinearly sample every frame for every part with ``grid_sample``: ``frames [n T, c, H, W]`` (of a clip of
+    ``shape [n, c, T, H, W]``) ``-> [P, n, T, N, M, c]``."""
     n, c, T, H, W = shape
     P, N, M = mu_x.shape[1], mu_y.shape[-1], mu_x.shape[-1]
     grid_x = mu_x * (2.0 / W) - 1.0
@@ -237,10 +240,9 @@ def _bilinear_frames(
     if mask_y is not None:
         grid_y = torch.where(mask_y[:, :, None, :] > 0, grid_y, _OFF_MAP)
     grid = torch.stack(torch.broadcast_tensors(grid_x.unsqueeze(-2), grid_y.unsqueeze(-1)), dim=-1)
-    grid = grid.permute(2, 0, 1, 3, 4, 5).reshape(T * n, P * N, M, 2)
+    grid = grid.transpose(1, 2).reshape(n * T, P * N, M, 2)
     sampled = F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    sampled = sampled.view(T, n, c, P, N, M).permute(0, 1, 3, 4, 2, 5)
-    return sampled.reshape(T, n * P, N * c * M)
+    return sampled.view(n, T, c, P, N, M).permute(3, 0, 1, 4, 5, 2).contiguous()
 
 
 def _check_arguments(
