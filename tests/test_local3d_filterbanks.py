@@ -94,6 +94,39 @@ def test_filterbanks_are_differentiable_in_float64():
     assert torch.autograd.gradcheck(lambda m: linear_filterbank(m, 5), (mu,))
 
 
+def plain_gaussian_filterbank(mu, sigma2, size, eps=1e-8):
+    """Eqs. 7-8 as written, with the negligible weights zeroed: autograd differentiates every step."""
+    centres = torch.arange(size, dtype=mu.dtype) + 0.5
+    weights = torch.exp(-((mu.unsqueeze(-1) - centres) ** 2) / (2 * sigma2.clamp_min(1e-4).unsqueeze(-1)))
+    weights = torch.where(weights < torch.finfo(mu.dtype).eps ** 2, torch.zeros_like(weights), weights)
+    return weights / torch.clamp(weights.sum(-1, keepdim=True), min=eps)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("sigma2_shape", [(4, 3, 1), (3, 1), ()])
+def test_gaussian_filterbank_gradient_is_that_of_the_plain_formula(dtype, sigma2_shape):
+    """The analytic backward against autograd through Eqs. 7-8 written plainly: rows on the map, rows off it (whose
+    sum is below eps), far tails (zeroed weights), a variance below the floor, and a variance broadcast over rows."""
+    g = torch.Generator().manual_seed(3)
+    mu = torch.rand(4, 3, 5, generator=g, dtype=torch.float64) * 14 - 2
+    mu[0, 0, 0] = -60.0
+    sigma2 = torch.rand(sigma2_shape, generator=g, dtype=torch.float64) * 3 + 0.05
+    if sigma2.dim():
+        sigma2[0] = 1e-5
+    grad_out = torch.randn(4, 3, 5, 11, generator=g, dtype=torch.float64)
+    results = []
+    for bank in (gaussian_filterbank, plain_gaussian_filterbank):
+        m, s = mu.to(dtype).requires_grad_(), sigma2.to(dtype).requires_grad_()
+        out = bank(m, s, 11)
+        results.append((out.detach(), *torch.autograd.grad(out, (m, s), grad_out.to(dtype))))
+    # float32: the floored row (sigma 0.01 px) scales its gradients by 1 / sigma^2 = 1e4, and a weight at the
+    # negligible-weight threshold may be kept by one form and zeroed by the other.
+    tolerance = dict(rtol=1e-4, atol=1e-4) if dtype == torch.float32 else dict(rtol=1e-9, atol=1e-12)
+    for got, expected in zip(*results):
+        assert torch.allclose(got, expected, **tolerance)
+    assert results[0][1].abs().sum() > 0 and results[0][2].abs().sum() > 0
+
+
 @pytest.mark.parametrize("size", [0, -1, 2.5])
 def test_bad_size_names_the_argument(size):
     with pytest.raises(ValueError, match="size"):
