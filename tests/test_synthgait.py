@@ -1,7 +1,6 @@
 """SynthGait: determinism, CASIA-B structure, covariates, identity, realism options and the completion marker."""
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -182,16 +181,26 @@ def test_same_view_gait_energy_images_identify_subjects():
 
 # --- realism options -----------------------------------------------------------------------------
 
-#: sha256 of the SMALL seed-3 output (paths and arrays) as generated before the realism options existed
-CLEAN_SMALL_SHA256 = "393a17f3bf8b35297600745d2aad13f3975a535b8815811624a9332f63f5d219"
+#: the SMALL seed-3 output as generated before the realism options existed (OpenCV 4.12 on an AVX-512 CPU; sha256 of
+#: the paths and arrays 393a17f3...); keys are the pkl paths with "|" for "/"
+CLEAN_SMALL = Path(__file__).parent / "data" / "synthgait_small_clean.npz"
 
 
 def test_default_output_is_the_original_clean_synthgait(small):
-    digest = hashlib.sha256()
-    for key, frames in pkls(small).items():
-        digest.update(key.encode())
-        digest.update(frames.tobytes())
-    assert digest.hexdigest() == CLEAN_SMALL_SHA256
+    """Equal to the stored output but for rounding ties of OpenCV's cubic resize, whose SIMD code rounds a 127.5 at a
+    silhouette's edge either way by version and CPU (2 of 187,392 pixels differ by 1 between OpenCV 4.12 and 4.13+);
+    any change of the clean data itself moves whole silhouettes."""
+    with np.load(CLEAN_SMALL) as stored:
+        expected = {key.replace("|", "/"): stored[key] for key in stored.files}
+    got = pkls(small)
+    assert got.keys() == expected.keys()
+    differing = 0
+    for key, frames in got.items():
+        assert frames.dtype == expected[key].dtype and frames.shape == expected[key].shape, key
+        difference = np.abs(frames.astype(np.int16) - expected[key].astype(np.int16))
+        assert difference.max() <= 1, key
+        differing += int(np.count_nonzero(difference))
+    assert differing <= 8
     # the marker of clean data is the one written before realism existed, so older outputs stay reusable
     assert set(json.loads((small / OWNER_MARKER).read_text())) == {"subjects", "views", "frames", "size", "seed",
                                                                   "version"}
