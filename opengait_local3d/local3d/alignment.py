@@ -91,6 +91,19 @@ class SamplingGrid:
     temporal_stride: Tensor
     temporal_extent: Tensor
 
+    def run_of_parts(self, parts: slice, length: int, rows: int, columns: int) -> "SamplingGrid":
+        """The grids of a run of equal parts (``write`` alignment, :meth:`PartLayout.regions`) at exactly their size:
+        the parts ``parts`` on the first ``length`` frames, ``rows`` rows and ``columns`` columns of the common grid,
+        every per-part field sliced, and no masks (each part of the run uses all of these points)."""
+        return SamplingGrid(
+            mu_x=self.mu_x[:, parts, :, :columns], mu_y=self.mu_y[:, parts, :, :rows], mu_t=self.mu_t[:, parts, :length],
+            sigma2=self.sigma2[:, parts], temporal_sigma2=self.temporal_sigma2[:, parts], gamma=self.gamma[:, parts],
+            mask_x=None, mask_y=None, mask_t=None,
+            centre=self.centre[:, parts], stride=self.stride[:, parts], extent=self.extent[:, parts],
+            temporal_centre=self.temporal_centre[:, parts], temporal_stride=self.temporal_stride[:, parts],
+            temporal_extent=self.temporal_extent[:, parts],
+        )
+
 
 def zoom_layout(priors: Sequence[PartPrior], in_size: Sequence[int], canvas: Sequence[int]) -> PartLayout:
     """Layout of ``zoom`` alignment: each part on the full canvas ``(T', H', W')``."""

@@ -313,33 +313,32 @@ class Local3DBlock(nn.Module):
                                         temporal_sigma2=temporal_sigma2, mask_x=grid.mask_x, mask_y=grid.mask_y,
                                         mask_t=grid.mask_t)
             else:  # write: each run of equal parts at exactly its size (the common grid's padding never sampled)
+                run_grids = [grid.run_of_parts(parts, *size) for parts, size in runs]
                 volumes = sample_groups(source, [
-                    PartGroup(grid.mu_x[:, parts, :, :columns], grid.mu_y[:, parts, :, :rows],
-                              grid.mu_t[:, parts, :length], grid.sigma2[:, parts], grid.gamma[:, parts],
-                              None if temporal_sigma2 is None else temporal_sigma2[:, parts])
-                    for parts, (length, rows, columns) in runs], self.mode)
+                    PartGroup(run.mu_x, run.mu_y, run.mu_t, run.sigma2, run.gamma,
+                              run.temporal_sigma2 if self.mode == "gaussian" else None) for run in run_grids], self.mode)
         parts = volumes.unbind(1) if runs is None else [part for run in volumes for part in run.unbind(1)]
         local = parts if self.extraction is None else self.extraction(parts)
         if self.local_dropout.p:
             local = [self.local_dropout(part) for part in local]
         if runs is None:
             return list(local), grid, volumes
-        return self._write_parts(local, runs, grid, in_size, canvas), grid, volumes
+        return self._write_parts(local, [parts for parts, _ in runs], run_grids, in_size, canvas), grid, volumes
 
-    def _write_parts(self, local: Sequence[Tensor], runs: list[tuple[slice, tuple[int, int, int]]], grid: SamplingGrid,
+    def _write_parts(self, local: Sequence[Tensor], runs: list[slice], run_grids: list[SamplingGrid],
                      in_size: tuple[int, int, int], canvas: tuple[int, int, int]) -> Tensor:
         """The parts' features (each ``[n, c, L_p, N_p, M_p]`` at its own size) projected to the output channels at
         their own resolution and written back summed (equal to writing every part and fusing, see
         Fusion.project_parts, without P canvases), plus the fusion's bias (added in the same GEMM, see
-        :meth:`Fusion.combine`): ``[n, c_out, T, H, W]``. Parts go in ``runs`` of equal size, each run at exactly its
-        size (:func:`write_summed`): the common grid's padding (two thirds of the points with the default parts) costs
+        :meth:`Fusion.combine`): ``[n, c_out, T, H, W]``. Parts go in ``runs`` of equal size (``run_grids`` their
+        grids, :meth:`SamplingGrid.run_of_parts`), each run at exactly its size, its filterbanks included
+        (:func:`write_summed`): the common grid's padding (two thirds of the points with the default parts) costs
         nothing."""
-        g_t, g_y, g_x = write_filterbanks(grid, self.mode, in_size, canvas)
         groups = []
-        for parts, (length, rows, columns) in runs:
+        for parts, run_grid in zip(runs, run_grids):
             features = torch.stack(local[parts], 1)
-            groups.append((self.fusion.project_parts(features, parts), g_t[:, parts, :length], g_y[:, parts, :, :rows],
-                           g_x[:, parts, :, :columns]))
+            groups.append((self.fusion.project_parts(features, parts),
+                           *write_filterbanks(run_grid, self.mode, in_size, canvas)))
         return write_summed(groups, bias=self.fusion.conv.bias)
 
     def _check_global_output(self, x: Tensor, features: Tensor) -> None:
