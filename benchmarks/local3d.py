@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from opengait_local3d.local3d import FrameWise, Local3DBlock, gaussian_filterbank, linear_filterbank, sample_volume
-from opengait_local3d.local3d.sampling import _gaussian_frames  # the spatial half, to time the temporal filter alone
+from opengait_local3d.local3d.sampling import _clip_layout, _gaussian_frames  # the spatial half, to time the temporal filter alone
 
 PARTS = 6
 
@@ -111,17 +111,18 @@ def one_part_at_a_time(args: dict[str, Tensor]) -> list[Tensor]:
 
 
 def two_tap_temporal(frames: Tensor, mu_t: Tensor) -> Tensor:
-    """Linear temporal filter as a gather of the two taps + weights: ``[T, nP, F] -> [nP, L, F]``."""
-    T, rows, features = frames.shape
-    u = mu_t.reshape(rows, -1) - 0.5
+    """Linear temporal filter as a gather of the two taps + weights: frames ``[B, T, F]`` (``B`` = parts x samples, as
+    ``_gaussian_frames`` orders them) and ``mu_t [B, L]`` ``-> [B, L, F]``."""
+    rows, T, features = frames.shape
+    u = mu_t - 0.5
     left = u.floor()
     right_weight = u - left
     left_weight = (1 - right_weight) * ((left >= 0) & (left <= T - 1))
     right_weight = right_weight * ((left >= -1) & (left <= T - 2))
-    row = torch.arange(rows, device=frames.device).unsqueeze(-1)
-    flat = frames.reshape(T * rows, features)
-    left_index = (left.clamp(0, T - 1).long() * rows + row).flatten()
-    right_index = ((left + 1).clamp(0, T - 1).long() * rows + row).flatten()
+    row = torch.arange(rows, device=frames.device).unsqueeze(-1) * T
+    flat = frames.reshape(rows * T, features)
+    left_index = (left.clamp(0, T - 1).long() + row).flatten()
+    right_index = ((left + 1).clamp(0, T - 1).long() + row).flatten()
     out = flat.index_select(0, left_index).mul_(left_weight.reshape(-1, 1))
     out.addcmul_(flat.index_select(0, right_index), right_weight.reshape(-1, 1))
     return out.view(rows, -1, features)
@@ -165,21 +166,22 @@ def bench_sampler(n: int, T: int, repeats: int, device: torch.device) -> None:
           f"ratio {both['reference'] / both['batched']:.2f}x")
 
     with torch.no_grad():
-        frames = _gaussian_frames(args["x"], args["mu_x"], args["mu_y"], args["sigma2"], None, None)
-        dense_bank = linear_filterbank(args["mu_t"], T).reshape(n * PARTS, T, T)
-        dense = torch.bmm(dense_bank, frames.transpose(0, 1))
-        dense_error = (two_tap_temporal(frames, args["mu_t"]) - dense).abs().max()
-        frames_ntp = frames.view(T, n, PARTS, -1)
+        rows = _clip_layout(args["x"], "mixture")
+        spatial = (rows, args["x"].shape, args["mu_x"], args["mu_y"], args["sigma2"], None, None)
+        frames = _gaussian_frames(*spatial).view(PARTS * n, T, -1)  # [P n, T, N M c]
+        mu_t = args["mu_t"].transpose(0, 1).reshape(PARTS * n, -1)
+        dense_bank = linear_filterbank(mu_t, T)  # [P n, L, T]
+        dense = torch.bmm(dense_bank, frames)
+        dense_error = (two_tap_temporal(frames, mu_t) - dense).abs().max()
+        frames_pnt = frames.view(PARTS, n, T, -1)
         temporal = interleaved(
             {
-                "spatial filters (y then x, all parts)": lambda: _gaussian_frames(
-                    args["x"], args["mu_x"], args["mu_y"], args["sigma2"], None, None
-                ),
+                "spatial filters (y then x, all parts)": lambda: _gaussian_frames(*spatial),
                 "temporal: dense einsum (reference's way)": lambda: torch.einsum(
-                    "nplt,tnpf->nplf", dense_bank.view(n, PARTS, T, T), frames_ntp
+                    "pnlt,pntf->pnlf", dense_bank.view(PARTS, n, T, T), frames_pnt
                 ),
-                "temporal: dense strided bmm (sample_volume)": lambda: torch.bmm(dense_bank, frames.transpose(0, 1)),
-                "temporal: 2-tap gather + lerp": lambda: two_tap_temporal(frames, args["mu_t"]),
+                "temporal: dense bmm (sample_volume)": lambda: torch.bmm(dense_bank, frames),
+                "temporal: 2-tap gather + lerp": lambda: two_tap_temporal(frames, mu_t),
             },
             repeats,
             device,

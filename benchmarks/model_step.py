@@ -115,7 +115,8 @@ def build(name: str, configs: str) -> torch.nn.Module:
 
 
 def training_step(name: str, configs: str, net: torch.nn.Module, inputs: tuple) -> Callable[[], None]:
-    """One optimisation step with the config's losses and Adam."""
+    """One optimisation step with the config's losses and Adam (the returned function's ``losses``, ``(log_prefix,
+    weight, loss)`` triples, and ``optimizer``)."""
     losses = loss_terms(name, configs)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
     net.train()
@@ -127,6 +128,7 @@ def training_step(name: str, configs: str, net: torch.nn.Module, inputs: tuple) 
         total.backward()
         optimizer.step()
 
+    step.losses, step.optimizer = losses, optimizer
     return step
 
 
