@@ -139,8 +139,9 @@ def attribute(events: list[FunctionEvent]) -> dict[str, dict[str, float]]:
         part = part_of(event)
         table[part]["forward"] += event.cpu_time_total
         table[part]["copies"] += copies_within(event)
-        if event.sequence_nr >= 0:
-            forward_part.setdefault(event.sequence_nr, part)
+    for event in events:  # forward events that autograd numbered: operators and custom autograd functions
+        if event.sequence_nr >= 0 and not event.name.startswith("autograd::"):
+            forward_part.setdefault(event.sequence_nr, part_of(event))
     for event in events:
         if event.name.startswith("autograd::engine::evaluate_function"):
             part = forward_part.get(event.sequence_nr, "other")
