@@ -14,6 +14,7 @@ from opengait_local3d.local3d import (
     LocalizationBounds,
     sample_volume,
 )
+from opengait_local3d.local3d.fusion import Fusion
 
 
 def conv_block(c_in, c_out, stride=1):
@@ -406,6 +407,28 @@ def test_checkpoint_local_gives_the_same_outputs_and_gradients(alignment):
         assert grad is None or torch.allclose(grads[name], grad, atol=1e-10), name
     with pytest.raises(ValueError, match="checkpoint_local must be true or false"):
         make_block(checkpoint_local=1)
+
+
+def test_the_fusion_consumes_the_canvas_only_where_nothing_is_differentiated():
+    """``combine(..., consume=True)``: without grad the output is computed in the canvas's memory, with grad in a new
+    buffer (autograd intact); the values equal the plain computation either way, and a canvas not given up is left
+    alone."""
+    fusion = Fusion(8, 4, ["head"], init="default").double()
+    features = torch.randn(2, 7, 5, 6, 8, dtype=torch.float64).permute(0, 4, 1, 2, 3)  # channels-last
+    canvas = torch.randn(2, 7, 5, 6, 8, dtype=torch.float64).permute(0, 4, 1, 2, 3)
+    c_g = 8
+    expected = F.relu(F.conv3d(features, fusion.conv.weight[:, :c_g]) + canvas)
+    kept = canvas.clone()
+    assert torch.allclose(fusion.combine(features, canvas), expected, atol=1e-12) and torch.equal(canvas, kept)
+    with torch.no_grad():
+        consumed = canvas.clone()
+        out = fusion.combine(features, consumed, consume=True)
+    assert torch.allclose(out, expected, atol=1e-12) and out.data_ptr() == consumed.data_ptr()
+    trained = canvas.clone().requires_grad_()
+    out = fusion.combine(features, trained, consume=True)
+    assert torch.allclose(out, expected, atol=1e-12) and torch.equal(trained.detach(), canvas)
+    out.sum().backward()
+    assert torch.equal(trained.grad, (expected > 0).double())
 
 
 def test_the_fusion_records_the_size_of_its_global_and_local_terms_in_training():

@@ -284,7 +284,7 @@ class Local3DBlock(nn.Module):
         self._record(grid, volumes, tuple(x.shape[2:]))
         if self.alignment == "zoom":
             return self.fusion(features, local)
-        return self.fusion.combine(features, local)
+        return self.fusion.combine(features, local, consume=True)
 
     def _local_paths(self, x: Tensor, features: Tensor
                      ) -> tuple[Tensor | list[Tensor], SamplingGrid, Tensor | list[Tensor]]:

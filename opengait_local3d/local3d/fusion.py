@@ -115,24 +115,30 @@ class Fusion(nn.Module):
         weight = self._weight()[:, c_g:].view(c_g, P, c_l)[:, parts]
         return torch.einsum("opc,npclyx->npolyx", weight.to(local_features.dtype), local_features)
 
-    def combine(self, global_features: Tensor, local_term: Tensor) -> Tensor:
+    def combine(self, global_features: Tensor, local_term: Tensor, *, consume: bool = False) -> Tensor:
         """``ReLU(conv_global(global) + local_term)`` with ``local_term [n, c_g, T, H, W]`` the parts' projected
         features written on the canvas and summed, **the conv's bias included** (see :meth:`project_parts` and
         :func:`~opengait_local3d.local3d.writing.write_summed` with ``bias=fusion.conv.bias``, which adds it within
-        its GEMM).
+        its GEMM). With ``consume`` the caller gives up ``local_term`` (a canvas of its own): where nothing is to be
+        differentiated, the output is then computed in its memory.
 
         Computed as one GEMM over the voxels in channels-last order (a free view of a :class:`FrameWise` block's
         NHWC output, and of the channels-last canvas of ``write_summed``) that accumulates onto the local term, so the
         output is one ``[n, T, H, W, c]`` buffer: the next frame-wise block's NHWC convs read it without a copy, the
-        ReLU runs in place on it, and no pass over the canvas adds the bias or the two terms.
+        ReLU runs in place on it, and no pass over the canvas adds the bias or the two terms. In training the GEMM
+        writes a new buffer (``addmm``'s copy of the local term): accumulating in place on the canvas, a view of the
+        write's output, would make autograd copy the whole gradient map twice.
         """
         n, c_g, T, H, W = global_features.shape
         voxels = _voxels_by_channels(global_features)
         weight = self.conv.weight[:, :c_g].flatten(1).t().to(voxels.dtype)
         local = _voxels_by_channels(local_term).to(voxels.dtype)
         self.last_contribution = self._contribution(voxels, weight, local, T * H * W) if self.training else {}
-        fused = self._activate(torch.addmm(local, voxels, weight), inplace=True)
-        return fused.view(n, T, H, W, c_g).permute(0, 4, 1, 2, 3)
+        if consume and not _differentiated(voxels, weight, local):
+            fused = local.addmm_(voxels, weight)
+        else:
+            fused = torch.addmm(local, voxels, weight)
+        return self._activate(fused, inplace=True).view(n, T, H, W, c_g).permute(0, 4, 1, 2, 3)
 
     def _contribution(self, voxels: Tensor, weight: Tensor, local: Tensor, first: int) -> dict[str, Tensor]:
         """:attr:`last_contribution` from the first ``first`` voxels (the first sequence's) of the global path's
@@ -156,6 +162,11 @@ class Fusion(nn.Module):
         weights times :attr:`gate` if any)."""
         weight = self._weight().detach()
         return {name: float(weight[:, s].abs().mean()) for name, s in zip(self.path_names, self._slices())}
+
+
+def _differentiated(*tensors: Tensor) -> bool:
+    """Whether autograd records operations on any of ``tensors``."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 def _rms(x: Tensor) -> Tensor:
