@@ -13,6 +13,7 @@ import math
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 #: Smallest variance a Gaussian filter uses (sigma = 0.01 pixel): keeps exp() and its gradient finite.
 MIN_VARIANCE = 1e-4
@@ -131,6 +132,7 @@ class _GaussianFilterbank(torch.autograd.Function):
         return bank
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
         mu, sigma2, bank, sums = ctx.saved_tensors
         dot = (grad * bank).sum(-1, keepdim=True).masked_fill_(sums < ctx.eps, 0.0)
