@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "complete), train Local3DCNN on its 30 training subjects with configs/synth/3dlocal_synth.yaml "
                     "(the first half of the iterations without local paths, then with them), "
                     "test it on the other 20 with the CASIA-B protocol, print the rank-1 table and draw the "
-                    "learned part volumes of one test sequence. About 4 minutes on 2 CPU cores. Running it "
+                    "learned part volumes of one test sequence. About 2-4 minutes on 2 CPU cores. Running it "
                     "again resumes an interrupted training and reuses a finished one.",
         epilog="Then: tensorboard --logdir OUT/output; the configs of the two phases are "
                "OUT/configs/3dlocal_synth_nolocal.yaml and OUT/configs/3dlocal_synth_warm200.yaml "
