@@ -130,28 +130,32 @@ class Fusion(nn.Module):
         write's output, would make autograd copy the whole gradient map twice.
         """
         n, c_g, T, H, W = global_features.shape
-        voxels = _voxels_by_channels(global_features)
-        weight = self.conv.weight[:, :c_g].flatten(1).t().to(voxels.dtype)
+        voxels, weight = self._global_operands(global_features)
         local = _voxels_by_channels(local_term).to(voxels.dtype)
-        self.last_contribution = self._contribution(voxels, weight, local, T * H * W) if self.training else {}
+        self.last_contribution = self._contribution(global_features[:1], local[: T * H * W]) if self.training else {}
         if consume and not _differentiated(voxels, weight, local):
             fused = local.addmm_(voxels, weight)
         else:
             fused = torch.addmm(local, voxels, weight)
         return self._activate(fused, inplace=True).view(n, T, H, W, c_g).permute(0, 4, 1, 2, 3)
 
-    def _contribution(self, voxels: Tensor, weight: Tensor, local: Tensor, first: int) -> dict[str, Tensor]:
-        """:attr:`last_contribution` from the first ``first`` voxels (the first sequence's) of the global path's
-        ``voxels [V, c_g]`` and of the local term with the bias ``local [V, c_g]``."""
+    def _contribution(self, global_features: Tensor, local: Tensor) -> dict[str, Tensor]:
+        """:attr:`last_contribution` of one sequence: its global features ``[1, c_g, T, H, W]`` and its voxels of the
+        local term with the bias ``[T H W, c_g]``."""
         with torch.no_grad():
-            bias = self.conv.bias.to(voxels.dtype)
-            return {"global": _rms(torch.addmm(bias, voxels[:first], weight)), "local": _rms(local[:first] - bias)}
+            return {"global": _rms(self._global_term(global_features)),
+                    "local": _rms(local - self.conv.bias.to(local.dtype))}
 
     def _global_term(self, global_features: Tensor) -> Tensor:
         """``conv_global(global) + bias`` as one GEMM over the voxels: ``[n, c_g, T, H, W] -> [n T H W, c_g]``."""
-        voxels = _voxels_by_channels(global_features)
-        weight = self.conv.weight[:, : self.widths[0]].flatten(1).t().to(voxels.dtype)
+        voxels, weight = self._global_operands(global_features)
         return torch.addmm(self.conv.bias.to(voxels.dtype), voxels, weight)
+
+    def _global_operands(self, global_features: Tensor) -> tuple[Tensor, Tensor]:
+        """The global path's voxels ``[n T H W, c_g]`` (channels-last order) and its slice of the conv's weight,
+        transposed ``[c_g, c_g]``, in the voxels' dtype: the operands of the global term's GEMM."""
+        voxels = _voxels_by_channels(global_features)
+        return voxels, self.conv.weight[:, : self.widths[0]].flatten(1).t().to(voxels.dtype)
 
     def _activate(self, fused: Tensor, inplace: bool = False) -> Tensor:
         """The activation after the conv: ReLU, or none."""
