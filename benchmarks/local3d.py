@@ -167,7 +167,9 @@ def bench_sampler(n: int, T: int, repeats: int, device: torch.device) -> None:
 
     with torch.no_grad():
         rows = _clip_layout(args["x"], "mixture")
-        spatial = (rows, args["x"].shape, args["mu_x"], args["mu_y"], args["sigma2"], None, None)
+        variance = args["sigma2"].unsqueeze(-1)
+        spatial = (rows, args["x"].shape, gaussian_filterbank(args["mu_y"], variance, H),
+                   gaussian_filterbank(args["mu_x"], variance, W))
         frames = _gaussian_frames(*spatial).view(PARTS * n, T, -1)  # [P n, T, N M c]
         mu_t = args["mu_t"].transpose(0, 1).reshape(PARTS * n, -1)
         dense_bank = linear_filterbank(mu_t, T)  # [P n, L, T]

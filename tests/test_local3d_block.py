@@ -212,17 +212,21 @@ def test_bad_arguments_are_value_errors_naming_them():
         wrong(torch.randn(2, 3, 5, 16, 11))
 
 
+@pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("mode", MODES)
-def test_write_fast_path_equals_writing_every_part_then_fusing(mode):
+def test_write_fast_path_equals_writing_every_part_then_fusing(mode, stride):
     """The block samples each run of equal parts at exactly its size, convolves each part over its own points only,
     projects parts at their own resolution and writes all parts back summed; the straightforward way samples every
     part on the padded common grid, convolves the padded volumes, writes every part onto its own canvas and fuses
     the concatenation with the 1x1x1 conv (Sec. 3.2.4). Outputs and gradients (input, localization, feature
-    extraction, fusion) agree."""
+    extraction, fusion) agree, on a canvas of the input's size (where the block writes with the sampling's own
+    filterbanks) and on a smaller one (stride 2: filterbanks rescaled to the canvas)."""
     from opengait_local3d.local3d.alignment import sampling_grid, write_filterbanks, write_layout
     from opengait_local3d.local3d.writing import write_volume
 
-    block = make_block(alignment="write", mode=mode, fusion_init="default", write_resolution=(8, 6)).double()
+    torch.manual_seed(0)
+    block = Local3DBlock(conv_block(3, 8, stride), 3, 8, alignment="write", mode=mode, fusion_init="default",
+                         write_resolution=(8, 6)).double()
     with torch.no_grad():
         for head in (block.localization.frame_head, block.localization.sequence_head):
             head[-1].weight.normal_(std=0.5)  # parts off their priors, per frame

@@ -15,7 +15,7 @@ from .extraction import FeatureExtraction
 from .fusion import Fusion
 from .localization import Localization
 from .parts import PriorOverride, resolve_priors
-from .sampling import MODES, PartGroup, sample_groups, sample_volume
+from .sampling import MODES, PartGroup, part_filterbanks, sample_groups, sample_volume
 from .writing import write_summed
 
 
@@ -43,6 +43,14 @@ def _first_sample_padded(volumes: Tensor | list[Tensor]) -> Tensor:
     largest = [max(run.shape[axis] for run in volumes) for axis in (3, 4, 5)]
     return torch.cat([F.pad(run[0].detach(), [0, largest[2] - run.shape[5], 0, largest[1] - run.shape[4],
                                               0, largest[0] - run.shape[3]]) for run in volumes])
+
+
+def _writes_with_sampling_filterbanks(mode: str, in_size: tuple[int, int, int], canvas: tuple[int, int, int]) -> bool:
+    """Whether DRAW's write can reuse the sampling's filterbanks: its canvas has the block input's size (no rescaling of
+    positions and variances, see :func:`write_filterbanks`) and the sampler filtered the frames with filterbanks (not
+    ``grid_sample``). Every block of the configs keeps its map's size, so each filterbank is computed, and
+    differentiated, once instead of twice."""
+    return mode != "trilinear" and in_size == canvas
 
 
 class FrameWise(nn.Module):
@@ -314,31 +322,34 @@ class Local3DBlock(nn.Module):
                                         mask_t=grid.mask_t)
             else:  # write: each run of equal parts at exactly its size (the common grid's padding never sampled)
                 run_grids = [grid.run_of_parts(parts, *size) for parts, size in runs]
-                volumes = sample_groups(source, [
-                    PartGroup(run.mu_x, run.mu_y, run.mu_t, run.sigma2, run.gamma,
-                              run.temporal_sigma2 if self.mode == "gaussian" else None) for run in run_grids], self.mode)
+                groups = [PartGroup(run.mu_x, run.mu_y, run.mu_t, run.sigma2, run.gamma,
+                                    run.temporal_sigma2 if self.mode == "gaussian" else None) for run in run_grids]
+                banks = [part_filterbanks(group, in_size, self.mode) for group in groups]
+                volumes = sample_groups(source, groups, self.mode, banks)
         parts = volumes.unbind(1) if runs is None else [part for run in volumes for part in run.unbind(1)]
         local = parts if self.extraction is None else self.extraction(parts)
         if self.local_dropout.p:
             local = [self.local_dropout(part) for part in local]
         if runs is None:
             return list(local), grid, volumes
-        return self._write_parts(local, [parts for parts, _ in runs], run_grids, in_size, canvas), grid, volumes
+        if _writes_with_sampling_filterbanks(self.mode, in_size, canvas):
+            write_banks = [tuple(run_banks) for run_banks in banks]
+        else:
+            write_banks = [write_filterbanks(run_grid, self.mode, in_size, canvas) for run_grid in run_grids]
+        return self._write_parts(local, [parts for parts, _ in runs], write_banks), grid, volumes
 
-    def _write_parts(self, local: Sequence[Tensor], runs: list[slice], run_grids: list[SamplingGrid],
-                     in_size: tuple[int, int, int], canvas: tuple[int, int, int]) -> Tensor:
+    def _write_parts(self, local: Sequence[Tensor], runs: list[slice],
+                     write_banks: list[tuple[Tensor, Tensor, Tensor]]) -> Tensor:
         """The parts' features (each ``[n, c, L_p, N_p, M_p]`` at its own size) projected to the output channels at
         their own resolution and written back summed (equal to writing every part and fusing, see
         Fusion.project_parts, without P canvases), plus the fusion's bias (added in the same GEMM, see
-        :meth:`Fusion.combine`): ``[n, c_out, T, H, W]``. Parts go in ``runs`` of equal size (``run_grids`` their
-        grids, :meth:`SamplingGrid.run_of_parts`), each run at exactly its size, its filterbanks included
-        (:func:`write_summed`): the common grid's padding (two thirds of the points with the default parts) costs
-        nothing."""
+        :meth:`Fusion.combine`): ``[n, c_out, T, H, W]``. Parts go in ``runs`` of equal size, each run at exactly its
+        size with its write filterbanks ``(g_t, g_y, g_x)`` on the canvas (:func:`write_summed`): the common grid's
+        padding (two thirds of the points with the default parts) costs nothing."""
         groups = []
-        for parts, run_grid in zip(runs, run_grids):
+        for parts, banks in zip(runs, write_banks):
             features = torch.stack(local[parts], 1)
-            groups.append((self.fusion.project_parts(features, parts),
-                           *write_filterbanks(run_grid, self.mode, in_size, canvas)))
+            groups.append((self.fusion.project_parts(features, parts), *banks))
         return write_summed(groups, bias=self.fusion.conv.bias)
 
     def _check_global_output(self, x: Tensor, features: Tensor) -> None:

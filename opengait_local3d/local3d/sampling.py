@@ -27,7 +27,8 @@ from .filterbanks import gaussian_filterbank, linear_filterbank
 
 MODES = ("gaussian", "trilinear", "mixture")
 
-__all__ = ["MODES", "PartGroup", "sample_volume", "sample_groups", "temporal_filterbank"]
+__all__ = ["MODES", "PartFilterbanks", "PartGroup", "part_filterbanks", "sample_volume", "sample_groups",
+           "temporal_filterbank"]
 
 #: A normalised grid_sample coordinate whose two interpolation taps both fall off the map.
 _OFF_MAP = -3.0
@@ -100,7 +101,8 @@ def sample_volume(
     if temporal_sigma2 is not None:
         temporal_sigma2 = _broadcast("temporal_sigma2", temporal_sigma2, (n,), (n, P), has_parts, x)
 
-    volumes = _sample(x, _clip_layout(x, mode), PartGroup(mu_x, mu_y, mu_t, sigma2, gamma, temporal_sigma2), mode,
+    group = PartGroup(mu_x, mu_y, mu_t, sigma2, gamma, temporal_sigma2)
+    volumes = _sample(x, _clip_layout(x, mode), group, mode, part_filterbanks(group, x.shape[2:], mode),
                       mask_x, mask_y, mask_t)
     return volumes if has_parts else volumes.squeeze(1)
 
@@ -118,16 +120,41 @@ class PartGroup(NamedTuple):
     temporal_sigma2: Tensor | float | None = None
 
 
-def sample_groups(x: Tensor, groups: Sequence[PartGroup], mode: str = "mixture") -> list[Tensor]:
+class PartFilterbanks(NamedTuple):
+    """The filterbanks with which a group of parts reads a clip ``[n, c, T, H, W]`` (Eq. 10): ``temporal [n, P, L, T]``
+    (without gamma), ``rows [n, P, T, N, H]`` and ``columns [n, P, T, M, W]``, the spatial ones ``None`` in
+    ``trilinear`` mode (``grid_sample`` filters the frames). DRAW's write onto a canvas of the clip's size uses the
+    same filterbanks (:func:`~opengait_local3d.local3d.writing.write_summed`)."""
+
+    temporal: Tensor
+    rows: Tensor | None
+    columns: Tensor | None
+
+
+def part_filterbanks(group: PartGroup, size: Sequence[int], mode: str) -> PartFilterbanks:
+    """The filterbanks of ``group`` (parts dimension included) on a clip of ``size = (T, H, W)``."""
+    T, H, W = size
+    temporal = temporal_filterbank(group.mu_t, T, mode, group.temporal_sigma2)
+    if mode == "trilinear":
+        return PartFilterbanks(temporal, None, None)
+    variance = group.sigma2.unsqueeze(-1)
+    return PartFilterbanks(temporal, gaussian_filterbank(group.mu_y, variance, H),
+                           gaussian_filterbank(group.mu_x, variance, W))
+
+
+def sample_groups(x: Tensor, groups: Sequence[PartGroup], mode: str = "mixture",
+                  filterbanks: Sequence[PartFilterbanks] | None = None) -> list[Tensor]:
     """Groups of parts, each of its own size, sampled from one clip: per group ``[n, P_g, c, L_g, N_g, M_g]``, equal to
     :func:`sample_volume` on the group.
 
     In one call of :func:`sample_volume`, parts of different sizes share the largest grid and mask the rest; here
     every group costs exactly its size, and the clip is laid out for the spatial filters once for all groups.
+    ``filterbanks``: each group's :func:`part_filterbanks` on this clip, when the caller has them (to use them again,
+    as DRAW's write does); by default they are computed here.
 
     Raises:
-        ValueError: no groups, or a group as :func:`sample_volume` would refuse it (each group needs its parts
-            dimension).
+        ValueError: no groups, a group as :func:`sample_volume` would refuse it (each group needs its parts
+            dimension), or not one set of filterbanks per group.
 
     Example:
         >>> x = torch.rand(2, 3, 5, 8, 6)
@@ -140,6 +167,9 @@ def sample_groups(x: Tensor, groups: Sequence[PartGroup], mode: str = "mixture")
     """
     if not groups:
         raise ValueError("sample_groups needs at least one group of parts")
+    if filterbanks is not None and len(filterbanks) != len(groups):
+        raise ValueError(f"sample_groups needs one set of filterbanks per group: {len(groups)} groups, "
+                         f"{len(filterbanks)} filterbanks")
     checked = []
     for group in groups:
         if not _check_arguments(x, group.mu_x, group.mu_y, group.mu_t, group.sigma2, mode, group.temporal_sigma2):
@@ -150,23 +180,30 @@ def sample_groups(x: Tensor, groups: Sequence[PartGroup], mode: str = "mixture")
             temporal_sigma2 = _broadcast("temporal_sigma2", temporal_sigma2, (n,), (n, P), True, x)
         gamma = _broadcast("gamma", group.gamma, (n, x.shape[2]), (n, P, x.shape[2]), True, x)
         checked.append(group._replace(gamma=gamma, temporal_sigma2=temporal_sigma2))
+    if filterbanks is None:
+        filterbanks = [part_filterbanks(group, x.shape[2:], mode) for group in checked]
     layout = _clip_layout(x, mode)
-    return [_sample(x, layout, group, mode) for group in checked]
+    return [_sample(x, layout, group, mode, banks) for group, banks in zip(checked, filterbanks)]
 
 
-def _sample(x: Tensor, layout: Tensor, group: PartGroup, mode: str, mask_x: Tensor | None = None,
-            mask_y: Tensor | None = None, mask_t: Tensor | None = None) -> Tensor:
+def _sample(x: Tensor, layout: Tensor, group: PartGroup, mode: str, banks: PartFilterbanks,
+            mask_x: Tensor | None = None, mask_y: Tensor | None = None, mask_t: Tensor | None = None) -> Tensor:
     """Eq. 10 for one group of parts whose arguments are checked and broadcast: ``[n, P, c, L, N, M]``, ``layout``
-    being :func:`_clip_layout` of ``x``."""
+    being :func:`_clip_layout` of ``x`` and ``banks`` the group's :func:`part_filterbanks`."""
     n, c, T = x.shape[:3]
     P, L, N, M = group.mu_x.shape[1], group.mu_t.shape[-1], group.mu_y.shape[-1], group.mu_x.shape[-1]
-    temporal = temporal_filterbank(group.mu_t, T, mode, group.temporal_sigma2) * group.gamma.unsqueeze(-2)
+    temporal = banks.temporal * group.gamma.unsqueeze(-2)
     if mask_t is not None:
         temporal = temporal * mask_t.unsqueeze(-1)
     if mode == "trilinear":
         frames = _bilinear_frames(layout, x.shape, group.mu_x, group.mu_y, mask_x, mask_y)
     else:
-        frames = _gaussian_frames(layout, x.shape, group.mu_x, group.mu_y, group.sigma2, mask_x, mask_y)
+        g_y, g_x = banks.rows, banks.columns
+        if mask_x is not None:
+            g_x = g_x * mask_x[:, :, None, :, None]
+        if mask_y is not None:
+            g_y = g_y * mask_y[:, :, None, :, None]
+        frames = _gaussian_frames(layout, x.shape, g_y, g_x)
     # The linear filter has only 2 taps per output frame, but this dense matmul beats a gather + lerp of the two taps
     # on CPU at every length measured (T = 30..200, benchmarks/local3d.py): both are memory-bound and the gather
     # writes two temporaries.
@@ -200,20 +237,11 @@ def temporal_filterbank(
     return gaussian_filterbank(mu_t, sigma2.unsqueeze(-1), size)
 
 
-def _gaussian_frames(
-    rows: Tensor, shape: torch.Size, mu_x: Tensor, mu_y: Tensor, sigma2: Tensor, mask_x: Tensor | None,
-    mask_y: Tensor | None,
-) -> Tensor:
-    """Gaussian-filter every frame for every part: ``rows [n T, H, W c]`` (of a clip of ``shape [n, c, T, H, W]``)
-    ``-> [P, n, T, N, M, c]``."""
+def _gaussian_frames(rows: Tensor, shape: torch.Size, g_y: Tensor, g_x: Tensor) -> Tensor:
+    """Filter every frame for every part: ``rows [n T, H, W c]`` (of a clip of ``shape [n, c, T, H, W]``) with the
+    row and column filterbanks ``g_y [n, P, T, N, H]``, ``g_x [n, P, T, M, W]`` ``-> [P, n, T, N, M, c]``."""
     n, c, T, H, W = shape
-    P, N, M = mu_x.shape[1], mu_y.shape[-1], mu_x.shape[-1]
-    variance = sigma2.unsqueeze(-1)
-    g_x, g_y = gaussian_filterbank(mu_x, variance, W), gaussian_filterbank(mu_y, variance, H)
-    if mask_x is not None:
-        g_x = g_x * mask_x[:, :, None, :, None]
-    if mask_y is not None:
-        g_y = g_y * mask_y[:, :, None, :, None]
+    P, N, M = g_x.shape[1], g_y.shape[-2], g_x.shape[-2]
     # y filter: one matmul per (sample, frame) with the parts' rows stacked: [P N, H] @ [H, W c].
     stacked_y = g_y.transpose(1, 2).reshape(n * T, P * N, H)
     filtered = torch.bmm(stacked_y, rows)
