@@ -413,10 +413,10 @@ def test_checkpoint_local_gives_the_same_outputs_and_gradients(alignment):
         make_block(checkpoint_local=1)
 
 
-def test_the_fusion_consumes_the_canvas_only_where_nothing_is_differentiated():
-    """``combine(..., consume=True)``: without grad the output is computed in the canvas's memory, with grad in a new
-    buffer (autograd intact); the values equal the plain computation either way, and a canvas not given up is left
-    alone."""
+def test_the_fusion_computes_in_the_canvas_it_is_given_to_consume():
+    """``combine(..., consume=True)`` computes the output in the local term's memory, with and without grad, the
+    written canvas given as its voxels (as the block does) or as ``[n, c, T, H, W]``; the values equal the plain
+    computation, the local term's gradient is the ReLU's mask, and a canvas not given up is left alone."""
     fusion = Fusion(8, 4, ["head"], init="default").double()
     features = torch.randn(2, 7, 5, 6, 8, dtype=torch.float64).permute(0, 4, 1, 2, 3)  # channels-last
     canvas = torch.randn(2, 7, 5, 6, 8, dtype=torch.float64).permute(0, 4, 1, 2, 3)
@@ -428,11 +428,15 @@ def test_the_fusion_consumes_the_canvas_only_where_nothing_is_differentiated():
         consumed = canvas.clone()
         out = fusion.combine(features, consumed, consume=True)
     assert torch.allclose(out, expected, atol=1e-12) and out.data_ptr() == consumed.data_ptr()
-    trained = canvas.clone().requires_grad_()
-    out = fusion.combine(features, trained, consume=True)
-    assert torch.allclose(out, expected, atol=1e-12) and torch.equal(trained.detach(), canvas)
-    out.sum().backward()
-    assert torch.equal(trained.grad, (expected > 0).double())
+    voxels = canvas.permute(0, 2, 3, 4, 1).reshape(-1, c_g)
+    for given in (voxels, canvas):
+        source = given.clone().requires_grad_()
+        local = source * 1.0  # a tensor of the caller's own, as the write's canvas
+        out = fusion.combine(features, local, consume=True)
+        assert torch.allclose(out, expected, atol=1e-12) and out.data_ptr() == local.data_ptr()
+        out.sum().backward()
+        mask = (expected > 0).double()
+        assert torch.equal(source.grad, mask.permute(0, 2, 3, 4, 1).reshape(-1, c_g) if given is voxels else mask)
 
 
 def test_the_fusion_records_the_size_of_its_global_and_local_terms_in_training():

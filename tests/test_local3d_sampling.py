@@ -279,15 +279,22 @@ def test_write_summed_writes_groups_of_parts_of_different_sizes_and_sums_them():
     for P, L, N, M in ((2, 4, 3, 2), (1, 2, 5, 3)):
         shapes = ((2, P, 3, L, N, M), (2, P, L, 6), (2, P, 6, N, 7), (2, P, 6, M, 4))  # volumes, g_t, g_y, g_x
         groups.append(tuple(torch.rand(*shape, generator=g, dtype=F64) - 0.3 for shape in shapes))
+    inputs = [tensor.requires_grad_() for group in groups for tensor in group]
     got = write_summed(groups)
     assert got.shape == (2, 3, 6, 7, 4)
-    assert torch.allclose(got, sum(plain_write(*group).sum(1) for group in groups), atol=1e-12)
+    expected = sum(plain_write(*group).sum(1) for group in groups)
+    assert torch.allclose(got, expected, atol=1e-12)
+    grad_out = torch.rand(got.shape, generator=g, dtype=F64)
+    for a, b in zip(torch.autograd.grad(got, inputs, grad_out), torch.autograd.grad(expected, inputs, grad_out)):
+        assert torch.allclose(a, b, atol=1e-12)  # volumes and every filterbank of both groups
     bias = torch.randn(3, dtype=F64, requires_grad=True)
     biased = write_summed(groups, bias=bias)
     assert torch.allclose(biased, got + bias.view(1, 3, 1, 1, 1), atol=1e-12)
-    grad_out = torch.rand(biased.shape, generator=g, dtype=F64)
     (bias_grad,) = torch.autograd.grad(biased, bias, grad_out)
     assert torch.allclose(bias_grad, grad_out.sum((0, 2, 3, 4)), atol=1e-12)
+    voxels = write_summed(groups, bias=bias, voxels=True)
+    assert voxels.shape == (2 * 6 * 7 * 4, 3)
+    assert torch.equal(voxels, biased.permute(0, 2, 3, 4, 1).reshape(-1, 3))
     with pytest.raises(ValueError, match="groups must share n, c and the canvas"):
         write_summed([groups[0], (groups[1][0][:, :, :2], *groups[1][1:])])
     with pytest.raises(ValueError, match="at least one group"):

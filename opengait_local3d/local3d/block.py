@@ -297,8 +297,8 @@ class Local3DBlock(nn.Module):
     def _local_paths(self, x: Tensor, features: Tensor
                      ) -> tuple[Tensor | list[Tensor], SamplingGrid, Tensor | list[Tensor]]:
         """Localize, sample, extract and (``write``) write back: ``(local, grid, volumes)`` with ``local`` the
-        parts' features for :class:`Fusion` (``zoom``) or their projected sum on the canvas ``[n, c_out, T, H', W']``
-        (``write``), and the sampling grid and volumes for :meth:`_record`: ``[n, P, c_in, L, N, M]`` (``zoom``) or
+        parts' features for :class:`Fusion` (``zoom``) or their projected sum on the canvas, as its voxels
+        ``[n T H' W', c_out]`` (``write``), and the sampling grid and volumes for :meth:`_record`: ``[n, P, c_in, L, N, M]`` (``zoom``) or
         one ``[n, P_r, c_in, L_r, N_r, M_r]`` per run of equal parts (``write``)."""
         in_size, canvas = tuple(x.shape[2:]), tuple(features.shape[2:])
         if self.alignment == "zoom":
@@ -343,14 +343,14 @@ class Local3DBlock(nn.Module):
         """The parts' features (each ``[n, c, L_p, N_p, M_p]`` at its own size) projected to the output channels at
         their own resolution and written back summed (equal to writing every part and fusing, see
         Fusion.project_parts, without P canvases), plus the fusion's bias (added in the same GEMM, see
-        :meth:`Fusion.combine`): ``[n, c_out, T, H, W]``. Parts go in ``runs`` of equal size, each run at exactly its
+        :meth:`Fusion.combine`), as the canvas's voxels ``[n T H W, c_out]``. Parts go in ``runs`` of equal size, each run at exactly its
         size with its write filterbanks ``(g_t, g_y, g_x)`` on the canvas (:func:`write_summed`): the common grid's
         padding (two thirds of the points with the default parts) costs nothing."""
         groups = []
         for parts, banks in zip(runs, write_banks):
             features = torch.stack(local[parts], 1)
             groups.append((self.fusion.project_parts(features, parts), *banks))
-        return write_summed(groups, bias=self.fusion.conv.bias)
+        return write_summed(groups, bias=self.fusion.conv.bias, voxels=True)
 
     def _check_global_output(self, x: Tensor, features: Tensor) -> None:
         n, _, T = x.shape[:3]

@@ -116,27 +116,25 @@ class Fusion(nn.Module):
         return torch.einsum("opc,npclyx->npolyx", weight.to(local_features.dtype), local_features)
 
     def combine(self, global_features: Tensor, local_term: Tensor, *, consume: bool = False) -> Tensor:
-        """``ReLU(conv_global(global) + local_term)`` with ``local_term [n, c_g, T, H, W]`` the parts' projected
-        features written on the canvas and summed, **the conv's bias included** (see :meth:`project_parts` and
+        """``ReLU(conv_global(global) + local_term)`` with ``local_term`` the parts' projected features written on the
+        canvas and summed, **the conv's bias included** (see :meth:`project_parts` and
         :func:`~opengait_local3d.local3d.writing.write_summed` with ``bias=fusion.conv.bias``, which adds it within
-        its GEMM). With ``consume`` the caller gives up ``local_term`` (a canvas of its own): where nothing is to be
-        differentiated, the output is then computed in its memory.
+        its GEMM): ``[n, c_g, T, H, W]``, or its voxels by channels ``[n T H W, c_g]`` (``write_summed(...,
+        voxels=True)``). With ``consume`` the caller gives up ``local_term``, a tensor of its own (not a leaf that
+        requires grad) that nothing else reads, now or in the backward: the output is then computed in its memory.
 
         Computed as one GEMM over the voxels in channels-last order (a free view of a :class:`FrameWise` block's
-        NHWC output, and of the channels-last canvas of ``write_summed``) that accumulates onto the local term, so the
-        output is one ``[n, T, H, W, c]`` buffer: the next frame-wise block's NHWC convs read it without a copy, the
-        ReLU runs in place on it, and no pass over the canvas adds the bias or the two terms. In training the GEMM
-        writes a new buffer (``addmm``'s copy of the local term): accumulating in place on the canvas, a view of the
-        write's output, would make autograd copy the whole gradient map twice.
+        NHWC output) that accumulates onto the local term, so the output is one ``[n, T, H, W, c]`` buffer: the next
+        frame-wise block's NHWC convs read it without a copy, the ReLU runs in place on it, and no pass over the canvas
+        adds the bias or the two terms. Given the voxels of ``write_summed`` to consume, the accumulation runs in place
+        in training too (a view of them would make autograd copy the whole gradient map twice); otherwise ``addmm``
+        copies the local term into a new buffer first.
         """
         n, c_g, T, H, W = global_features.shape
         voxels, weight = self._global_operands(global_features)
-        local = _voxels_by_channels(local_term).to(voxels.dtype)
+        local = (local_term if local_term.dim() == 2 else _voxels_by_channels(local_term)).to(voxels.dtype)
         self.last_contribution = self._contribution(global_features[:1], local[: T * H * W]) if self.training else {}
-        if consume and not _differentiated(voxels, weight, local):
-            fused = local.addmm_(voxels, weight)
-        else:
-            fused = torch.addmm(local, voxels, weight)
+        fused = local.addmm_(voxels, weight) if consume else torch.addmm(local, voxels, weight)
         return self._activate(fused, inplace=True).view(n, T, H, W, c_g).permute(0, 4, 1, 2, 3)
 
     def _contribution(self, global_features: Tensor, local: Tensor) -> dict[str, Tensor]:
@@ -166,11 +164,6 @@ class Fusion(nn.Module):
         weights times :attr:`gate` if any)."""
         weight = self._weight().detach()
         return {name: float(weight[:, s].abs().mean()) for name, s in zip(self.path_names, self._slices())}
-
-
-def _differentiated(*tensors: Tensor) -> bool:
-    """Whether autograd records operations on any of ``tensors``."""
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 def _rms(x: Tensor) -> Tensor:
