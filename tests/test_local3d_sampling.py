@@ -272,16 +272,17 @@ def test_write_volume_summed_over_parts_is_the_sum_of_the_parts_writes():
 
 
 def test_write_summed_writes_groups_of_parts_of_different_sizes_and_sums_them():
-    """Two groups with their own (L, N, M), one GEMM for the rows: the sum of every part written alone; a bias within
-    the GEMM adds itself to every voxel and gets the canvas gradient summed over the voxels."""
+    """Two groups with their own (L, N, M), one GEMM for the rows (on CPU, one per 32 canvas rows: 37 rows here): the
+    sum of every part written alone, in value and gradient; a bias within the GEMM adds itself to every voxel and gets
+    the canvas gradient summed over the voxels."""
     g = torch.Generator().manual_seed(13)
     groups = []
     for P, L, N, M in ((2, 4, 3, 2), (1, 2, 5, 3)):
-        shapes = ((2, P, 3, L, N, M), (2, P, L, 6), (2, P, 6, N, 7), (2, P, 6, M, 4))  # volumes, g_t, g_y, g_x
+        shapes = ((2, P, 3, L, N, M), (2, P, L, 6), (2, P, 6, N, 37), (2, P, 6, M, 4))  # volumes, g_t, g_y, g_x
         groups.append(tuple(torch.rand(*shape, generator=g, dtype=F64) - 0.3 for shape in shapes))
     inputs = [tensor.requires_grad_() for group in groups for tensor in group]
     got = write_summed(groups)
-    assert got.shape == (2, 3, 6, 7, 4)
+    assert got.shape == (2, 3, 6, 37, 4)
     expected = sum(plain_write(*group).sum(1) for group in groups)
     assert torch.allclose(got, expected, atol=1e-12)
     grad_out = torch.rand(got.shape, generator=g, dtype=F64)
@@ -293,7 +294,7 @@ def test_write_summed_writes_groups_of_parts_of_different_sizes_and_sums_them():
     (bias_grad,) = torch.autograd.grad(biased, bias, grad_out)
     assert torch.allclose(bias_grad, grad_out.sum((0, 2, 3, 4)), atol=1e-12)
     voxels = write_summed(groups, bias=bias, voxels=True)
-    assert voxels.shape == (2 * 6 * 7 * 4, 3)
+    assert voxels.shape == (2 * 6 * 37 * 4, 3)
     assert torch.equal(voxels, biased.permute(0, 2, 3, 4, 1).reshape(-1, 3))
     with pytest.raises(ValueError, match="groups must share n, c and the canvas"):
         write_summed([groups[0], (groups[1][0][:, :, :2], *groups[1][1:])])
