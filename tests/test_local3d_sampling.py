@@ -49,11 +49,16 @@ def eq10(args, spatial, temporal):
 
 
 def test_mixture_is_eq10_gaussian_space_linear_time():
-    args = random_arguments()
+    """Values and gradients (clip, every grid, variance, gamma) of Eq. 10 written plainly."""
+    args = {k: v.requires_grad_() for k, v in random_arguments().items()}
     expected = eq10(args, lambda mu, s: plain_gaussian(mu, args["sigma2"], s), plain_linear(args["mu_t"], T_))
     got = sample_volume(**args, mode="mixture")
     assert got.shape == (N_, P_, C_, L_, NR_, MC_)
     assert torch.allclose(got, expected, atol=1e-12)
+    cotangent = torch.randn_like(got)
+    inputs = list(args.values())
+    for a, b in zip(torch.autograd.grad(got, inputs, cotangent), torch.autograd.grad(expected, inputs, cotangent)):
+        assert torch.allclose(a, b, atol=1e-10)
 
 
 def test_gaussian_mode_uses_the_given_temporal_variance():

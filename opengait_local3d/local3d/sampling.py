@@ -22,6 +22,7 @@ from typing import NamedTuple, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from .filterbanks import gaussian_filterbank, linear_filterbank
 
@@ -102,8 +103,18 @@ def sample_volume(
         temporal_sigma2 = _broadcast("temporal_sigma2", temporal_sigma2, (n,), (n, P), has_parts, x)
 
     group = PartGroup(mu_x, mu_y, mu_t, sigma2, gamma, temporal_sigma2)
-    volumes = _sample(x, _clip_layout(x, mode), group, mode, part_filterbanks(group, x.shape[2:], mode),
-                      mask_x, mask_y, mask_t)
+    banks = part_filterbanks(group, x.shape[2:], mode)
+    if mask_t is not None:
+        banks = banks._replace(temporal=banks.temporal * mask_t.unsqueeze(-1))
+    if mode == "trilinear":
+        frames = _bilinear_frames(_clip_layout(x, mode), x.shape, mu_x, mu_y, mask_x, mask_y)
+    else:
+        if mask_x is not None:
+            banks = banks._replace(columns=banks.columns * mask_x[:, :, None, :, None])
+        if mask_y is not None:
+            banks = banks._replace(rows=banks.rows * mask_y[:, :, None, :, None])
+        (frames,) = _gaussian_frames(_clip_layout(x, mode), x.shape, [banks])
+    volumes = _temporal_filter(frames, banks.temporal * gamma.unsqueeze(-2))
     return volumes if has_parts else volumes.squeeze(1)
 
 
@@ -183,27 +194,20 @@ def sample_groups(x: Tensor, groups: Sequence[PartGroup], mode: str = "mixture",
     if filterbanks is None:
         filterbanks = [part_filterbanks(group, x.shape[2:], mode) for group in checked]
     layout = _clip_layout(x, mode)
-    return [_sample(x, layout, group, mode, banks) for group, banks in zip(checked, filterbanks)]
-
-
-def _sample(x: Tensor, layout: Tensor, group: PartGroup, mode: str, banks: PartFilterbanks,
-            mask_x: Tensor | None = None, mask_y: Tensor | None = None, mask_t: Tensor | None = None) -> Tensor:
-    """Eq. 10 for one group of parts whose arguments are checked and broadcast: ``[n, P, c, L, N, M]``, ``layout``
-    being :func:`_clip_layout` of ``x`` and ``banks`` the group's :func:`part_filterbanks`."""
-    n, c, T = x.shape[:3]
-    P, L, N, M = group.mu_x.shape[1], group.mu_t.shape[-1], group.mu_y.shape[-1], group.mu_x.shape[-1]
-    temporal = banks.temporal * group.gamma.unsqueeze(-2)
-    if mask_t is not None:
-        temporal = temporal * mask_t.unsqueeze(-1)
     if mode == "trilinear":
-        frames = _bilinear_frames(layout, x.shape, group.mu_x, group.mu_y, mask_x, mask_y)
+        frames = [_bilinear_frames(layout, x.shape, group.mu_x, group.mu_y, None, None) for group in checked]
     else:
-        g_y, g_x = banks.rows, banks.columns
-        if mask_x is not None:
-            g_x = g_x * mask_x[:, :, None, :, None]
-        if mask_y is not None:
-            g_y = g_y * mask_y[:, :, None, :, None]
-        frames = _gaussian_frames(layout, x.shape, g_y, g_x)
+        frames = _gaussian_frames(layout, x.shape, filterbanks)
+    return [_temporal_filter(part_frames, banks.temporal * group.gamma.unsqueeze(-2))
+            for part_frames, banks, group in zip(frames, filterbanks, checked)]
+
+
+def _temporal_filter(frames: Tensor, temporal: Tensor) -> Tensor:
+    """The temporal filter of a group of parts (its filterbank ``temporal [n, P, L, T]``, gamma and any mask applied):
+    ``frames [P, n, T, N, M, c] -> [n, P, c, L, N, M]``, each part's volumes a channels-last block of a
+    ``[P, n, L, N, M, c]`` buffer (the feature extraction's layout)."""
+    P, n, T, N, M, c = frames.shape
+    L = temporal.shape[-2]
     # The linear filter has only 2 taps per output frame, but this dense matmul beats a gather + lerp of the two taps
     # on CPU at every length measured (T = 30..200, benchmarks/local3d.py): both are memory-bound and the gather
     # writes two temporaries.
@@ -237,20 +241,78 @@ def temporal_filterbank(
     return gaussian_filterbank(mu_t, sigma2.unsqueeze(-1), size)
 
 
-def _gaussian_frames(rows: Tensor, shape: torch.Size, g_y: Tensor, g_x: Tensor) -> Tensor:
-    """Filter every frame for every part: ``rows [n T, H, W c]`` (of a clip of ``shape [n, c, T, H, W]``) with the
-    row and column filterbanks ``g_y [n, P, T, N, H]``, ``g_x [n, P, T, M, W]`` ``-> [P, n, T, N, M, c]``."""
+def _gaussian_frames(clip: Tensor, shape: torch.Size, filterbanks: Sequence[PartFilterbanks]) -> list[Tensor]:
+    """Filter every frame for every part of every group with its row and column filterbanks (``rows [n, P, T, N, H]``,
+    ``columns [n, P, T, M, W]``): ``clip [n T, H, W c]`` (of a clip of ``shape [n, c, T, H, W]``) ``->`` per group
+    ``[P, n, T, N, M, c]``.
+
+    The row filters of all groups run as one GEMM per frame, their part rows stacked (:class:`_SpatialFilters`);
+    each group's columns are then filtered per (part, part row, frame), the part's filterbank repeated per row.
+    """
     n, c, T, H, W = shape
-    P, N, M = g_x.shape[1], g_y.shape[-2], g_x.shape[-2]
-    # y filter: one matmul per (sample, frame) with the parts' rows stacked: [P N, H] @ [H, W c].
-    stacked_y = g_y.transpose(1, 2).reshape(n * T, P * N, H)
-    filtered = torch.bmm(stacked_y, rows)
-    # x filter: one matmul per (sample, frame, part, row), the part's filterbank repeated per row: [M, W] @ [W, c].
-    columns = g_x.transpose(1, 2).unsqueeze(3).expand(n, T, P, N, M, W).reshape(n * T * P * N, M, W)
-    filtered = torch.bmm(columns, filtered.view(n * T * P * N, W, c))
+    rows = torch.cat([banks.rows.permute(0, 2, 1, 3, 4).reshape(n * T, -1, H) for banks in filterbanks], 1)
+    columns = []
+    for banks in filterbanks:
+        P, N, M = banks.columns.shape[1], banks.rows.shape[-2], banks.columns.shape[-2]
+        columns.append(banks.columns.transpose(0, 1).unsqueeze(1).expand(P, N, n, T, M, W).reshape(P * N * n * T, M, W))
+    filtered = _SpatialFilters.apply(rows, clip, *columns)  # per group [P N n T, M, c]
     # Parts first, frames before rows: the temporal filter's matmul per (part, sample) reads them in place, and each
     # part's volumes come out as one channels-last block. A copy at the parts' size.
-    return filtered.view(n, T, P, N, M, c).permute(2, 0, 1, 3, 4, 5).contiguous()
+    return [part_frames.view(banks.columns.shape[1], -1, n, T, part_frames.shape[1], c).permute(0, 2, 3, 1, 4, 5)
+            .contiguous() for part_frames, banks in zip(filtered, filterbanks)]
+
+
+class _SpatialFilters(torch.autograd.Function):
+    """The row filter of every part row of every group, then each group's column filter: ``rows [n T, K, H]`` (``K``:
+    all groups' part rows), ``clip [n T, H, W c]`` and per group ``columns [P_g N_g n T, M_g, W]`` ``->`` per group
+    ``[P_g N_g n T, M_g, c]``.
+
+    The row filter is one GEMM per frame for all groups, written part rows outermost ``[K, n T, W c]``, so that each
+    group's rows are one contiguous block that its column filter reads in place; in the backward the clip's gradient
+    comes out of one GEMM too (one per group would each write a gradient of the clip's size, which autograd then
+    adds up), and each group's gradient is written into its block, with no copies. The matmuls run in the inputs'
+    dtype."""
+
+    @staticmethod
+    def forward(ctx, rows: Tensor, clip: Tensor, *columns: Tensor) -> tuple[Tensor, ...]:
+        nT, K, _ = rows.shape
+        W = columns[0].shape[2]
+        c = clip.shape[2] // W
+        with torch.autocast(clip.device.type, enabled=False):
+            filtered = clip.new_empty(K, nT, W * c)
+            torch.bmm(rows, clip, out=filtered.transpose(0, 1))
+            outputs = [torch.bmm(group_columns, block.view(-1, W, c))
+                       for group_columns, block in zip(columns, _blocks(filtered, columns, nT))]
+        ctx.save_for_backward(rows, clip, filtered, *columns)
+        return tuple(outputs)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
+        rows, clip, filtered, *columns = ctx.saved_tensors
+        nT, K, _ = rows.shape
+        W = columns[0].shape[2]
+        c = clip.shape[2] // W
+        grad_filtered = torch.zeros_like(filtered) if any(g is None for g in grads) else torch.empty_like(filtered)
+        grad_columns = []
+        for index, (group_columns, block, grad_block, grad) in enumerate(
+                zip(columns, _blocks(filtered, columns, nT), _blocks(grad_filtered, columns, nT), grads)):
+            if grad is None:
+                grad_columns.append(None)
+                continue
+            needs_columns = ctx.needs_input_grad[2 + index]
+            grad_columns.append(torch.bmm(grad, block.view(-1, W, c).transpose(1, 2)) if needs_columns else None)
+            torch.bmm(group_columns.transpose(1, 2), grad, out=grad_block.view(-1, W, c))
+        by_frame = grad_filtered.transpose(0, 1)  # [n T, K, W c]
+        grad_rows = torch.bmm(by_frame, clip.transpose(1, 2)) if ctx.needs_input_grad[0] else None
+        grad_clip = torch.bmm(rows.transpose(1, 2), by_frame) if ctx.needs_input_grad[1] else None
+        return (grad_rows, grad_clip, *grad_columns)
+
+
+def _blocks(filtered: Tensor, columns: Sequence[Tensor], frames: int) -> list[Tensor]:
+    """Each group's part rows of ``filtered [K, n T, W c]``: contiguous ``[P_g N_g, n T, W c]`` blocks, in order."""
+    sizes = [group_columns.shape[0] // frames for group_columns in columns]
+    return list(filtered.split(sizes))
 
 
 def _bilinear_frames(
