@@ -348,8 +348,7 @@ class Local3DBlock(nn.Module):
         padding (two thirds of the points with the default parts) costs nothing."""
         groups = []
         for parts, banks in zip(runs, write_banks):
-            features = torch.stack(local[parts], 1)
-            groups.append((self.fusion.project_parts(features, parts), *banks))
+            groups.append((self.fusion.project_parts(local[parts], parts), *banks))
         return write_summed(groups, bias=self.fusion.conv.bias, voxels=True)
 
     def _check_global_output(self, x: Tensor, features: Tensor) -> None:

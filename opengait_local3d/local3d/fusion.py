@@ -102,18 +102,24 @@ class Fusion(nn.Module):
         n, _, T, H, W = global_features.shape
         return self._activate(fused).view(n, T, H, W, -1).permute(0, 4, 1, 2, 3)
 
-    def project_parts(self, local_features: Tensor, parts: slice = slice(None)) -> Tensor:
-        """Each part's slice of the 1x1x1 conv applied to its own features:
-        ``[n, P, c_l, L, N, M] -> [n, P, c_g, L, N, M]`` (no bias); with ``parts``, the features are those of
-        the local paths ``parts`` only (``P`` = their number).
+    def project_parts(self, local_features: Sequence[Tensor], parts: slice = slice(None)) -> Tensor:
+        """Each part's slice of the 1x1x1 conv applied to its own features: ``P`` tensors ``[n, c_l, L, N, M]`` (of
+        one size) ``-> [n, P, c_g, L, N, M]`` (no bias), a view over ``[P, n, L, N, M, c_g]`` memory; with ``parts``,
+        the features are those of the local paths ``parts`` only (``P`` = their number).
 
         The conv is linear and acts on channels only, so it commutes with anything that acts on positions
         only, such as DRAW's write: ``write(project(f))`` summed over parts, passed to :meth:`combine`,
-        equals :meth:`forward` on the written features, at the cost of the parts' own resolution.
+        equals :meth:`forward` on the written features, at the cost of the parts' own resolution. One batched GEMM
+        over the parts' voxels, read in place from channels-last features (the feature extraction's layout), and
+        written parts first, channels innermost: the layout DRAW's write reads without a copy.
         """
-        c_g, c_l, P = self.widths[0], self.widths[1], len(self.widths) - 1
-        weight = self._weight()[:, c_g:].view(c_g, P, c_l)[:, parts]
-        return torch.einsum("opc,npclyx->npolyx", weight.to(local_features.dtype), local_features)
+        c_g, c_l = self.widths[0], self.widths[1]
+        weight = self._weight()[:, c_g:].view(c_g, len(self.widths) - 1, c_l)[:, parts]
+        voxels = [_voxels_by_channels(features) for features in local_features]
+        stacked = voxels[0].unsqueeze(0) if len(voxels) == 1 else torch.stack(voxels)  # [P, n L N M, c_l]
+        projected = torch.bmm(stacked, weight.permute(1, 2, 0).to(stacked.dtype))  # [P, n L N M, c_g]
+        n, _, L, N, M = local_features[0].shape
+        return projected.view(len(voxels), n, L, N, M, c_g).permute(1, 0, 5, 2, 3, 4)
 
     def combine(self, global_features: Tensor, local_term: Tensor, *, consume: bool = False) -> Tensor:
         """``ReLU(conv_global(global) + local_term)`` with ``local_term`` the parts' projected features written on the

@@ -108,16 +108,17 @@ def _column_operands(volumes: Tensor, g_t: Tensor, g_x: Tensor) -> tuple[Tensor,
     ``[n, P, c, L, N, M] -> columns [P N n T, W, M], frames [P N n T, M, c]``; ``bmm(columns, frames)`` writes each
     row of a part with its frame's column filterbank.
 
-    The parts move behind the frames while the volumes are still small (the temporal write reads the volumes
-    channels-last, the channels stay innermost), so that each part row's written columns are one contiguous block
+    The temporal write reads the volumes in place when they are laid out parts first, channels innermost (as
+    :meth:`~opengait_local3d.local3d.fusion.Fusion.project_parts` writes them); the part rows then move before the
+    samples while the volumes are still small, so that each part row's written columns are one contiguous block
     ``[n T, W c]`` of the row GEMM's operand (:class:`_SummedWrite`). Both operands are part-sized copies: the
     filterbank is repeated per part row.
     """
     n, P, c, L, N, M = volumes.shape
     T, W = g_t.shape[-1], g_x.shape[-1]
-    parts = volumes.permute(0, 1, 3, 4, 5, 2).reshape(n * P, L, N * M * c)
-    frames = torch.bmm(coverage_normalised(g_t).reshape(n * P, T, L), parts)  # [n P, T, N M c]
-    frames = frames.view(n, P, T, N, M, c).permute(1, 3, 0, 2, 4, 5).reshape(P * N * n * T, M, c)
+    parts = volumes.permute(1, 0, 3, 4, 5, 2).reshape(P * n, L, N * M * c)  # a view of Fusion.project_parts' output
+    frames = torch.bmm(coverage_normalised(g_t).transpose(0, 1).reshape(P * n, T, L), parts)  # [P n, T, N M c]
+    frames = frames.view(P, n, T, N, M, c).permute(0, 3, 1, 2, 4, 5).reshape(P * N * n * T, M, c)
     columns = coverage_normalised(g_x).transpose(0, 1).unsqueeze(1).expand(P, N, n, T, W, M)
     return columns.reshape(P * N * n * T, W, M), frames
 
