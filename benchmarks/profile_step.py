@@ -7,7 +7,7 @@ most of it in the largest memory-bound operators, while later profiled steps sta
 printed profile is the fastest of them, beside the median unprofiled step. Every operator is charged to a part of the
 network by the ``record_function`` range this script opens around it (the stage functions and modules are wrapped
 here, for the profile only): the 3D local block's ``localization`` (heads and sampling grid), ``sampling`` (Eq. 10's
-filterbanks and matmuls), ``feature extraction`` (per-part conv3d), ``write-back`` (DRAW's write, the fusion's
+filterbanks, which DRAW's write reuses where it can, and matmuls), ``feature extraction`` (per-part conv3d), ``write-back`` (DRAW's write, the fusion's
 per-part projection) and ``fusion`` (the 1x1x1 conv with the global path), the ``global path`` (the per-frame convs,
 pooling), the ``head`` (HPP, MCM, FCs, compact block, classifier), the ``losses`` and the ``optimizer``. A backward
 operator is charged to the forward operator it differentiates (autograd's sequence number). For each part it prints
@@ -45,7 +45,8 @@ ORDER = ("global path", "localization", "sampling", "feature extraction", "write
 _PREFIX = "part: "
 #: functions of the block's module and methods, wrapped in a range of their part while profiling
 FUNCTIONS = ((local_block, "sampling_grid", "localization"), (local_block, "sample_volume", "sampling"),
-             (local_block, "sample_groups", "sampling"), (Local3DBlock, "_write_parts", "write-back"),
+             (local_block, "part_filterbanks", "sampling"), (local_block, "sample_groups", "sampling"),
+             (Local3DBlock, "_write_parts", "write-back"),
              (Fusion, "combine", "fusion"), (Fusion, "forward", "fusion"))
 #: names of a network's direct children that are part of its head
 HEAD = ("hpp", "mcm", "head", "compact", "classifier")

@@ -153,7 +153,9 @@ class _SummedWrite(torch.autograd.Function):
     The row GEMM's operand ``[K, n T, W c]`` (part rows outermost) is built by writing each group's columns straight
     into its rows' block (no concatenation), and its gradient is computed into the same layout, where each group's
     block is contiguous again for the column write's backward (no copies). On CPU this row layout also makes the row
-    GEMM faster (the blocks' canvases, 16-32 rows: 1.3-1.8x). The result is a tensor of its own, which the fusion
+    GEMM faster (the blocks' canvases, 16-32 rows: 1.3-1.8x at one thread), but torch runs a batched GEMM whose output
+    is such a strided view one matrix after another, each on one thread: the two matmuls that write into the layout
+    gain less from a second thread than the contiguous ones. The result is a tensor of its own, which the fusion
     accumulates on in place. Every matmul runs in the inputs' dtype, one for all of them (see :func:`write_summed`).
     """
 
@@ -163,13 +165,11 @@ class _SummedWrite(torch.autograd.Function):
         W, c = operands[0].shape[1], operands[1].shape[2]
         with torch.autocast(rows.device.type, enabled=False):
             written_columns = rows.new_empty(K, nT, W * c)
-            start = 0
-            for columns, frames in zip(operands[0::2], operands[1::2]):
-                count = columns.shape[0] // nT
-                torch.bmm(columns, frames, out=written_columns[start:start + count].view(count * nT, W, c))
-                start += count
+            blocks = _group_blocks(written_columns, operands[0::2])
+            for columns, frames, block in zip(operands[0::2], operands[1::2], blocks):
+                torch.bmm(columns, frames, out=block.view(-1, W, c))
             if bias is not None:
-                written_columns[start].view(nT, W, c).copy_(bias.expand(nT, W, c))
+                blocks[-1].view(nT, W, c).copy_(bias.expand(nT, W, c))
             canvas = rows.new_empty(nT * H * W, c)
             rows_written = canvas.view(nT, H, W * c)
             step = _canvas_rows_per_gemm(rows)
@@ -189,16 +189,22 @@ class _SummedWrite(torch.autograd.Function):
         grad_rows = torch.bmm(grad, written_columns.permute(1, 2, 0)) if ctx.needs_input_grad[0] else None
         grad_columns_written = torch.empty_like(written_columns)
         torch.bmm(rows.transpose(1, 2), grad, out=grad_columns_written.transpose(0, 1))
-        grads, start = [], 0
-        for index, (columns, frames) in enumerate(zip(operands[0::2], operands[1::2])):
-            count = columns.shape[0] // nT
-            block = grad_columns_written[start:start + count].view(count * nT, W, c)
+        blocks = _group_blocks(grad_columns_written, operands[0::2])
+        grads = []
+        for index, (columns, frames, block) in enumerate(zip(operands[0::2], operands[1::2], blocks)):
+            block = block.view(-1, W, c)
             needs_columns, needs_frames = ctx.needs_input_grad[2 + 2 * index: 4 + 2 * index]
             grads.append(torch.bmm(block, frames.transpose(1, 2)) if needs_columns else None)
             grads.append(torch.bmm(columns.transpose(1, 2), block) if needs_frames else None)
-            start += count
-        grad_bias = grad_columns_written[start].view(nT * W, c).sum(0) if ctx.needs_input_grad[1] else None
+        grad_bias = blocks[-1].view(nT * W, c).sum(0) if ctx.needs_input_grad[1] else None
         return (grad_rows, grad_bias, *grads)
+
+
+def _group_blocks(written_columns: Tensor, columns: Sequence[Tensor]) -> list[Tensor]:
+    """The blocks of ``written_columns [K, n T, W c]``: each group's part rows ``[P_g N_g, n T, W c]`` (its
+    ``columns [P_g N_g n T, W, M_g]`` say how many), then the rest (the bias row, if any), all contiguous."""
+    sizes = [group.shape[0] // written_columns.shape[1] for group in columns]
+    return list(written_columns.split([*sizes, written_columns.shape[0] - sum(sizes)]))
 
 
 def _check_banks(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor) -> None:
