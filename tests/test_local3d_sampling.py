@@ -305,3 +305,31 @@ def test_write_summed_writes_groups_of_parts_of_different_sizes_and_sums_them():
         write_summed([groups[0], (groups[1][0][:, :, :2], *groups[1][1:])])
     with pytest.raises(ValueError, match="at least one group"):
         write_summed([])
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore:`torch.jit.trace` is deprecated")
+@pytest.mark.parametrize("grad", [False, True])
+def test_traced_sampler_and_write_are_standard_operators_with_the_same_values(grad):
+    """While traced (export), the sampler's spatial filters and the summed write run as standard operators (no autograd
+    function of ours, no ``out=``), with grad on or off, and compute what the eager forms do."""
+    args = random_arguments(21)
+    g = torch.Generator().manual_seed(22)
+    groups = [tuple(torch.rand(*shape, generator=g, dtype=F64) - 0.3 for shape in shapes) for shapes in (
+        ((2, 2, 3, 4, 3, 2), (2, 2, 4, 6), (2, 2, 6, 3, 37), (2, 2, 6, 2, 4)),
+        ((2, 1, 3, 2, 5, 3), (2, 1, 2, 6), (2, 1, 6, 5, 37), (2, 1, 6, 3, 4)))]
+    bias = torch.randn(3, dtype=F64)
+    inputs = (*args.values(), bias, *(t for group in groups for t in group))
+    if grad:
+        inputs = tuple(t.clone().requires_grad_() for t in inputs)
+
+    def both(x, mu_x, mu_y, mu_t, sigma2, gamma, bias, *banks):
+        volumes = sample_volume(x, mu_x, mu_y, mu_t, sigma2, gamma, "mixture")
+        written = write_summed([banks[:4], banks[4:]], bias=bias)
+        return volumes, written
+
+    with torch.set_grad_enabled(grad):
+        traced = torch.jit.trace(both, inputs, check_trace=False)
+        eager = both(*inputs)
+    assert "PythonOp" not in str(traced.graph)
+    for got, expected in zip(traced(*inputs), eager):
+        assert torch.allclose(got, expected, atol=1e-12)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .custom_backward import is_traced, uses_custom_backward
 from .filterbanks import gaussian_filterbank, linear_filterbank
 
 MODES = ("gaussian", "trilinear", "mixture")
@@ -255,35 +256,55 @@ def _gaussian_frames(clip: Tensor, shape: torch.Size, filterbanks: Sequence[Part
     for banks in filterbanks:
         P, N, M = banks.columns.shape[1], banks.rows.shape[-2], banks.columns.shape[-2]
         columns.append(banks.columns.transpose(0, 1).unsqueeze(1).expand(P, N, n, T, M, W).reshape(P * N * n * T, M, W))
-    filtered = _SpatialFilters.apply(rows, clip, *columns)  # per group [P N n T, M, c]
+    filtered = _spatial_filters(rows, clip, columns)  # per group [P N n T, M, c]
     # Parts first, frames before rows: the temporal filter's matmul per (part, sample) reads them in place, and each
     # part's volumes come out as one channels-last block. A copy at the parts' size.
     return [part_frames.view(banks.columns.shape[1], -1, n, T, part_frames.shape[1], c).permute(0, 2, 3, 1, 4, 5)
             .contiguous() for part_frames, banks in zip(filtered, filterbanks)]
 
 
-class _SpatialFilters(torch.autograd.Function):
+def _spatial_filters(rows: Tensor, clip: Tensor, columns: Sequence[Tensor]) -> list[Tensor]:
     """The row filter of every part row of every group, then each group's column filter: ``rows [n T, K, H]`` (``K``:
     all groups' part rows), ``clip [n T, H, W c]`` and per group ``columns [P_g N_g n T, M_g, W]`` ``->`` per group
     ``[P_g N_g n T, M_g, c]``.
 
     The row filter is one GEMM per frame for all groups, written part rows outermost ``[K, n T, W c]``, so that each
-    group's rows are one contiguous block that its column filter reads in place; in the backward the clip's gradient
-    comes out of one GEMM too (one per group would each write a gradient of the clip's size, which autograd then
-    adds up), and each group's gradient is written into its block, with no copies. The matmuls run in the inputs'
-    dtype. The row filter's output, a strided view, is computed one frame after another on one thread (torch's batched
-    GEMM on CPU), which costs it the second thread's gain at two threads (about 5 ms of a step)."""
+    group's rows are one contiguous block that its column filter reads in place. In training :class:`_SpatialFilters`
+    computes it with its backward written out (see :func:`~.custom_backward.uses_custom_backward`): the clip's gradient
+    comes out of one GEMM too (one per group would each write a gradient of the clip's size, which autograd then adds
+    up), and each group's gradient is written into its block, with no copies. The matmuls run in the inputs' dtype.
+    The row filter's output, a strided view, is computed one frame after another on one thread (torch's batched GEMM
+    on CPU), which costs it the second thread's gain at two threads (about 5 ms of a step)."""
+    if uses_custom_backward(rows, clip, *columns):
+        return list(_SpatialFilters.apply(rows, clip, *columns))
+    if is_traced():  # standard operators only: the row filter's output by frame, each group's block copied out of it
+        by_frame = torch.bmm(rows, clip)  # [n T, K, W c]
+        W = columns[0].shape[2]
+        blocks = by_frame.split([group.shape[0] // rows.shape[0] for group in columns], 1)
+        return [torch.bmm(group, block.transpose(0, 1).reshape(group.shape[0], W, -1))
+                for group, block in zip(columns, blocks)]
+    return _spatial_filters_forward(rows, clip, columns)[0]
+
+
+def _spatial_filters_forward(rows: Tensor, clip: Tensor, columns: Sequence[Tensor]) -> tuple[list[Tensor], Tensor]:
+    """:func:`_spatial_filters`, with the row filter's output ``[K, n T, W c]`` that the backward reads."""
+    nT, K, _ = rows.shape
+    W = columns[0].shape[2]
+    c = clip.shape[2] // W
+    with torch.autocast(clip.device.type, enabled=False):
+        filtered = clip.new_empty(K, nT, W * c)
+        torch.bmm(rows, clip, out=filtered.transpose(0, 1))
+        outputs = [torch.bmm(group_columns, block.view(-1, W, c))
+                   for group_columns, block in zip(columns, _blocks(filtered, columns, nT))]
+    return outputs, filtered
+
+
+class _SpatialFilters(torch.autograd.Function):
+    """:func:`_spatial_filters` with its backward written out."""
 
     @staticmethod
     def forward(ctx, rows: Tensor, clip: Tensor, *columns: Tensor) -> tuple[Tensor, ...]:
-        nT, K, _ = rows.shape
-        W = columns[0].shape[2]
-        c = clip.shape[2] // W
-        with torch.autocast(clip.device.type, enabled=False):
-            filtered = clip.new_empty(K, nT, W * c)
-            torch.bmm(rows, clip, out=filtered.transpose(0, 1))
-            outputs = [torch.bmm(group_columns, block.view(-1, W, c))
-                       for group_columns, block in zip(columns, _blocks(filtered, columns, nT))]
+        outputs, filtered = _spatial_filters_forward(rows, clip, columns)
         ctx.save_for_backward(rows, clip, filtered, *columns)
         return tuple(outputs)
 

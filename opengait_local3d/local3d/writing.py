@@ -8,6 +8,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .custom_backward import is_traced, uses_custom_backward
+
 
 def coverage_normalised(bank: Tensor) -> Tensor:
     """Transpose of a filterbank ``[..., K, S] -> [..., S, K]``, each input position's column divided
@@ -98,8 +100,8 @@ def write_summed(groups: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]], bias: 
         rows.append(rows[0].new_ones(()).expand(n, T, H, 1))
     rows_all = rows[0] if len(rows) == 1 else torch.cat(rows, -1)
     dtype = _matmul_dtype(rows_all, bias, *operands)
-    canvas = _SummedWrite.apply(rows_all.reshape(n * T, H, -1).to(dtype), None if bias is None else bias.to(dtype),
-                                *(operand.to(dtype) for operand in operands))  # [n T H W, c]
+    canvas = _summed_write(rows_all.reshape(n * T, H, -1).to(dtype), None if bias is None else bias.to(dtype),
+                           [operand.to(dtype) for operand in operands])  # [n T H W, c]
     return canvas if voxels else canvas.view(n, T, H, W, c).permute(0, 4, 1, 2, 3)
 
 
@@ -145,37 +147,57 @@ def _canvas_rows_per_gemm(rows: Tensor) -> int:
     return _CPU_ROWS_PER_GEMM if rows.device.type == "cpu" else rows.shape[1]
 
 
-class _SummedWrite(torch.autograd.Function):
+def _summed_write(rows: Tensor, bias: Tensor | None, operands: Sequence[Tensor]) -> Tensor:
     """The column writes of every group and the row GEMM that sums them, with the bias row: ``rows [n T, H, K]``
     (``K = sum P_g N_g`` (+ 1 for the bias)), ``bias [c]`` or ``None``, then each group's :func:`_column_operands`
     ``columns [P_g N_g n T, W, M_g], frames [P_g N_g n T, M_g, c]`` ``-> [n T H W, c]``.
 
     The row GEMM's operand ``[K, n T, W c]`` (part rows outermost) is built by writing each group's columns straight
-    into its rows' block (no concatenation), and its gradient is computed into the same layout, where each group's
-    block is contiguous again for the column write's backward (no copies). On CPU this row layout also makes the row
-    GEMM faster (the blocks' canvases, 16-32 rows: 1.3-1.8x at one thread), but torch runs a batched GEMM whose output
-    is such a strided view one matrix after another, each on one thread: the two matmuls that write into the layout
-    gain less from a second thread than the contiguous ones. The result is a tensor of its own, which the fusion
-    accumulates on in place. Every matmul runs in the inputs' dtype, one for all of them (see :func:`write_summed`).
-    """
+    into its rows' block (no concatenation). In training :class:`_SummedWrite` computes it with its backward written
+    out (see :func:`~.custom_backward.uses_custom_backward`): the operand's gradient is computed into the same layout,
+    where each group's block is contiguous again for the column write's backward (no copies). On CPU this row layout
+    also makes the row GEMM faster (the blocks' canvases, 16-32 rows: 1.3-1.8x at one thread), but torch runs a batched
+    GEMM whose output is such a strided view one matrix after another, each on one thread: the two matmuls that write
+    into the layout gain less from a second thread than the contiguous ones. The result is a tensor of its own, which
+    the fusion accumulates on in place. Every matmul runs in the inputs' dtype, one for all of them (see
+    :func:`write_summed`)."""
+    if uses_custom_backward(rows, *operands, *([] if bias is None else [bias])):
+        return _SummedWrite.apply(rows, bias, *operands)
+    if is_traced():  # standard operators only: the operand concatenated, then one row GEMM
+        nT, W, c = rows.shape[0], operands[0].shape[1], operands[1].shape[2]
+        blocks = [torch.bmm(columns, frames).view(-1, nT, W * c) for columns, frames in zip(operands[0::2], operands[1::2])]
+        if bias is not None:
+            blocks.append(bias.repeat(W).expand(1, nT, W * c))
+        return torch.bmm(rows, torch.cat(blocks).transpose(0, 1)).view(-1, c)
+    return _summed_write_forward(rows, bias, operands)[0]
+
+
+def _summed_write_forward(rows: Tensor, bias: Tensor | None, operands: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """:func:`_summed_write`, with the row GEMM's operand ``[K, n T, W c]`` that the backward reads."""
+    nT, H, K = rows.shape
+    W, c = operands[0].shape[1], operands[1].shape[2]
+    with torch.autocast(rows.device.type, enabled=False):
+        written_columns = rows.new_empty(K, nT, W * c)
+        blocks = _group_blocks(written_columns, operands[0::2])
+        for columns, frames, block in zip(operands[0::2], operands[1::2], blocks):
+            torch.bmm(columns, frames, out=block.view(-1, W, c))
+        if bias is not None:
+            blocks[-1].view(nT, W, c).copy_(bias.expand(nT, W, c))
+        canvas = rows.new_empty(nT * H * W, c)
+        rows_written = canvas.view(nT, H, W * c)
+        step = _canvas_rows_per_gemm(rows)
+        for first in range(0, H, step):
+            torch.bmm(rows[:, first:first + step], written_columns.transpose(0, 1),
+                      out=rows_written[:, first:first + step])
+    return canvas, written_columns
+
+
+class _SummedWrite(torch.autograd.Function):
+    """:func:`_summed_write` with its backward written out."""
 
     @staticmethod
     def forward(ctx, rows: Tensor, bias: Tensor | None, *operands: Tensor) -> Tensor:
-        nT, H, K = rows.shape
-        W, c = operands[0].shape[1], operands[1].shape[2]
-        with torch.autocast(rows.device.type, enabled=False):
-            written_columns = rows.new_empty(K, nT, W * c)
-            blocks = _group_blocks(written_columns, operands[0::2])
-            for columns, frames, block in zip(operands[0::2], operands[1::2], blocks):
-                torch.bmm(columns, frames, out=block.view(-1, W, c))
-            if bias is not None:
-                blocks[-1].view(nT, W, c).copy_(bias.expand(nT, W, c))
-            canvas = rows.new_empty(nT * H * W, c)
-            rows_written = canvas.view(nT, H, W * c)
-            step = _canvas_rows_per_gemm(rows)
-            for first in range(0, H, step):
-                torch.bmm(rows[:, first:first + step], written_columns.transpose(0, 1),
-                          out=rows_written[:, first:first + step])
+        canvas, written_columns = _summed_write_forward(rows, bias, operands)
         ctx.save_for_backward(rows, written_columns, *operands)
         return canvas
 
