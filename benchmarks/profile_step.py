@@ -47,7 +47,7 @@ _PREFIX = "part: "
 FUNCTIONS = ((local_block, "sampling_grid", "localization"), (local_block, "sample_volume", "sampling"),
              (local_block, "part_filterbanks", "sampling"), (local_block, "sample_groups", "sampling"),
              (Local3DBlock, "_write_parts", "write-back"),
-             (Fusion, "combine", "fusion"), (Fusion, "forward", "fusion"))
+             (Fusion, "combine", "fusion"), (Fusion, "forward", "fusion"), (Fusion, "activate", "fusion"))
 #: names of a network's direct children that are part of its head
 HEAD = ("hpp", "mcm", "head", "compact", "classifier")
 

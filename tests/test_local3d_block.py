@@ -457,3 +457,22 @@ def test_the_fusion_records_the_size_of_its_global_and_local_terms_in_training()
     block.eval()
     block(x)
     assert block.fusion.last_contribution == {}
+
+
+@pytest.mark.parametrize("alignment", ["zoom", "write"])
+def test_a_map_given_to_the_block_runs_before_the_activation_with_the_same_result(alignment):
+    """``block(x, then=pool)`` (the ReLU on the pooled map) equals ``pool(block(x))`` in value and in every gradient,
+    the fusion's output having negative and positive values."""
+    pool = FrameWise(nn.MaxPool2d(2))
+    x = torch.randn(2, 3, 5, 16, 11, dtype=torch.float64, requires_grad=True)
+    results = []
+    for deferred in (False, True):
+        block = make_block(alignment=alignment, fusion_init="default").double()
+        out = block(x, then=pool) if deferred else pool(block(x))
+        cotangent = torch.randn(out.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+        results.append((out, torch.autograd.grad(out, [x, *block.parameters()], cotangent, allow_unused=True)))
+    (plain, plain_grads), (deferred, deferred_grads) = results
+    assert (plain == 0).any() and (plain > 0).any()
+    assert torch.allclose(deferred, plain, atol=1e-12)
+    for got, expected in zip(deferred_grads, plain_grads):
+        assert (got is None) == (expected is None) and (got is None or torch.allclose(got, expected, atol=1e-10))

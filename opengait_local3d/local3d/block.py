@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -278,7 +278,13 @@ class Local3DBlock(nn.Module):
         """Mean |weight| of the fusion conv per path: ``'global'`` and each part name."""
         return self.fusion.weights_per_path()
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, then: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+        """The block's output ``[n, c_out, T, H', W']`` for ``x [n, c_in, T, H, W]``.
+
+        ``then``: a map that the caller applies to the output and that commutes with the fusion's activation, such as
+        the max pooling between a network's blocks: ``block(x, then=pool)`` is ``pool(block(x))`` with the activation
+        computed on the pooled map (for a 2x2 pooling a quarter of the activation's work, forward and backward).
+        """
         if x.dim() != 5 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"Local3DBlock expects x [n, {self.in_channels}, T, H, W], got shape {tuple(x.shape)}"
@@ -291,8 +297,10 @@ class Local3DBlock(nn.Module):
             local, grid, volumes = self._local_paths(x, features)
         self._record(grid, volumes, tuple(x.shape[2:]))
         if self.alignment == "zoom":
-            return self.fusion(features, local)
-        return self.fusion.combine(features, local, consume=True)
+            fused = self.fusion(features, local, activate=then is None)
+        else:
+            fused = self.fusion.combine(features, local, consume=True, activate=then is None)
+        return fused if then is None else self.fusion.activate(then(fused))
 
     def _local_paths(self, x: Tensor, features: Tensor
                      ) -> tuple[Tensor | list[Tensor], SamplingGrid, Tensor | list[Tensor]]:

@@ -87,7 +87,9 @@ class Fusion(nn.Module):
         ends = [sum(self.widths[: k + 1]) for k in range(len(self.widths))]
         return [slice(end - width, end) for end, width in zip(ends, self.widths)]
 
-    def forward(self, global_features: Tensor, local_features: Sequence[Tensor]) -> Tensor:
+    def forward(self, global_features: Tensor, local_features: Sequence[Tensor], *, activate: bool = True) -> Tensor:
+        """The fusion of the global features ``[n, c_g, T, H, W]`` and the ``P`` local paths' ``[n, c_l, T, H, W]``;
+        without ``activate``, the conv's output before the activation (see :meth:`activate`)."""
         if len(local_features) != len(self.widths) - 1:
             raise ValueError(f"Fusion expects {len(self.widths) - 1} local tensors, got {len(local_features)}")
         slices = self._slices()
@@ -100,7 +102,7 @@ class Fusion(nn.Module):
         for features, channels in zip(local_features, slices[1:]):
             fused.addmm_(_voxels_by_channels(features).to(fused.dtype), weight[:, channels].t().to(fused.dtype))
         n, _, T, H, W = global_features.shape
-        return self._activate(fused).view(n, T, H, W, -1).permute(0, 4, 1, 2, 3)
+        return (self.activate(fused) if activate else fused).view(n, T, H, W, -1).permute(0, 4, 1, 2, 3)
 
     def project_parts(self, local_features: Sequence[Tensor], parts: slice = slice(None)) -> Tensor:
         """Each part's slice of the 1x1x1 conv applied to its own features: ``P`` tensors ``[n, c_l, L, N, M]`` (of
@@ -121,13 +123,15 @@ class Fusion(nn.Module):
         n, _, L, N, M = local_features[0].shape
         return projected.view(len(voxels), n, L, N, M, c_g).permute(1, 0, 5, 2, 3, 4)
 
-    def combine(self, global_features: Tensor, local_term: Tensor, *, consume: bool = False) -> Tensor:
+    def combine(self, global_features: Tensor, local_term: Tensor, *, consume: bool = False,
+                activate: bool = True) -> Tensor:
         """``ReLU(conv_global(global) + local_term)`` with ``local_term`` the parts' projected features written on the
         canvas and summed, **the conv's bias included** (see :meth:`project_parts` and
         :func:`~opengait_local3d.local3d.writing.write_summed` with ``bias=fusion.conv.bias``, which adds it within
         its GEMM): ``[n, c_g, T, H, W]``, or its voxels by channels ``[n T H W, c_g]`` (``write_summed(...,
         voxels=True)``). With ``consume`` the caller gives up ``local_term``, a tensor of its own (not a leaf that
         requires grad) that nothing else reads, now or in the backward: the output is then computed in its memory.
+        Without ``activate``, the conv's output before the activation (see :meth:`activate`).
 
         Computed as one GEMM over the voxels in channels-last order (a free view of a :class:`FrameWise` block's
         NHWC output) that accumulates onto the local term, so the output is one ``[n, T, H, W, c]`` buffer: the next
@@ -141,7 +145,8 @@ class Fusion(nn.Module):
         local = (local_term if local_term.dim() == 2 else _voxels_by_channels(local_term)).to(voxels.dtype)
         self.last_contribution = self._contribution(global_features[:1], local[: T * H * W]) if self.training else {}
         fused = local.addmm_(voxels, weight) if consume else torch.addmm(local, voxels, weight)
-        return self._activate(fused, inplace=True).view(n, T, H, W, c_g).permute(0, 4, 1, 2, 3)
+        fused = self.activate(fused, inplace=True) if activate else fused
+        return fused.view(n, T, H, W, c_g).permute(0, 4, 1, 2, 3)
 
     def _contribution(self, global_features: Tensor, local: Tensor) -> dict[str, Tensor]:
         """:attr:`last_contribution` of one sequence: its global features ``[1, c_g, T, H, W]`` and its voxels of the
@@ -161,8 +166,10 @@ class Fusion(nn.Module):
         voxels = _voxels_by_channels(global_features)
         return voxels, self.conv.weight[:, : self.widths[0]].flatten(1).t().to(voxels.dtype)
 
-    def _activate(self, fused: Tensor, inplace: bool = False) -> Tensor:
-        """The activation after the conv: ReLU, or none."""
+    def activate(self, fused: Tensor, inplace: bool = False) -> Tensor:
+        """The activation after the conv: ReLU, or none (elementwise and non-decreasing, so it commutes with a max
+        pooling: a caller that pools the fusion's output may activate the pooled map instead, see
+        :meth:`Local3DBlock.forward <opengait_local3d.local3d.block.Local3DBlock.forward>`)."""
         return F.relu(fused, inplace=inplace) if self.activation == "relu" else fused
 
     def weights_per_path(self) -> dict[str, float]:

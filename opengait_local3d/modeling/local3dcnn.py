@@ -134,7 +134,12 @@ class Local3DCNN(LocalPathsNetwork):
         """Part features of fixed-length clips: ``[n, s, h, w] -> [n, C6, p]``."""
         x = sils.unsqueeze(1)
         for index, block in enumerate(self.blocks):
-            x = block(self.pool(x) if index else x)
+            if index == len(self.blocks) - 1:
+                x = block(x)
+            elif isinstance(block, Local3DBlock):
+                x = block(x, then=self.pool)  # pool(block(x)), the fusion's ReLU on the pooled map
+            else:
+                x = self.pool(block(x))
         # Pooled frame by frame: [n s, c, h, w] is a free view of the blocks' channels-last output, which 2-D
         # pooling reads natively (3-D pooling would first copy the whole map to contiguous memory).
         n, c, s, h, w = x.shape
