@@ -312,7 +312,7 @@ class _SpatialFilters(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
         rows, clip, filtered, *columns = ctx.saved_tensors
-        nT, K, _ = rows.shape
+        nT = rows.shape[0]
         W = columns[0].shape[2]
         c = clip.shape[2] // W
         grad_filtered = torch.zeros_like(filtered) if any(g is None for g in grads) else torch.empty_like(filtered)

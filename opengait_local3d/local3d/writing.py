@@ -205,7 +205,7 @@ class _SummedWrite(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
         rows, written_columns, *operands = ctx.saved_tensors
-        nT, H, K = rows.shape
+        nT, H, _ = rows.shape
         W, c = operands[0].shape[1], operands[1].shape[2]
         grad = grad.contiguous().view(nT, H, W * c)
         grad_rows = torch.bmm(grad, written_columns.permute(1, 2, 0)) if ctx.needs_input_grad[0] else None
