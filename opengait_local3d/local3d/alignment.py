@@ -96,7 +96,8 @@ class SamplingGrid:
         the parts ``parts`` on the first ``length`` frames, ``rows`` rows and ``columns`` columns of the common grid,
         every per-part field sliced, and no masks (each part of the run uses all of these points)."""
         return SamplingGrid(
-            mu_x=self.mu_x[:, parts, :, :columns], mu_y=self.mu_y[:, parts, :, :rows], mu_t=self.mu_t[:, parts, :length],
+            mu_x=self.mu_x[:, parts, :, :columns], mu_y=self.mu_y[:, parts, :, :rows],
+            mu_t=self.mu_t[:, parts, :length],
             sigma2=self.sigma2[:, parts], temporal_sigma2=self.temporal_sigma2[:, parts], gamma=self.gamma[:, parts],
             mask_x=None, mask_y=None, mask_t=None,
             centre=self.centre[:, parts], stride=self.stride[:, parts], extent=self.extent[:, parts],

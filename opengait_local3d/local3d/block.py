@@ -306,8 +306,9 @@ class Local3DBlock(nn.Module):
                      ) -> tuple[Tensor | list[Tensor], SamplingGrid, Tensor | list[Tensor]]:
         """Localize, sample, extract and (``write``) write back: ``(local, grid, volumes)`` with ``local`` the
         parts' features for :class:`Fusion` (``zoom``) or their projected sum on the canvas, as its voxels
-        ``[n T H' W', c_out]`` (``write``), and the sampling grid and volumes for :meth:`_record`: ``[n, P, c_in, L, N, M]`` (``zoom``) or
-        one ``[n, P_r, c_in, L_r, N_r, M_r]`` per run of equal parts (``write``)."""
+        ``[n T H' W', c_out]`` (``write``), and the sampling grid and volumes for :meth:`_record`:
+        ``[n, P, c_in, L, N, M]`` (``zoom``) or one ``[n, P_r, c_in, L_r, N_r, M_r]`` per run of equal parts
+        (``write``)."""
         in_size, canvas = tuple(x.shape[2:]), tuple(features.shape[2:])
         if self.alignment == "zoom":
             layout = zoom_layout(self.priors, in_size, canvas)
@@ -341,19 +342,19 @@ class Local3DBlock(nn.Module):
         if runs is None:
             return list(local), grid, volumes
         if _writes_with_sampling_filterbanks(self.mode, in_size, canvas):
-            write_banks = [tuple(run_banks) for run_banks in banks]
+            write_banks = banks  # (g_t, g_y, g_x) each: PartFilterbanks is that tuple
         else:
             write_banks = [write_filterbanks(run_grid, self.mode, in_size, canvas) for run_grid in run_grids]
         return self._write_parts(local, [parts for parts, _ in runs], write_banks), grid, volumes
 
     def _write_parts(self, local: Sequence[Tensor], runs: list[slice],
-                     write_banks: list[tuple[Tensor, Tensor, Tensor]]) -> Tensor:
+                     write_banks: Sequence[tuple[Tensor, Tensor, Tensor]]) -> Tensor:
         """The parts' features (each ``[n, c, L_p, N_p, M_p]`` at its own size) projected to the output channels at
         their own resolution and written back summed (equal to writing every part and fusing, see
         Fusion.project_parts, without P canvases), plus the fusion's bias (added in the same GEMM, see
-        :meth:`Fusion.combine`), as the canvas's voxels ``[n T H W, c_out]``. Parts go in ``runs`` of equal size, each run at exactly its
-        size with its write filterbanks ``(g_t, g_y, g_x)`` on the canvas (:func:`write_summed`): the common grid's
-        padding (two thirds of the points with the default parts) costs nothing."""
+        :meth:`Fusion.combine`), as the canvas's voxels ``[n T H W, c_out]``. Parts go in ``runs`` of equal size, each
+        run at exactly its size with its write filterbanks ``(g_t, g_y, g_x)`` on the canvas (:func:`write_summed`):
+        the common grid's padding (two thirds of the points with the default parts) costs nothing."""
         groups = []
         for parts, banks in zip(runs, write_banks):
             groups.append((self.fusion.project_parts(local[parts], parts), *banks))

@@ -7,8 +7,8 @@ from torch import Tensor
 
 
 def is_traced() -> bool:
-    """Whether a network is being traced or compiled (``torch.jit.trace``, ``torch.export``, ``torch.compile``): its graph
-    must then hold standard operators only, without our autograd functions and without ``out=`` arguments."""
+    """Whether a network is being traced or compiled (``torch.jit.trace``, ``torch.export``, ``torch.compile``): its
+    graph must then hold standard operators only, without our autograd functions and without ``out=`` arguments."""
     return torch.jit.is_tracing() or torch.compiler.is_compiling()
 
 

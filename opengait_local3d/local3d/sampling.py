@@ -278,10 +278,8 @@ def _spatial_filters(rows: Tensor, clip: Tensor, columns: Sequence[Tensor]) -> l
     if uses_custom_backward(rows, clip, *columns):
         return list(_SpatialFilters.apply(rows, clip, *columns))
     if is_traced():  # standard operators only: the row filter's output by frame, each group's block copied out of it
-        by_frame = torch.bmm(rows, clip)  # [n T, K, W c]
-        W = columns[0].shape[2]
-        blocks = by_frame.split([group.shape[0] // rows.shape[0] for group in columns], 1)
-        return [torch.bmm(group, block.transpose(0, 1).reshape(group.shape[0], W, -1))
+        blocks = part_row_blocks(torch.bmm(rows, clip).transpose(0, 1), columns)  # [P_g N_g, n T, W c] each
+        return [torch.bmm(group, block.reshape(group.shape[0], group.shape[2], -1))
                 for group, block in zip(columns, blocks)]
     return _spatial_filters_forward(rows, clip, columns)[0]
 
@@ -295,7 +293,7 @@ def _spatial_filters_forward(rows: Tensor, clip: Tensor, columns: Sequence[Tenso
         filtered = clip.new_empty(K, nT, W * c)
         torch.bmm(rows, clip, out=filtered.transpose(0, 1))
         outputs = [torch.bmm(group_columns, block.view(-1, W, c))
-                   for group_columns, block in zip(columns, _blocks(filtered, columns, nT))]
+                   for group_columns, block in zip(columns, part_row_blocks(filtered, columns))]
     return outputs, filtered
 
 
@@ -312,13 +310,12 @@ class _SpatialFilters(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
         rows, clip, filtered, *columns = ctx.saved_tensors
-        nT = rows.shape[0]
         W = columns[0].shape[2]
         c = clip.shape[2] // W
         grad_filtered = torch.zeros_like(filtered) if any(g is None for g in grads) else torch.empty_like(filtered)
         grad_columns = []
         for index, (group_columns, block, grad_block, grad) in enumerate(
-                zip(columns, _blocks(filtered, columns, nT), _blocks(grad_filtered, columns, nT), grads)):
+                zip(columns, part_row_blocks(filtered, columns), part_row_blocks(grad_filtered, columns), grads)):
             if grad is None:
                 grad_columns.append(None)
                 continue
@@ -331,10 +328,12 @@ class _SpatialFilters(torch.autograd.Function):
         return (grad_rows, grad_clip, *grad_columns)
 
 
-def _blocks(filtered: Tensor, columns: Sequence[Tensor], frames: int) -> list[Tensor]:
-    """Each group's part rows of ``filtered [K, n T, W c]``: contiguous ``[P_g N_g, n T, W c]`` blocks, in order."""
-    sizes = [group_columns.shape[0] // frames for group_columns in columns]
-    return list(filtered.split(sizes))
+def part_row_blocks(by_part_row: Tensor, columns: Sequence[Tensor]) -> list[Tensor]:
+    """The blocks of a tensor laid out part rows outermost, ``[K, n T, ...]``: each group's part rows
+    ``[P_g N_g, n T, ...]`` (its column filterbanks ``columns [P_g N_g n T, ...]`` say how many), then the rest (the
+    write's bias row, or nothing), all contiguous when ``by_part_row`` is."""
+    sizes = [group.shape[0] // by_part_row.shape[1] for group in columns]
+    return list(by_part_row.split([*sizes, by_part_row.shape[0] - sum(sizes)]))
 
 
 def _bilinear_frames(

@@ -9,6 +9,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .custom_backward import is_traced, uses_custom_backward
+from .sampling import part_row_blocks
 
 
 def coverage_normalised(bank: Tensor) -> Tensor:
@@ -57,7 +58,8 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
     n, P, c, _, N, _ = volumes.shape
     T, H, W = g_t.shape[-1], g_y.shape[-1], g_x.shape[-1]
     columns, frames = _column_operands(volumes, g_t, g_x)
-    written_columns = torch.bmm(columns, frames).view(P, N, n * T, W * c).permute(2, 0, 1, 3).reshape(n * T * P, N, W * c)
+    written_columns = torch.bmm(columns, frames).view(P, N, n * T, W * c)
+    written_columns = written_columns.permute(2, 0, 1, 3).reshape(n * T * P, N, W * c)
     rows = coverage_normalised(g_y).transpose(1, 2).reshape(n * T * P, H, N)
     written = torch.bmm(rows, written_columns)  # [n T P, H, W c]
     return written.view(n, T, P, H, W, c).permute(0, 2, 5, 1, 3, 4)
@@ -95,7 +97,8 @@ def write_summed(groups: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]], bias: 
     operands, rows = [], []
     for volumes, g_t, g_y, g_x in groups:
         operands.extend(_column_operands(volumes, g_t, g_x))
-        rows.append(coverage_normalised(g_y).permute(0, 2, 3, 1, 4).reshape(n, T, H, volumes.shape[1] * volumes.shape[4]))
+        part_rows = volumes.shape[1] * volumes.shape[4]
+        rows.append(coverage_normalised(g_y).permute(0, 2, 3, 1, 4).reshape(n, T, H, part_rows))
     if bias is not None:
         rows.append(rows[0].new_ones(()).expand(n, T, H, 1))
     rows_all = rows[0] if len(rows) == 1 else torch.cat(rows, -1)
@@ -165,7 +168,8 @@ def _summed_write(rows: Tensor, bias: Tensor | None, operands: Sequence[Tensor])
         return _SummedWrite.apply(rows, bias, *operands)
     if is_traced():  # standard operators only: the operand concatenated, then one row GEMM
         nT, W, c = rows.shape[0], operands[0].shape[1], operands[1].shape[2]
-        blocks = [torch.bmm(columns, frames).view(-1, nT, W * c) for columns, frames in zip(operands[0::2], operands[1::2])]
+        blocks = [torch.bmm(columns, frames).view(-1, nT, W * c)
+                  for columns, frames in zip(operands[0::2], operands[1::2])]
         if bias is not None:
             blocks.append(bias.repeat(W).expand(1, nT, W * c))
         return torch.bmm(rows, torch.cat(blocks).transpose(0, 1)).view(-1, c)
@@ -178,7 +182,7 @@ def _summed_write_forward(rows: Tensor, bias: Tensor | None, operands: Sequence[
     W, c = operands[0].shape[1], operands[1].shape[2]
     with torch.autocast(rows.device.type, enabled=False):
         written_columns = rows.new_empty(K, nT, W * c)
-        blocks = _group_blocks(written_columns, operands[0::2])
+        blocks = part_row_blocks(written_columns, operands[0::2])
         for columns, frames, block in zip(operands[0::2], operands[1::2], blocks):
             torch.bmm(columns, frames, out=block.view(-1, W, c))
         if bias is not None:
@@ -211,7 +215,7 @@ class _SummedWrite(torch.autograd.Function):
         grad_rows = torch.bmm(grad, written_columns.permute(1, 2, 0)) if ctx.needs_input_grad[0] else None
         grad_columns_written = torch.empty_like(written_columns)
         torch.bmm(rows.transpose(1, 2), grad, out=grad_columns_written.transpose(0, 1))
-        blocks = _group_blocks(grad_columns_written, operands[0::2])
+        blocks = part_row_blocks(grad_columns_written, operands[0::2])
         grads = []
         for index, (columns, frames, block) in enumerate(zip(operands[0::2], operands[1::2], blocks)):
             block = block.view(-1, W, c)
@@ -220,13 +224,6 @@ class _SummedWrite(torch.autograd.Function):
             grads.append(torch.bmm(columns.transpose(1, 2), block) if needs_frames else None)
         grad_bias = blocks[-1].view(nT * W, c).sum(0) if ctx.needs_input_grad[1] else None
         return (grad_rows, grad_bias, *grads)
-
-
-def _group_blocks(written_columns: Tensor, columns: Sequence[Tensor]) -> list[Tensor]:
-    """The blocks of ``written_columns [K, n T, W c]``: each group's part rows ``[P_g N_g, n T, W c]`` (its
-    ``columns [P_g N_g n T, W, M_g]`` say how many), then the rest (the bias row, if any), all contiguous."""
-    sizes = [group.shape[0] // written_columns.shape[1] for group in columns]
-    return list(written_columns.split([*sizes, written_columns.shape[0] - sum(sizes)]))
 
 
 def _check_banks(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor) -> None:

@@ -12,10 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..local3d import Local3DBlock
 from ..utils.checks import require
 from .layers import SeparateFCs, merge_strips, split_strips
-from .local_paths import LocalPathsNetwork, checked_local_blocks, local_block_options, with_local_paths
+from .local_paths import LocalPathsNetwork, checked_local_blocks, local_block_options, pooled, with_local_paths
 from .pooling import GeMPooling
 
 #: combinations of a :class:`GLConv3d`'s global and local features
@@ -168,8 +167,7 @@ class GaitGL(LocalPathsNetwork):
         if x.shape[2] < 3:  # LTA needs 3 frames
             x = x.repeat(1, 1, 3 if x.shape[2] == 1 else 2, 1, 1)
         x = self.lta(self.stem(x))
-        first = self.blocks[0]  # pool(first(x)); a 3D local block takes the pooling before its ReLU (they commute)
-        x = first(x, then=self.pool) if isinstance(first, Local3DBlock) else self.pool(first(x))
+        x = pooled(self.blocks[0], x, self.pool)
         x = self.blocks[2](self.blocks[1](x))  # [n, 2c, s // 3, h / 2, w / 2]
         return self.gem(stack_rows(x.amax(2)))  # max over frames, global rows above local: [n, c, h, w / 2]
 

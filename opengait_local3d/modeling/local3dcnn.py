@@ -11,7 +11,8 @@ from ..utils.state_keys import adopting_pre_hook, layer_groups
 from .backbones import make_layers
 from .compact import Classifier, CompactBlock
 from .layers import SeparateFCs, use_channels_last
-from .local_paths import LocalPathsNetwork, checked_local_blocks, local_block_options, with_local_paths
+from .local_paths import (LocalPathsNetwork, checked_local_blocks, local_block_options, pooled,
+                          with_local_paths)
 from .pooling import HorizontalPooling
 from .temporal import MicroMotionCapture
 
@@ -133,13 +134,9 @@ class Local3DCNN(LocalPathsNetwork):
     def encode(self, sils: Tensor) -> Tensor:
         """Part features of fixed-length clips: ``[n, s, h, w] -> [n, C6, p]``."""
         x = sils.unsqueeze(1)
-        for index, block in enumerate(self.blocks):
-            if index == len(self.blocks) - 1:
-                x = block(x)
-            elif isinstance(block, Local3DBlock):
-                x = block(x, then=self.pool)  # pool(block(x)), the fusion's ReLU on the pooled map
-            else:
-                x = self.pool(block(x))
+        for block in self.blocks[:-1]:
+            x = pooled(block, x, self.pool)
+        x = self.blocks[-1](x)
         # Pooled frame by frame: [n s, c, h, w] is a free view of the blocks' channels-last output, which 2-D
         # pooling reads natively (3-D pooling would first copy the whole map to contiguous memory).
         n, c, s, h, w = x.shape

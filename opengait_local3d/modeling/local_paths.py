@@ -41,6 +41,12 @@ def with_local_paths(global_block: nn.Module, in_channels: int, out_channels: in
         raise ValueError(f"local3d of {model}: {err}") from err
 
 
+def pooled(block: nn.Module, x: Tensor, pool: nn.Module) -> Tensor:
+    """``pool(block(x))`` for a max pooling ``pool``; a :class:`Local3DBlock` takes the pooling before its fusion's ReLU
+    (they commute), which then runs on the pooled map."""
+    return block(x, then=pool) if isinstance(block, Local3DBlock) else pool(block(x))
+
+
 def reset_local_paths(network: nn.Module) -> None:
     """Every 3D local block of ``network`` back at its priors (after a host's generic initialisation)."""
     for module in network.modules():
