@@ -1,10 +1,12 @@
 """Shared fixtures: tiny datasets in OpenGait's pkl layout (``root/<id>/<type>/<view>/<name>.pkl``), and the
-``needs_opengait`` marker: tests that read OpenGait's own source.
+markers of tests that need what a machine may lack: ``needs_opengait`` (OpenGait's own source) and ``needs_cuda``
+(a GPU).
 
 OpenGait is found only through ``$OPENGAIT_ROOT``: a git repository (a checkout or a bare mirror) that holds
-the pinned commit. Without one, the marked tests are skipped with that reason, each has a twin that checks
-the same thing against data stored in this repository (``twin=`` names it; ``test_skips.py`` checks that the
-twin exists), and the run ends with a line counting the skipped tests.
+the pinned commit; a GPU is whatever ``torch.cuda.is_available()`` finds. Without it, the marked tests are skipped
+with that reason, each has a twin that checks the same thing here (against data stored in this repository, or on
+CPU; ``twin=`` names it; ``test_skips.py`` checks that the twin exists), and the run ends with a line counting the
+skipped tests.
 """
 from __future__ import annotations
 
@@ -19,11 +21,13 @@ from typing import Sequence
 
 import numpy as np
 import pytest
+import torch
 
 from opengait_local3d.config.opengait_keys import OPENGAIT_COMMIT
 from opengait_local3d.engine import load_config
 
 NEEDS_OPENGAIT = "needs_opengait"
+NEEDS_CUDA = "needs_cuda"
 
 
 @lru_cache(maxsize=1)
@@ -37,20 +41,26 @@ def opengait_repository() -> Path | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if opengait_repository() is not None:
-        return
-    skip = pytest.mark.skip(reason=f"{NEEDS_OPENGAIT}: $OPENGAIT_ROOT is unset or not a git repository holding OpenGait "
-                                   f"commit {OPENGAIT_COMMIT[:10]}")
+    skips = {}
+    if opengait_repository() is None:
+        skips[NEEDS_OPENGAIT] = pytest.mark.skip(
+            reason=f"{NEEDS_OPENGAIT}: $OPENGAIT_ROOT is unset or not a git repository holding OpenGait commit "
+                   f"{OPENGAIT_COMMIT[:10]}")
+    if not torch.cuda.is_available():
+        skips[NEEDS_CUDA] = pytest.mark.skip(reason=f"{NEEDS_CUDA}: torch sees no CUDA device")
     for item in items:
-        if item.get_closest_marker(NEEDS_OPENGAIT):
-            item.add_marker(skip)
+        for marker, skip in skips.items():
+            if item.get_closest_marker(marker):
+                item.add_marker(skip)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     skipped = terminalreporter.stats.get("skipped", [])
     opengait = sum(NEEDS_OPENGAIT in report.keywords for report in skipped)
+    cuda = sum(NEEDS_CUDA in report.keywords for report in skipped)
     terminalreporter.write_line(f"skipped: {opengait} marked {NEEDS_OPENGAIT} (each with a golden-fixture twin), "
-                                f"{len(skipped) - opengait} other")
+                                f"{cuda} marked {NEEDS_CUDA} (each with a CPU twin), "
+                                f"{len(skipped) - opengait - cuda} other")
 
 
 @pytest.fixture(scope="session")
