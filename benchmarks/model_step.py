@@ -21,7 +21,10 @@ count of ``--threads`` (``--threads 1 2`` measures both in one invocation), it p
   arithmetic and above 1 by the share of its time that is overhead (copies, small kernels, Python).
 
 Times are CPU times of this process (``time.process_time``) by default, which shift less than wall-clock
-times when other work shares the machine; ``--wall`` measures wall-clock time. Run it with nothing else on
+times when other work shares the machine; ``--wall`` measures wall-clock time. ``--device cuda`` measures on the GPU
+(wall-clock, synchronised; peak memory from torch's allocator in this process, ``--threads`` ignored), and ``--amp``
+runs the forward under autocast as the engine's ``enable_float16`` does (float16 with a gradient scaler on CUDA,
+bfloat16 on CPU), e.g. ``--device cuda --amp --batch 128`` for the paper's batch on one GPU. Run it with nothing else on
 the machine: ``python benchmarks/model_step.py [--repeats 5] [--batch 8] [--frames 30] [--threads 1 2]``, e.g.
 ``--models GaitGL GaitGL-Local3D --baseline GaitGL [--configs synth --batch 32 --frames 20]``.
 """
@@ -99,45 +102,71 @@ def loss_terms(name: str, configs: str) -> list[tuple[str, float, torch.nn.Modul
     return built
 
 
-def make_batch(batch: int, frames: int, configs: str) -> tuple:
+def make_batch(batch: int, frames: int, configs: str, device: str = "cpu") -> tuple:
+    """OpenGait's ``(ipts, labs, typs, vies, seqL)`` of ``batch`` random silhouette sequences on ``device``."""
     generator = torch.Generator().manual_seed(0)
     height, width = SIZES[configs]
     sils = (torch.rand(batch, frames, height, width, generator=generator) > 0.5).float()
     labels = torch.arange(batch) // 2  # two sequences per identity
-    return ([sils], labels, ["nm-01"] * batch, ["090"] * batch, None)
+    return ([sils.to(device)], labels.to(device), ["nm-01"] * batch, ["090"] * batch, None)
 
 
-def build(name: str, configs: str) -> torch.nn.Module:
+def build(name: str, configs: str, device: str = "cpu") -> torch.nn.Module:
     torch.manual_seed(0)
     net = build_network(model_cfg(name, configs))
     net.init_parameters()
+    return net.to(device)
+
+
+def built(name: str, configs: str, device: str, compile: bool) -> torch.nn.Module:
+    """:func:`build`, compiled in place with ``torch.compile``'s defaults if ``compile``."""
+    net = build(name, configs, device)
+    if compile:
+        net.compile()
     return net
 
 
-def training_step(name: str, configs: str, net: torch.nn.Module, inputs: tuple) -> Callable[[], None]:
+def autocast(device: str, amp: bool) -> torch.autocast:
+    """The engine's mixed precision (``enable_float16``): float16 on CUDA; bfloat16 on CPU, where the engine itself
+    runs float32 (a benchmark-only option there)."""
+    return torch.autocast(device, dtype=torch.float16 if device == "cuda" else torch.bfloat16, enabled=amp)
+
+
+def training_step(name: str, configs: str, net: torch.nn.Module, inputs: tuple,
+                  amp: bool = False) -> Callable[[], None]:
     """One optimisation step with the config's losses and Adam (the returned function's ``losses``, ``(log_prefix,
-    weight, loss)`` triples, and ``optimizer``)."""
+    weight, loss)`` triples, and ``optimizer``); with ``amp``, the forward under :func:`autocast` and, on CUDA, the
+    loss scaled as the engine scales it."""
     losses = loss_terms(name, configs)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
+    device = inputs[1].device.type
+    scaler = torch.amp.GradScaler(device, enabled=amp and device == "cuda")
     net.train()
 
     def step() -> None:
-        feats = net(inputs)["training_feat"]
+        with autocast(device, amp):
+            feats = net(inputs)["training_feat"]
         total = sum(weight * loss(**feats[prefix])[0].mean() for prefix, weight, loss in losses if prefix in feats)
         optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
+        scaler.scale(total).backward()
+        scaler.step(optimizer)
+        scaler.update()
 
     step.losses, step.optimizer = losses, optimizer
     return step
 
 
-def timer(wall: bool) -> Callable[[Callable[[], None]], float]:
-    clock = time.perf_counter if wall else time.process_time
+def timer(wall: bool, device: str = "cpu") -> Callable[[Callable[[], None]], float]:
+    """A function that times a call: wall-clock or this process's CPU time; on CUDA wall-clock, from and to an idle
+    GPU (synchronised)."""
+    clock = time.perf_counter if wall or device == "cuda" else time.process_time
+    synchronize = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def timed(fn: Callable[[], None]) -> float:
+        synchronize()
         start = clock()
         fn()
+        synchronize()
         return clock() - start
 
     return timed
@@ -148,24 +177,34 @@ def resident_kib(field: str) -> int:
         return next(int(line.split()[1]) for line in status if line.startswith(field))
 
 
-def peak_memory_child(name: str, configs: str, batch: int, frames: int) -> None:
+def peak_memory_child(name: str, configs: str, batch: int, frames: int, amp: bool) -> None:
     """Subprocess entry: print the peak resident growth (MiB) over two training steps of ``name``."""
     keep_freed_memory()
-    step = training_step(name, configs, build(name, configs), make_batch(batch, frames, configs))
+    step = training_step(name, configs, build(name, configs), make_batch(batch, frames, configs), amp)
     before = resident_kib("VmRSS:")
     step()
     step()
     print((resident_kib("VmHWM:") - before) / 1024)
 
 
-def peak_memory_mib(name: str, configs: str, batch: int, frames: int, threads: int) -> float:
+def peak_memory_mib(name: str, configs: str, batch: int, frames: int, threads: int, amp: bool) -> float:
     command = [sys.executable, __file__, "--peak-memory-of", name, "--batch", str(batch), "--frames", str(frames),
-               "--threads", str(threads), "--configs", configs]
+               "--threads", str(threads), "--configs", configs, *(["--amp"] if amp else [])]
     return float(subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()[-1])
 
 
+def peak_memory_cuda_mib(step: Callable[[], None]) -> float:
+    """The peak of torch's CUDA allocator over two training steps, above what was allocated before them (MiB)."""
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    step()
+    step()
+    return (torch.cuda.max_memory_allocated() - before) / 2 ** 20
+
+
 def step_flops(name: str, configs: str, inputs: tuple) -> int:
-    step = training_step(name, configs, build(name, configs), inputs)
+    step = training_step(name, configs, build(name, configs, inputs[1].device.type), inputs)
     with FlopCounterMode(display=False) as counter:
         step()
     return counter.get_total_flops()
@@ -176,26 +215,39 @@ def measure(args: argparse.Namespace, configs: str, threads: int, flops: dict[st
     torch.set_num_threads(threads)
     base = args.baseline
     models = list(dict.fromkeys([base, *args.models]))
-    inputs = make_batch(args.batch, args.frames, configs)
-    timed = timer(args.wall)
+    device = args.device
+    inputs = make_batch(args.batch, args.frames, configs, device)
+    timed = timer(args.wall, device)
     height, width = inputs[0][0].shape[-2:]
-    print(f"\n{configs} configs, {threads} thread(s): batch {args.batch} x {args.frames} frames of {height}x{width}; "
-          f"medians of {args.repeats}; {'wall-clock' if args.wall else 'process CPU'} time")
-    peak = {} if args.no_memory else {m: peak_memory_mib(m, configs, args.batch, args.frames, threads) for m in models}
-    steps = {m: training_step(m, configs, build(m, configs), inputs) for m in models}
-    nets = {m: build(m, configs).eval() for m in models}
+    where = torch.cuda.get_device_name() if device == "cuda" else f"{threads} thread(s)"
+    clock = "wall-clock" if args.wall or device == "cuda" else "process CPU"
+    print(f"\n{configs} configs, {where}{', autocast' if args.amp else ''}: batch {args.batch} x {args.frames} frames "
+          f"of {height}x{width}; medians of {args.repeats}; {clock} time")
+    steps = {m: training_step(m, configs, built(m, configs, device, args.compile), inputs, args.amp) for m in models}
+    if args.no_memory:
+        peak = {}
+    elif device == "cuda":
+        peak = {m: peak_memory_cuda_mib(steps[m]) for m in models}
+    else:
+        peak = {m: peak_memory_mib(m, configs, args.batch, args.frames, threads, args.amp) for m in models}
+    nets = {m: built(m, configs, device, args.compile).eval() for m in models}
     train: dict[str, list[float]] = {m: [] for m in models}
     infer: dict[str, list[float]] = {m: [] for m in models}
-    with torch.no_grad():
-        for net in nets.values():
-            net(inputs)
-    for step in steps.values():
-        step()  # warm-up
+
+    def embed(m: str) -> None:
+        with torch.no_grad(), autocast(device, args.amp):
+            nets[m](inputs)
+
+    first = {}
+    for m in models:
+        first[m] = timed(lambda: (embed(m), steps[m]()))  # warm-up (and compilation)
+    if args.compile:
+        print("first training step and embedding (compiling both): "
+              + ", ".join(f"{m} {seconds:.0f} s" for m, seconds in first.items()))
     for _ in range(args.repeats):
         for m in models:
             train[m].append(timed(steps[m]))
-            with torch.no_grad():
-                infer[m].append(timed(lambda: nets[m](inputs)))
+            infer[m].append(timed(lambda: embed(m)))
     for m in models:
         if m not in flops:
             flops[m] = step_flops(m, configs, inputs)
@@ -224,18 +276,25 @@ def main() -> None:
     parser.add_argument("--baseline", choices=list(MODELS), default="GaitPart", help="the model ratios refer to")
     parser.add_argument("--configs", nargs="+", choices=list(SIZES), default=["paper"],
                         help="config sets: paper (CASIA-B configs, 64x44) and/or synth (configs/synth, 32x24)")
-    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the models run")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile every network (its compilation is timed apart, in the first step)")
+    parser.add_argument("--amp", action="store_true",
+                        help="forward under autocast, as enable_float16 (float16 + loss scaling on CUDA, bfloat16 on CPU)")
     parser.add_argument("--peak-memory-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device")
     if args.peak_memory_of:
         torch.set_num_threads(args.threads[0])
-        peak_memory_child(args.peak_memory_of, args.configs[0], args.batch, args.frames)
+        peak_memory_child(args.peak_memory_of, args.configs[0], args.batch, args.frames, args.amp)
         return
     keep_freed_memory()
     print(f"torch {torch.__version__}")
     for configs in args.configs:
         flops: dict[str, int] = {}
-        for threads in args.threads:
+        for threads in args.threads[:1] if args.device == "cuda" else args.threads:
             measure(args, configs, threads, flops)
 
 
