@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from opengait_local3d.local3d import (
     ALIGNMENTS,
@@ -476,3 +477,31 @@ def test_a_map_given_to_the_block_runs_before_the_activation_with_the_same_resul
     assert torch.allclose(deferred, plain, atol=1e-12)
     for got, expected in zip(deferred_grads, plain_grads):
         assert (got is None) == (expected is None) and (got is None or torch.allclose(got, expected, atol=1e-10))
+
+
+class _TensorsFromPythonNumbers(TorchDispatchMode):
+    """Counts the tensors made from Python numbers (``torch.tensor``, ``as_tensor`` of a number: ``aten.lift_fresh``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += func is torch.ops.aten.lift_fresh.default
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("alignment", ALIGNMENTS)
+def test_a_training_step_makes_no_tensor_from_python_numbers_after_the_first(mode, alignment):
+    """On a GPU a tensor made from Python numbers is a copy from the host after which torch waits for every queued
+    kernel: the priors and the layout's constants did that about twenty times per block and step. They are made once
+    (the first step) and reused, also by a sequence of another length and in inference mode first."""
+    block = make_block(mode=mode, alignment=alignment)
+    with torch.inference_mode():
+        block.eval()(torch.rand(1, 3, 7, 16, 11))
+    block.train()
+    block(torch.rand(2, 3, 5, 16, 11)).sum().backward()
+    with _TensorsFromPythonNumbers() as made:
+        block(torch.rand(2, 3, 5, 16, 11)).sum().backward()
+    assert made.count == 0

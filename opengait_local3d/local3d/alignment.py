@@ -19,6 +19,7 @@ Sizes are ``(T, H, W)`` of the block input and ``(T', H', W')`` of the canvas (t
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -179,7 +180,7 @@ def sampling_grid(
     like = params.offset_x
 
     def per_part(values: Sequence[float]) -> Tensor:
-        return torch.tensor(values, dtype=like.dtype, device=like.device)
+        return constant(values, like)
 
     stride_x = per_part(layout.x.prior_stride).unsqueeze(-1) * params.scale_x
     stride_y = per_part(layout.y.prior_stride).unsqueeze(-1) * params.scale_y
@@ -253,8 +254,8 @@ def _positions(axis: AxisLayout, prior: Tensor, offset: Tensor, stride: Tensor, 
     Part p's used points ``start .. start + count - 1`` are the grid of Eqs. 4-6 with ``count`` points;
     the other points continue it with the same stride (they are masked).
     """
-    shift = [axis.size / 2 - start - count / 2 for start, count in zip(axis.start, axis.count)]
-    shift = torch.tensor(shift, dtype=offset.dtype, device=offset.device).view(-1, *([1] * (offset.dim() - 1)))
+    shift = constant([axis.size / 2 - start - count / 2 for start, count in zip(axis.start, axis.count)], offset)
+    shift = shift.view(-1, *([1] * (offset.dim() - 1)))
     return grid_centres(prior, offset, stride, in_size, axis.size) + shift * stride.unsqueeze(-1)
 
 
@@ -262,10 +263,34 @@ def _mask(axis: AxisLayout, like: Tensor) -> Tensor | None:
     """``[P, size]`` 0/1 mask of each part's used points, or ``None`` when every point is used."""
     if all(start == 0 and count == axis.size for start, count in zip(axis.start, axis.count)):
         return None
-    index = torch.arange(axis.size, device=like.device)
-    start = torch.tensor(axis.start, device=like.device).unsqueeze(-1)
-    count = torch.tensor(axis.count, device=like.device).unsqueeze(-1)
-    return ((index >= start) & (index < start + count)).to(like.dtype)
+    used = [[float(start <= index < start + count) for index in range(axis.size)]
+            for start, count in zip(axis.start, axis.count)]
+    return constant(used, like)
+
+
+def constant(values: Sequence, like: Tensor) -> Tensor:
+    """``values`` (Python numbers, or nested sequences of them) as a tensor of ``like``'s dtype on its device, made
+    once per values, dtype and device and shared: read it, never write it.
+
+    Why: on a GPU a tensor made from Python numbers is a copy from the host, after which torch waits for every kernel
+    queued so far (a synchronisation). The priors and the layout's constants, about twenty per block, did that at
+    every step, so the host dispatched the rest of the step while the GPU sat idle.
+    """
+    if torch.compiler.is_compiling():  # a constant of the compiled graph
+        return torch.tensor(values, dtype=like.dtype, device=like.device)
+    return _cached_constant(_frozen(values), like.dtype, like.device)
+
+
+def _frozen(values: Sequence) -> tuple:
+    """Nested sequences as nested tuples (hashable)."""
+    return tuple(_frozen(v) if isinstance(v, (list, tuple)) else v for v in values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_constant(values: tuple, dtype: torch.dtype, device: torch.device) -> Tensor:
+    # Made outside inference mode, so that training may save it for a backward after an inference-mode forward.
+    with torch.inference_mode(False):
+        return torch.tensor(values, dtype=dtype, device=device)
 
 
 def check_alignment(alignment: str) -> str:
