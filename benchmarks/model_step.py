@@ -24,7 +24,8 @@ Times are CPU times of this process (``time.process_time``) by default, which sh
 times when other work shares the machine; ``--wall`` measures wall-clock time. ``--device cuda`` measures on the GPU
 (wall-clock, synchronised; peak memory from torch's allocator in this process, ``--threads`` ignored), and ``--amp``
 runs the forward under autocast as the engine's ``enable_float16`` does (float16 with a gradient scaler on CUDA,
-bfloat16 on CPU), e.g. ``--device cuda --amp --batch 128`` for the paper's batch on one GPU. Run it with nothing else on
+bfloat16 on CPU), e.g. ``--device cuda --amp --batch 128`` for the paper's batch on one GPU; ``--compile`` compiles
+every network with ``torch.compile`` and prints the first step's time (the compilation) apart. Run it with nothing else on
 the machine: ``python benchmarks/model_step.py [--repeats 5] [--batch 8] [--frames 30] [--threads 1 2]``, e.g.
 ``--models GaitGL GaitGL-Local3D --baseline GaitGL [--configs synth --batch 32 --frames 20]``.
 """
@@ -260,7 +261,7 @@ def measure(args: argparse.Namespace, configs: str, threads: int, flops: dict[st
         params = sum(p.numel() for p in nets[m].parameters())
         memory = f"{peak[m]:9.0f} {peak[m] * PAPER_BATCH / args.batch / 1024:8.1f}G" if peak else f"{'-':>9s} {'-':>9s}"
         time_ratio, flop_ratio = step_s[m] / step_s[base], flops[m] / flops[base]
-        print(f"{m:24s} {params:10,d} {step_s[m]:8.2f} {time_ratio:9.2f} {rate[m]:7.1f} {rate[m] / rate[base]:9.2f} "
+        print(f"{m:24s} {params:10,d} {step_s[m]:8.3f} {time_ratio:9.2f} {rate[m]:7.1f} {rate[m] / rate[base]:9.2f} "
               f"{flops[m] / 1e9:7.0f} {flop_ratio:9.2f} {time_ratio / flop_ratio:9.2f} {memory}")
 
 
