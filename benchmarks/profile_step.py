@@ -18,6 +18,12 @@ operator (Python, dispatch, the profiler itself).
 Run it with nothing else on the machine: ``python benchmarks/profile_step.py [--models GaitPart Local3DCNN]
 [--configs paper|synth] [--threads 1] [--profiles 4] [--top 12]``; ``--top`` also prints the most expensive
 operators with their input shapes.
+
+``--device cuda [--amp] [--batch 128]`` profiles on the GPU with ``torch.profiler`` (CPU and CUDA activity): the parts'
+times are then the GPU time of the kernels their operators launched, and the step's line adds what decides a GPU step
+of many small operators: the host's time to dispatch the step (until ``step()`` returns, the GPU still working), the
+kernels' total time, the number of kernel launches, and the synchronisations (``item()``-like reads of a GPU value,
+and tensors made from Python numbers, each a host-to-device copy that waits for the queued kernels).
 """
 from __future__ import annotations
 
@@ -33,9 +39,10 @@ import torch
 from torch import nn
 from torch.autograd.profiler import profile, record_function
 from torch.autograd.profiler_util import FunctionEvent
+from torch.profiler import ProfilerActivity
 
 import opengait_local3d.local3d.block as local_block
-from model_step import MODELS, build, make_batch, training_step
+from model_step import MODELS, build, make_batch, timer, training_step
 from opengait_local3d.local3d import Local3DBlock
 from opengait_local3d.local3d.fusion import Fusion
 from opengait_local3d.utils.allocator import keep_freed_memory
@@ -126,66 +133,94 @@ def outermost_operators(events: list[FunctionEvent]) -> list[FunctionEvent]:
     return [e for e in events if is_operator(e) and not nested(e)]
 
 
-def copies_within(event: FunctionEvent) -> float:
-    """Microseconds of ``aten::copy_`` (self time) inside ``event``."""
-    own = event.self_cpu_time_total if event.name == "aten::copy_" else 0.0
-    return own + sum(copies_within(child) for child in event.cpu_children)
+def copies_within(event: FunctionEvent, gpu: bool = False) -> float:
+    """Microseconds of ``aten::copy_`` (self time; its kernels' time with ``gpu``) inside ``event``."""
+    own = (event.self_device_time_total if gpu else event.self_cpu_time_total) if event.name == "aten::copy_" else 0.0
+    return own + sum(copies_within(child, gpu) for child in event.cpu_children)
 
 
-def attribute(events: list[FunctionEvent]) -> dict[str, dict[str, float]]:
-    """Per part: forward and backward microseconds and copy microseconds."""
+def attribute(events: list[FunctionEvent], gpu: bool = False) -> dict[str, dict[str, float]]:
+    """Per part: forward and backward microseconds and copy microseconds: CPU time, or with ``gpu`` the time of the
+    kernels that the operators launched."""
     table: dict[str, dict[str, float]] = collections.defaultdict(lambda: collections.defaultdict(float))
     forward_part: dict[int, str] = {}
+
+    def total(event: FunctionEvent) -> float:
+        return event.device_time_total if gpu else event.cpu_time_total
+
     for event in outermost_operators(events):
         part = part_of(event)
-        table[part]["forward"] += event.cpu_time_total
-        table[part]["copies"] += copies_within(event)
+        table[part]["forward"] += total(event)
+        table[part]["copies"] += copies_within(event, gpu)
     for event in events:  # forward events that autograd numbered: operators and custom autograd functions
         if event.sequence_nr >= 0 and not event.name.startswith("autograd::"):
             forward_part.setdefault(event.sequence_nr, part_of(event))
     for event in events:
         if event.name.startswith("autograd::engine::evaluate_function"):
             part = forward_part.get(event.sequence_nr, "other")
-            table[part]["backward"] += event.cpu_time_total
-            table[part]["copies"] += copies_within(event)
+            table[part]["backward"] += total(event)
+            table[part]["copies"] += copies_within(event, gpu)
     return table
 
 
-def profile_model(name: str, configs: str, batch: int, frames: int, profiles: int, top: int) -> None:
-    inputs = make_batch(batch, frames, configs)
-    network = build(name, configs)
-    step = training_step(name, configs, network, inputs)
-    plain = []
-    for _ in range(profiles + 2):
-        start = time.perf_counter()
-        step()
-        plain.append(time.perf_counter() - start)
+#: the CUDA runtime's kernel launches, as the profiler names them
+LAUNCHES = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLaunchKernelEx")
+#: operators that synchronise the host with the GPU: a GPU value read on the host, a tensor made from Python numbers
+SYNCHRONISING = ("aten::_local_scalar_dense", "aten::lift_fresh")
+
+
+def profile_model(name: str, configs: str, batch: int, frames: int, profiles: int, top: int, device: str = "cpu",
+                  amp: bool = False) -> None:
+    gpu = device == "cuda"
+    inputs = make_batch(batch, frames, configs, device)
+    network = build(name, configs, device)
+    step = training_step(name, configs, network, inputs, amp)
+    timed = timer(True, device)
+    plain = [timed(step) for _ in range(profiles + 2)]
+    host = []
     best = None
     with parts_marked(network, [loss for _, _, loss in step.losses], step.optimizer):
         for _ in range(profiles):
-            with profile(use_kineto=False, record_shapes=bool(top)) as prof:
+            context = (torch.profiler.profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],
+                                              record_shapes=bool(top)) if gpu
+                       else profile(use_kineto=False, record_shapes=bool(top)))
+            with context as prof:
+                wall = timed(step) * 1e6
+            if gpu:
+                torch.cuda.synchronize()
                 start = time.perf_counter()
                 step()
-                wall = (time.perf_counter() - start) * 1e6
+                host.append(time.perf_counter() - start)
+                torch.cuda.synchronize()
             if best is None or wall < best[0]:
                 best = (wall, prof)
     wall, prof = best
-    events = list(prof.function_events)
-    table = attribute(events)
+    events = list(prof.events() if gpu else prof.function_events)
+    table = attribute(events, gpu)
     inside = sum(row["forward"] + row["backward"] for row in table.values())
-    print(f"\n{name} ({configs} configs, {torch.get_num_threads()} thread(s), batch {batch} x {frames} frames): "
+    where = f"{torch.cuda.get_device_name()}{', autocast' if amp else ''}" if gpu else f"{torch.get_num_threads()} thread(s)"
+    print(f"\n{name} ({configs} configs, {where}, batch {batch} x {frames} frames): "
           f"profiled step {wall / 1e3:.0f} ms (fastest of {profiles}; unprofiled median "
           f"{statistics.median(plain[2:]) * 1e3:.0f} ms)")
-    print(f"{'part':20s} {'forward ms':>10s} {'backward ms':>11s} {'share':>6s} {'copies ms':>9s}")
+    if gpu:
+        kernels = sum(e.self_device_time_total for e in events if e.device_type == torch.autograd.DeviceType.CUDA)
+        launches = sum(e.name in LAUNCHES for e in events)
+        syncs = collections.Counter(e.name for e in events if e.name in SYNCHRONISING)
+        print(f"  host dispatch {statistics.median(host) * 1e3:.0f} ms (unprofiled, until step() returns), kernels "
+              f"{kernels / 1e3:.0f} ms, {launches} kernel launches, synchronising operators "
+              f"{dict(syncs) or 'none'}")
+    print(f"{'part':20s} {'forward ms':>10s} {'backward ms':>11s} {'share':>6s} {'copies ms':>9s}"
+          + ("   (GPU time of the kernels each part launched)" if gpu else ""))
     for part in ORDER:
         if part in table:
             row = table[part]
-            print(f"{part:20s} {row['forward'] / 1e3:10.0f} {row['backward'] / 1e3:11.0f} "
-                  f"{(row['forward'] + row['backward']) / wall:6.0%} {row['copies'] / 1e3:9.0f}")
-    print(f"{'outside operators':20s} {(wall - inside) / 1e3:10.0f} {'':11s} {(wall - inside) / wall:6.0%}")
+            print(f"{part:20s} {row['forward'] / 1e3:10.1f} {row['backward'] / 1e3:11.1f} "
+                  f"{(row['forward'] + row['backward']) / wall:6.0%} {row['copies'] / 1e3:9.1f}")
+    if not gpu:
+        print(f"{'outside operators':20s} {(wall - inside) / 1e3:10.0f} {'':11s} {(wall - inside) / wall:6.0%}")
     if top:
-        print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=top,
-                                                                 max_name_column_width=40))
+        print(prof.key_averages(group_by_input_shape=True).table(
+            sort_by="self_cuda_time_total" if gpu else "self_cpu_time_total", row_limit=top, max_name_column_width=40))
 
 
 def main() -> None:
@@ -198,11 +233,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--profiles", type=int, default=4, help="profiled steps; the fastest is printed")
     parser.add_argument("--top", type=int, default=0, help="also print the N operators with the most self time")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the models run")
+    parser.add_argument("--amp", action="store_true", help="forward under autocast, as model_step.py --amp")
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device")
     torch.set_num_threads(args.threads)
     keep_freed_memory()
     for name in args.models:
-        profile_model(name, args.configs, args.batch, args.frames, args.profiles, args.top)
+        profile_model(name, args.configs, args.batch, args.frames, args.profiles, args.top, args.device, args.amp)
 
 
 if __name__ == "__main__":
