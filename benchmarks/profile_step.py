@@ -52,7 +52,7 @@ ORDER = ("global path", "localization", "sampling", "feature extraction", "write
 _PREFIX = "part: "
 #: functions of the block's module and methods, wrapped in a range of their part while profiling
 FUNCTIONS = ((local_block, "sampling_grid", "localization"), (local_block, "sample_volume", "sampling"),
-             (local_block, "part_filterbanks", "sampling"), (local_block, "sample_groups", "sampling"),
+             (local_block, "run_filterbanks", "sampling"), (local_block, "sample_groups", "sampling"),
              (Local3DBlock, "_write_parts", "write-back"),
              (Fusion, "combine", "fusion"), (Fusion, "forward", "fusion"), (Fusion, "activate", "fusion"))
 #: names of a network's direct children that are part of its head

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from opengait_local3d.local3d import PartGroup, sample_groups, sample_volume, write_summed, write_volume
+from opengait_local3d.local3d.sampling import part_filterbanks, run_filterbanks
 
 N_, C_, T_, H_, W_ = 2, 3, 5, 7, 6  # clip
 P_, L_, NR_, MC_ = 3, 4, 3, 5  # parts, output frames, rows, columns
@@ -134,6 +135,37 @@ def test_groups_of_their_own_sizes_equal_the_padded_grid_cropped(mode):
         sample_groups(args["x"], [], mode)
     with pytest.raises(ValueError, match=r"\[n, P, T, M\]"):
         sample_groups(args["x"], [PartGroup(*(v[:, 0] for v in groups[0][:5]))], mode)
+
+
+@pytest.mark.parametrize("mode", ["mixture", "gaussian", "trilinear"])
+def test_run_filterbanks_are_each_runs_own_filterbanks_in_value_and_gradient(mode):
+    """The filterbanks of all runs of parts computed as one per axis (the points of every run packed) are, run by run,
+    the filterbanks of the run alone (its parts on their first L, N, M points of the common grid), and so are the
+    gradients of every grid and variance; runs of one part and of one frame included."""
+    args = {k: v.requires_grad_() for k, v in random_arguments(11).items()}
+    temporal_sigma2 = torch.tensor([[0.3, 0.5, 0.7], [0.4, 0.6, 0.8]], dtype=F64, requires_grad=True)
+    common = PartGroup(args["mu_x"], args["mu_y"], args["mu_t"], args["sigma2"], args["gamma"],
+                       temporal_sigma2 if mode == "gaussian" else None)
+    runs = [(slice(0, 1), (1, 3, 2)), (slice(1, 3), (4, 2, 5))]
+    got = run_filterbanks(common, runs, (T_, H_, W_), mode)
+    expected = [part_filterbanks(PartGroup(args["mu_x"][:, p, :, :m], args["mu_y"][:, p, :, :r],
+                                           args["mu_t"][:, p, :l], args["sigma2"][:, p], args["gamma"][:, p],
+                                           temporal_sigma2[:, p] if mode == "gaussian" else None), (T_, H_, W_), mode)
+                for p, (l, r, m) in runs]
+    got_banks = [bank for banks in got for bank in banks if bank is not None]
+    expected_banks = [bank for banks in expected for bank in banks if bank is not None]
+    assert len(got_banks) == len(expected_banks) == (2 if mode == "trilinear" else 6)
+    for g, e in zip(got_banks, expected_banks):
+        assert g.shape == e.shape and torch.allclose(g, e, atol=1e-14)
+    cotangents = [torch.randn_like(g) for g in got_banks]
+    inputs = [args["mu_t"]] + ([] if mode == "trilinear" else [args["mu_x"], args["mu_y"], args["sigma2"]])
+    inputs += [temporal_sigma2] if mode == "gaussian" else []
+    for a, b in zip(torch.autograd.grad(got_banks, inputs, cotangents),
+                    torch.autograd.grad(expected_banks, inputs, cotangents)):
+        assert torch.allclose(a, b, atol=1e-12)
+    if mode == "gaussian":
+        with pytest.raises(ValueError, match="temporal_sigma2"):
+            run_filterbanks(common._replace(temporal_sigma2=None), runs, (T_, H_, W_), mode)
 
 
 @pytest.mark.parametrize("mode", ["mixture", "trilinear"])

@@ -19,7 +19,6 @@ Sizes are ``(T, H, W)`` of the block input and ``(T', H', W')`` of the canvas (t
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -28,6 +27,7 @@ import torch
 from torch import Tensor
 
 from .bounds import LocalizationBounds
+from .constants import constant
 from .filterbanks import filterbank, grid_centres
 from .localization import PartParameters
 from .parts import PartPrior
@@ -268,37 +268,11 @@ def _mask(axis: AxisLayout, like: Tensor) -> Tensor | None:
     return constant(used, like)
 
 
-def constant(values: Sequence, like: Tensor) -> Tensor:
-    """``values`` (Python numbers, or nested sequences of them) as a tensor of ``like``'s dtype on its device, made
-    once per values, dtype and device and shared: read it, never write it.
-
-    Why: on a GPU a tensor made from Python numbers is a copy from the host, after which torch waits for every kernel
-    queued so far (a synchronisation). The priors and the layout's constants, about twenty per block, did that at
-    every step, so the host dispatched the rest of the step while the GPU sat idle.
-    """
-    if torch.compiler.is_compiling():  # a constant of the compiled graph
-        return torch.tensor(values, dtype=like.dtype, device=like.device)
-    return _cached_constant(_frozen(values), like.dtype, like.device)
-
-
-def _frozen(values: Sequence) -> tuple:
-    """Nested sequences as nested tuples (hashable)."""
-    return tuple(_frozen(v) if isinstance(v, (list, tuple)) else v for v in values)
-
-
-@functools.lru_cache(maxsize=1024)
-def _cached_constant(values: tuple, dtype: torch.dtype, device: torch.device) -> Tensor:
-    # Made outside inference mode, so that training may save it for a backward after an inference-mode forward.
-    with torch.inference_mode(False):
-        return torch.tensor(values, dtype=dtype, device=device)
-
-
 def check_alignment(alignment: str) -> str:
     """``alignment`` itself, if it is one of :data:`ALIGNMENTS`."""
     if alignment not in ALIGNMENTS:
         raise ValueError(f"alignment must be one of {', '.join(ALIGNMENTS)}; got {alignment!r}")
     return alignment
-
 
 
 def _round(value: float) -> int:

@@ -15,7 +15,7 @@ from .extraction import FeatureExtraction
 from .fusion import Fusion
 from .localization import Localization
 from .parts import PriorOverride, resolve_priors
-from .sampling import MODES, PartGroup, part_filterbanks, sample_groups, sample_volume
+from .sampling import MODES, PartGroup, run_filterbanks, sample_groups, sample_volume
 from .writing import write_summed
 
 
@@ -333,7 +333,8 @@ class Local3DBlock(nn.Module):
                 run_grids = [grid.run_of_parts(parts, *size) for parts, size in runs]
                 groups = [PartGroup(run.mu_x, run.mu_y, run.mu_t, run.sigma2, run.gamma,
                                     run.temporal_sigma2 if self.mode == "gaussian" else None) for run in run_grids]
-                banks = [part_filterbanks(group, in_size, self.mode) for group in groups]
+                common = PartGroup(grid.mu_x, grid.mu_y, grid.mu_t, grid.sigma2, grid.gamma, grid.temporal_sigma2)
+                banks = run_filterbanks(common, runs, in_size, self.mode)
                 volumes = sample_groups(source, groups, self.mode, banks)
         parts = volumes.unbind(1) if runs is None else [part for run in volumes for part in run.unbind(1)]
         local = parts if self.extraction is None else self.extraction(parts)

@@ -24,13 +24,14 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .constants import constant
 from .custom_backward import is_traced, uses_custom_backward
 from .filterbanks import gaussian_filterbank, linear_filterbank
 
 MODES = ("gaussian", "trilinear", "mixture")
 
-__all__ = ["MODES", "PartFilterbanks", "PartGroup", "part_filterbanks", "sample_volume", "sample_groups",
-           "temporal_filterbank"]
+__all__ = ["MODES", "PartFilterbanks", "PartGroup", "part_filterbanks", "run_filterbanks", "sample_volume",
+           "sample_groups", "temporal_filterbank"]
 
 #: A normalised grid_sample coordinate whose two interpolation taps both fall off the map.
 _OFF_MAP = -3.0
@@ -152,6 +153,76 @@ def part_filterbanks(group: PartGroup, size: Sequence[int], mode: str) -> PartFi
     variance = group.sigma2.unsqueeze(-1)
     return PartFilterbanks(temporal, gaussian_filterbank(group.mu_y, variance, H),
                            gaussian_filterbank(group.mu_x, variance, W))
+
+
+def run_filterbanks(common: PartGroup, runs: Sequence[tuple[slice, Sequence[int]]], size: Sequence[int],
+                    mode: str) -> list[PartFilterbanks]:
+    """The filterbanks of runs of equal parts on a clip of ``size = (T, H, W)``: each run ``(parts, (L, N, M))`` is the
+    parts ``parts`` of ``common`` (every part on a common grid: ``mu_x [n, P, T, M']``, ``mu_y [n, P, T, N']``, ``mu_t
+    [n, P, L']``, ``sigma2 [n, P, T]`` and, in ``gaussian`` mode, ``temporal_sigma2 [n, P]``) on its first ``L``,
+    ``N`` and ``M`` points; per run, the :func:`part_filterbanks` of that run alone, as views.
+
+    Each filterbank row depends on its own point only, so the points of all runs are packed along one axis and each
+    axis's filterbank is computed once for all runs: on a GPU a filterbank is a dozen small kernels and their
+    launches bound the step (README, Performance), and the split's backward is one concatenation. While a network
+    is traced or exported (:func:`~.custom_backward.is_traced`) each run is computed apart: the runs' sizes then
+    depend on the input's length, and index tensors made at trace time would hold one length's points.
+
+    Raises:
+        ValueError: ``gaussian`` mode without ``temporal_sigma2``.
+    """
+    if is_traced():
+        return [part_filterbanks(_run_group(common, parts, points), size, mode) for parts, points in runs]
+    T, H, W = size
+    n = common.mu_t.shape[0]
+    spans = [(parts.start, parts.stop, tuple(points)) for parts, points in runs]
+    like = common.mu_t
+    t_parts, t_points = _packed_points(spans, 0, like)
+    mu_t = common.mu_t[:, t_parts, t_points]  # [n, K_t]
+    if mode == "gaussian":
+        if common.temporal_sigma2 is None:
+            raise ValueError("run_filterbanks needs temporal_sigma2 in gaussian mode")
+        temporal_sigma2 = torch.as_tensor(common.temporal_sigma2, dtype=like.dtype, device=like.device)
+        temporal = gaussian_filterbank(mu_t, temporal_sigma2.expand(n, common.mu_t.shape[1])[:, t_parts], T)
+    else:
+        temporal = linear_filterbank(mu_t, T)  # [n, K_t, T]
+    count = [stop - start for start, stop, _ in spans]
+    temporal = [bank.view(n, parts, points[0], T)
+                for bank, parts, (_, _, points) in zip(temporal.split(_packed_sizes(spans, 0), 1), count, spans)]
+    if mode == "trilinear":
+        return [PartFilterbanks(bank, None, None) for bank in temporal]
+    spatial = []
+    for axis, mu, width in ((1, common.mu_y, H), (2, common.mu_x, W)):
+        parts, points = _packed_points(spans, axis, like)
+        bank = gaussian_filterbank(mu[:, parts, :, points].permute(1, 2, 0),
+                                   common.sigma2[:, parts].transpose(1, 2), width)  # [n, T, K, width]
+        spatial.append([run.view(n, T, run_parts, run_points[axis], width).transpose(1, 2) for run, run_parts, (
+            _, _, run_points) in zip(bank.split(_packed_sizes(spans, axis), 2), count, spans)])
+    return [PartFilterbanks(*banks) for banks in zip(temporal, *spatial)]
+
+
+def _run_group(common: PartGroup, parts: slice, points: Sequence[int]) -> PartGroup:
+    """The run ``parts`` of ``common`` on its first ``points = (L, N, M)`` points (as :func:`run_filterbanks` reads
+    it)."""
+    length, rows, columns = points
+    temporal_sigma2 = common.temporal_sigma2
+    if isinstance(temporal_sigma2, Tensor) and temporal_sigma2.dim() == 2:
+        temporal_sigma2 = temporal_sigma2[:, parts]
+    return PartGroup(common.mu_x[:, parts, :, :columns], common.mu_y[:, parts, :, :rows], common.mu_t[:, parts, :length],
+                     common.sigma2[:, parts], common.gamma, temporal_sigma2)
+
+
+def _packed_points(spans: Sequence[tuple[int, int, tuple[int, ...]]], axis: int, like: Tensor) -> tuple[Tensor, Tensor]:
+    """The points of every run along ``axis`` (0: frames, 1: rows, 2: columns), run by run, part by part: each point's
+    part and its index on the part's common grid, as (cached) index tensors on ``like``'s device."""
+    parts = [part for start, stop, sizes in spans for part in range(start, stop) for _ in range(sizes[axis])]
+    points = [point for start, stop, sizes in spans for _ in range(start, stop) for point in range(sizes[axis])]
+    return constant(parts, like, torch.long), constant(points, like, torch.long)
+
+
+def _packed_sizes(spans: Sequence[tuple[int, int, tuple[int, ...]]], axis: int) -> list[int]:
+    """How many packed points (:func:`_packed_points`) each run has along ``axis``."""
+    return [(stop - start) * sizes[axis] for start, stop, sizes in spans]
 
 
 def sample_groups(x: Tensor, groups: Sequence[PartGroup], mode: str = "mixture",
