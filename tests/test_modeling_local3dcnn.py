@@ -166,3 +166,32 @@ def test_inference_computes_no_loss_only_branch():
             out = run(net)
         assert calls == (["compact"] if compact_runs else []) and "softmax" not in out["training_feat"]
         assert out["inference_feat"]["embeddings"].shape == shape
+
+
+def test_the_summary_scalars_are_each_parts_batch_means_off_the_priors():
+    """Each part's scalars, computed for all parts at once, are the batch (and frame) means written per part."""
+    net = tiny()
+    for block in net.modules():
+        if isinstance(block, Local3DBlock):
+            with torch.no_grad():
+                for head in (block.localization.frame_head, block.localization.sequence_head):
+                    head[-1].weight.normal_(std=0.5)  # parts off their priors, per frame
+                    head[-1].bias.normal_(std=0.5)  # and on average
+    summary = run(net.train())["visual_summary"]
+    for name, block in (("block2", net.blocks[1]), ("block3", net.blocks[2])):
+        params = block.last_parameters
+        frames, height, width = block.last_input_size
+        for p, (part, prior) in enumerate(zip(block.part_names, block.priors)):
+            expected = {
+                "offset_x": params["centre"][:, p, :, 0].mean() / width - prior.cx,
+                "offset_y": params["centre"][:, p, :, 1].mean() / height - prior.cy,
+                "offset_t": params["temporal_centre"][:, p].mean() / frames - prior.ct,
+                "stride_x": params["stride"][:, p, :, 0].mean(),
+                "stride_y": params["stride"][:, p, :, 1].mean(),
+                "sigma": params["sigma"][:, p].mean(),
+                "gamma": params["gamma"][:, p].mean(),
+                "window": params["temporal_extent"][:, p].mean() / frames,
+            }
+            assert abs(float(expected["offset_x"])) > 1e-4  # off the prior indeed
+            for what, value in expected.items():
+                assert torch.allclose(summary[f"scalar/local3d/{name}/{part}/{what}"], value, atol=1e-6), what

@@ -4,9 +4,14 @@ A network adds them to its ``visual_summary`` in training (both hosts log it eve
 """
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from ..local3d import Local3DBlock
+from ..local3d.constants import constant
+
+#: the per-part scalars of :func:`local_block_summary`, in the order of its table
+PART_SCALARS = ("offset_x", "offset_y", "offset_t", "stride_x", "stride_y", "sigma", "gamma", "window")
 
 
 def normalise_per_image(volume: Tensor, eps: float = 1e-12) -> Tensor:
@@ -37,26 +42,25 @@ def local_block_summary(block: Local3DBlock, name: str, in_size: tuple[int, int,
     frames, height, width = in_size
     params = block.last_parameters
     centre = params["centre"].mean((0, 2))  # [P, 2]
-    stride = params["stride"].mean((0, 2))
-    sigma, gamma = params["sigma"].mean((0, 2)), params["gamma"].mean((0, 2))
-    temporal_centre = params["temporal_centre"].mean(0) / frames
-    window = params["temporal_extent"].mean(0) / frames
+    prior = constant([[p.cx, p.cy, p.ct] for p in block.priors], centre)  # [P, 3]
+    # Every part's scalars as one table [P, 8] (PART_SCALARS): an operator per statistic, not per part and statistic
+    # (on a GPU each is a kernel launch, and the summary is made at every training step).
+    table = torch.stack([
+        centre[:, 0] / width - prior[:, 0],
+        centre[:, 1] / height - prior[:, 1],
+        params["temporal_centre"].mean(0) / frames - prior[:, 2],
+        *params["stride"].mean((0, 2)).unbind(1),
+        params["sigma"].mean((0, 2)),
+        params["gamma"].mean((0, 2)),
+        params["temporal_extent"].mean(0) / frames,
+    ], dim=1)
     volumes = None if block.last_volumes is None else block.last_volumes.mean(1, keepdim=True)  # [P, 1, L, N, M]
     summary: dict[str, Tensor] = {}
-    for index, (part, prior) in enumerate(zip(block.part_names, block.priors)):
+    for index, (part, scalars) in enumerate(zip(block.part_names, table.unbind(0))):
         if volumes is not None:
             summary[f"image/local3d/{name}/{part}"] = normalise_per_image(volumes[index]).transpose(0, 1)
-        scalars = {
-            "offset_x": centre[index, 0] / width - prior.cx,
-            "offset_y": centre[index, 1] / height - prior.cy,
-            "offset_t": temporal_centre[index] - prior.ct,
-            "stride_x": stride[index, 0],
-            "stride_y": stride[index, 1],
-            "sigma": sigma[index],
-            "gamma": gamma[index],
-            "window": window[index],
-        }
-        summary.update({f"scalar/local3d/{name}/{part}/{key}": value for key, value in scalars.items()})
+        summary.update({f"scalar/local3d/{name}/{part}/{key}": value
+                        for key, value in zip(PART_SCALARS, scalars.unbind(0))})
     contribution = block.fusion.last_contribution
     if contribution:
         summary.update({f"scalar/local3d/{name}/{term}_rms": value for term, value in contribution.items()})
