@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .constants import constant
 from .custom_backward import is_traced, uses_custom_backward
 from .sampling import part_row_blocks
 
@@ -15,8 +16,41 @@ from .sampling import part_row_blocks
 def coverage_normalised(bank: Tensor) -> Tensor:
     """Transpose of a filterbank ``[..., K, S] -> [..., S, K]``, each input position's column divided
     by ``max(coverage, 1)`` with ``coverage[p] = sum_i bank[i, p]``."""
-    coverage = bank.sum(-2, keepdim=True).clamp_min(1.0)
-    return (bank / coverage).transpose(-1, -2)
+    return _divided_by_coverage(bank).transpose(-1, -2)
+
+
+def _divided_by_coverage(bank: Tensor) -> Tensor:
+    """:func:`coverage_normalised` before its transpose: ``[..., K, S]``."""
+    return bank / bank.sum(-2, keepdim=True).clamp_min(1.0)
+
+
+def _normalised_together(banks: Sequence[Tensor]) -> Tensor:
+    """The filterbanks of one axis of several groups of parts, each ``[n, P_g, *mid, K_g, S]`` (``mid``: the canvas
+    frame of a spatial filterbank, nothing for a temporal one), each divided by its parts' coverage as
+    :func:`coverage_normalised` divides it (not transposed), packed point by point: ``[n, *mid, sum P_g K_g, S]``.
+
+    The coverage of every part of every group comes from two matmuls with the points' 0/1 part membership instead of
+    three operations per group (on a GPU each is a kernel launch); one group, or a traced network (whose sizes may
+    then depend on the input's length), divides each bank by its own coverage.
+    """
+    def packed(of: Sequence[Tensor]) -> Tensor:
+        return torch.cat([bank.movedim(1, -3).flatten(-3, -2) for bank in of], dim=-2)
+
+    if len(banks) == 1 or is_traced():
+        return packed([_divided_by_coverage(bank) for bank in banks])
+    flat = packed(banks)
+    membership = _part_membership(tuple((bank.shape[1], bank.shape[-2]) for bank in banks), flat)  # [K, P]
+    with torch.autocast(flat.device.type, enabled=False):
+        coverage = torch.matmul(membership.t(), flat).clamp_min(1.0)  # [n, *mid, P, S]
+        return flat / torch.matmul(membership, coverage)
+
+
+def _part_membership(parts_and_points: tuple[tuple[int, int], ...], like: Tensor) -> Tensor:
+    """``[sum P_g K_g, sum P_g]``: 1 where a point (group by group, part by part) belongs to a part, else 0."""
+    part_of_point = [part for part, points in enumerate(points for count, points in parts_and_points
+                                                         for _ in range(count)) for _ in range(points)]
+    parts = sum(count for count, _ in parts_and_points)
+    return constant([[float(part == column) for column in range(parts)] for part in part_of_point], like)
 
 
 def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_parts: bool = False) -> Tensor:
@@ -57,7 +91,7 @@ def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_
     _check_banks(volumes, g_t, g_y, g_x)
     n, P, c, _, N, _ = volumes.shape
     T, H, W = g_t.shape[-1], g_y.shape[-1], g_x.shape[-1]
-    columns, frames = _column_operands(volumes, g_t, g_x)
+    columns, frames = _column_operands(volumes, _divided_by_coverage(g_t), _divided_by_coverage(g_x))
     written_columns = torch.bmm(columns, frames).view(P, N, n * T, W * c)
     written_columns = written_columns.permute(2, 0, 1, 3).reshape(n * T * P, N, W * c)
     rows = coverage_normalised(g_y).transpose(1, 2).reshape(n * T * P, H, N)
@@ -94,14 +128,18 @@ def write_summed(groups: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]], bias: 
     n, c, T, H, W = shapes[0]
     if any(shape != shapes[0] for shape in shapes[1:]):  # a list, not a set: sizes may be symbolic when exported
         raise ValueError(f"groups must share n, c and the canvas (n, c, T, H, W); got {shapes}")
-    operands, rows = [], []
-    for volumes, g_t, g_y, g_x in groups:
-        operands.extend(_column_operands(volumes, g_t, g_x))
-        part_rows = volumes.shape[1] * volumes.shape[4]
-        rows.append(coverage_normalised(g_y).permute(0, 2, 3, 1, 4).reshape(n, T, H, part_rows))
+    volumes = [group[0] for group in groups]
+    temporal = _normalised_together([group[1] for group in groups])  # [n, sum P_g L_g, T]
+    columns = _normalised_together([group[3] for group in groups])  # [n, T, sum P_g M_g, W]
+    operands = []
+    for part_volumes, g_t, g_x in zip(volumes, temporal.split([v.shape[1] * v.shape[3] for v in volumes], 1),
+                                      columns.split([v.shape[1] * v.shape[5] for v in volumes], 2)):
+        parts = part_volumes.shape[1]
+        operands.extend(_column_operands(part_volumes, g_t.unflatten(1, (parts, -1)),
+                                         g_x.unflatten(2, (parts, -1)).movedim(2, 1)))
+    rows_all = _normalised_together([group[2] for group in groups]).transpose(-1, -2)  # [n, T, H, sum P_g N_g]
     if bias is not None:
-        rows.append(rows[0].new_ones(()).expand(n, T, H, 1))
-    rows_all = rows[0] if len(rows) == 1 else torch.cat(rows, -1)
+        rows_all = torch.cat([rows_all, rows_all.new_ones(()).expand(n, T, H, 1)], -1)
     dtype = _matmul_dtype(rows_all, bias, *operands)
     canvas = _summed_write(rows_all.reshape(n * T, H, -1).to(dtype), None if bias is None else bias.to(dtype),
                            [operand.to(dtype) for operand in operands])  # [n T H W, c]
@@ -111,7 +149,8 @@ def write_summed(groups: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]], bias: 
 def _column_operands(volumes: Tensor, g_t: Tensor, g_x: Tensor) -> tuple[Tensor, Tensor]:
     """The temporal write, then the operands of the column write, ordered by (part, part row, sample, canvas frame):
     ``[n, P, c, L, N, M] -> columns [P N n T, W, M], frames [P N n T, M, c]``; ``bmm(columns, frames)`` writes each
-    row of a part with its frame's column filterbank.
+    row of a part with its frame's column filterbank. ``g_t [n, P, L, T]`` and ``g_x [n, P, T, M, W]`` are already
+    divided by their coverage (:func:`_normalised_together`).
 
     The temporal write reads the volumes in place when they are laid out parts first, channels innermost (as
     :meth:`~opengait_local3d.local3d.fusion.Fusion.project_parts` writes them); the part rows then move before the
@@ -122,9 +161,9 @@ def _column_operands(volumes: Tensor, g_t: Tensor, g_x: Tensor) -> tuple[Tensor,
     n, P, c, L, N, M = volumes.shape
     T, W = g_t.shape[-1], g_x.shape[-1]
     parts = volumes.permute(1, 0, 3, 4, 5, 2).reshape(P * n, L, N * M * c)  # a view of Fusion.project_parts' output
-    frames = torch.bmm(coverage_normalised(g_t).transpose(0, 1).reshape(P * n, T, L), parts)  # [P n, T, N M c]
+    frames = torch.bmm(g_t.permute(1, 0, 3, 2).reshape(P * n, T, L), parts)  # [P n, T, N M c]
     frames = frames.view(P, n, T, N, M, c).permute(0, 3, 1, 2, 4, 5).reshape(P * N * n * T, M, c)
-    columns = coverage_normalised(g_x).transpose(0, 1).unsqueeze(1).expand(P, N, n, T, W, M)
+    columns = g_x.transpose(-1, -2).transpose(0, 1).unsqueeze(1).expand(P, N, n, T, W, M)
     return columns.reshape(P * N * n * T, W, M), frames
 
 
