@@ -20,14 +20,14 @@ count of ``--threads`` (``--threads 1 2`` measures both in one invocation), it p
   to the baseline, and ``time/FLOP``: the step-time ratio over the FLOP ratio, 1.00 where a model costs exactly its
   arithmetic and above 1 by the share of its time that is overhead (copies, small kernels, Python).
 
-Times are CPU times of this process (``time.process_time``) by default, which shift less than wall-clock
-times when other work shares the machine; ``--wall`` measures wall-clock time. ``--device cuda`` measures on the GPU
+Times are CPU times of this process (``time.process_time``) by default, which shift less than wall-clock times when
+other work shares the machine; ``--wall`` measures wall-clock time. ``--device cuda`` measures on the GPU
 (wall-clock, synchronised; peak memory from torch's allocator in this process, ``--threads`` ignored), and ``--amp``
 runs the forward under autocast as the engine's ``enable_float16`` does (float16 with a gradient scaler on CUDA,
 bfloat16 on CPU), e.g. ``--device cuda --amp --batch 128`` for the paper's batch on one GPU; ``--compile`` compiles
-every network with ``torch.compile`` and prints the first step's time (the compilation) apart. Run it with nothing else on
-the machine: ``python benchmarks/model_step.py [--repeats 5] [--batch 8] [--frames 30] [--threads 1 2]``, e.g.
-``--models GaitGL GaitGL-Local3D --baseline GaitGL [--configs synth --batch 32 --frames 20]``.
+every network with ``torch.compile`` and prints the first step's time (the compilation) apart. Run it with nothing
+else on the machine: ``python benchmarks/model_step.py [--repeats 5] [--batch 8] [--frames 30] [--threads 1 2]``,
+e.g. ``--models GaitGL GaitGL-Local3D --baseline GaitGL [--configs synth --batch 32 --frames 20]``.
 """
 from __future__ import annotations
 
@@ -282,7 +282,8 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile every network (its compilation is timed apart, in the first step)")
     parser.add_argument("--amp", action="store_true",
-                        help="forward under autocast, as enable_float16 (float16 + loss scaling on CUDA, bfloat16 on CPU)")
+                        help="forward under autocast, as enable_float16 (float16 and loss scaling on CUDA, "
+                             "bfloat16 on CPU)")
     parser.add_argument("--peak-memory-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():

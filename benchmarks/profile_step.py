@@ -198,7 +198,8 @@ def profile_model(name: str, configs: str, batch: int, frames: int, profiles: in
     events = list(prof.events() if gpu else prof.function_events)
     table = attribute(events, gpu)
     inside = sum(row["forward"] + row["backward"] for row in table.values())
-    where = f"{torch.cuda.get_device_name()}{', autocast' if amp else ''}" if gpu else f"{torch.get_num_threads()} thread(s)"
+    where = (f"{torch.cuda.get_device_name()}{', autocast' if amp else ''}" if gpu
+             else f"{torch.get_num_threads()} thread(s)")
     print(f"\n{name} ({configs} configs, {where}, batch {batch} x {frames} frames): "
           f"profiled step {wall / 1e3:.0f} ms (fastest of {profiles}; unprofiled median "
           f"{statistics.median(plain[2:]) * 1e3:.0f} ms)")

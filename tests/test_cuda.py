@@ -155,7 +155,8 @@ def test_networks_with_local_paths_train_on_cuda_as_on_cpu(config, full_float32)
     with torch.no_grad():
         cotangent = torch.randn_like(training_features(reference, sils))
 
-    expected, expected_grads = outputs_and_gradients(reference, sils, cotangent, lambda s: training_features(reference, s))
+    expected, expected_grads = outputs_and_gradients(reference, sils, cotangent,
+                                                     lambda s: training_features(reference, s))
     got, grads = outputs_and_gradients(on_cuda, sils.float().cuda(), cotangent.float().cuda(),
                                        lambda s: training_features(on_cuda, s))
 

@@ -480,7 +480,8 @@ def test_a_map_given_to_the_block_runs_before_the_activation_with_the_same_resul
 
 
 class _TensorsFromPythonNumbers(TorchDispatchMode):
-    """Counts the tensors made from Python numbers (``torch.tensor``, ``as_tensor`` of a number: ``aten.lift_fresh``)."""
+    """Counts the tensors made from Python numbers (``torch.tensor``, ``as_tensor`` of a number:
+    ``aten.lift_fresh``)."""
 
     def __init__(self):
         super().__init__()

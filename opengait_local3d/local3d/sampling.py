@@ -186,9 +186,9 @@ def run_filterbanks(common: PartGroup, runs: Sequence[tuple[slice, Sequence[int]
         temporal = gaussian_filterbank(mu_t, temporal_sigma2.expand(n, common.mu_t.shape[1])[:, t_parts], T)
     else:
         temporal = linear_filterbank(mu_t, T)  # [n, K_t, T]
-    count = [stop - start for start, stop, _ in spans]
-    temporal = [bank.view(n, parts, points[0], T)
-                for bank, parts, (_, _, points) in zip(temporal.split(_packed_sizes(spans, 0), 1), count, spans)]
+    counts = [stop - start for start, stop, _ in spans]
+    runs_of_bank = temporal.split(_packed_sizes(spans, 0), 1)
+    temporal = [run.view(n, count, sizes[0], T) for run, count, (_, _, sizes) in zip(runs_of_bank, counts, spans)]
     if mode == "trilinear":
         return [PartFilterbanks(bank, None, None) for bank in temporal]
     spatial = []
@@ -196,8 +196,9 @@ def run_filterbanks(common: PartGroup, runs: Sequence[tuple[slice, Sequence[int]
         parts, points = _packed_points(spans, axis, like)
         bank = gaussian_filterbank(mu[:, parts, :, points].permute(1, 2, 0),
                                    common.sigma2[:, parts].transpose(1, 2), width)  # [n, T, K, width]
-        spatial.append([run.view(n, T, run_parts, run_points[axis], width).transpose(1, 2) for run, run_parts, (
-            _, _, run_points) in zip(bank.split(_packed_sizes(spans, axis), 2), count, spans)])
+        runs_of_bank = bank.split(_packed_sizes(spans, axis), 2)
+        spatial.append([run.view(n, T, count, sizes[axis], width).transpose(1, 2)
+                        for run, count, (_, _, sizes) in zip(runs_of_bank, counts, spans)])
     return [PartFilterbanks(*banks) for banks in zip(temporal, *spatial)]
 
 
@@ -208,8 +209,8 @@ def _run_group(common: PartGroup, parts: slice, points: Sequence[int]) -> PartGr
     temporal_sigma2 = common.temporal_sigma2
     if isinstance(temporal_sigma2, Tensor) and temporal_sigma2.dim() == 2:
         temporal_sigma2 = temporal_sigma2[:, parts]
-    return PartGroup(common.mu_x[:, parts, :, :columns], common.mu_y[:, parts, :, :rows], common.mu_t[:, parts, :length],
-                     common.sigma2[:, parts], common.gamma, temporal_sigma2)
+    return PartGroup(common.mu_x[:, parts, :, :columns], common.mu_y[:, parts, :, :rows],
+                     common.mu_t[:, parts, :length], common.sigma2[:, parts], common.gamma, temporal_sigma2)
 
 
 def _packed_points(spans: Sequence[tuple[int, int, tuple[int, ...]]], axis: int, like: Tensor) -> tuple[Tensor, Tensor]:
