@@ -330,10 +330,9 @@ class Local3DBlock(nn.Module):
                                         temporal_sigma2=temporal_sigma2, mask_x=grid.mask_x, mask_y=grid.mask_y,
                                         mask_t=grid.mask_t)
             else:  # write: each run of equal parts at exactly its size (the common grid's padding never sampled)
-                run_grids = [grid.run_of_parts(parts, *size) for parts, size in runs]
-                groups = [PartGroup(run.mu_x, run.mu_y, run.mu_t, run.sigma2, run.gamma,
-                                    run.temporal_sigma2 if self.mode == "gaussian" else None) for run in run_grids]
-                common = PartGroup(grid.mu_x, grid.mu_y, grid.mu_t, grid.sigma2, grid.gamma, grid.temporal_sigma2)
+                common = PartGroup(grid.mu_x, grid.mu_y, grid.mu_t, grid.sigma2, grid.gamma,
+                                   grid.temporal_sigma2 if self.mode == "gaussian" else None)
+                groups = [common.run_of_parts(parts, size) for parts, size in runs]
                 banks = run_filterbanks(common, runs, in_size, self.mode)
                 volumes = sample_groups(source, groups, self.mode, banks)
         parts = volumes.unbind(1) if runs is None else [part for run in volumes for part in run.unbind(1)]
@@ -345,7 +344,8 @@ class Local3DBlock(nn.Module):
         if _writes_with_sampling_filterbanks(self.mode, in_size, canvas):
             write_banks = banks  # (g_t, g_y, g_x) each: PartFilterbanks is that tuple
         else:
-            write_banks = [write_filterbanks(run_grid, self.mode, in_size, canvas) for run_grid in run_grids]
+            write_banks = [write_filterbanks(grid.run_of_parts(parts, *size), self.mode, in_size, canvas)
+                           for parts, size in runs]
         return self._write_parts(local, [parts for parts, _ in runs], write_banks), grid, volumes
 
     def _write_parts(self, local: Sequence[Tensor], runs: list[slice],

@@ -8,7 +8,7 @@ device.
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from typing import Callable, Hashable, Sequence
 
 import torch
 from torch import Tensor
@@ -26,10 +26,22 @@ def constant(values: Sequence, like: Tensor, dtype: torch.dtype | None = None) -
         >>> constant([[1, 2], [3, 4]], like) is constant(((1, 2), (3, 4)), like)
         True
     """
+    return built_constant(_identity, _frozen(values), like, dtype)
+
+
+def built_constant(build: Callable[[Hashable], Sequence], key: Hashable, like: Tensor,
+                   dtype: torch.dtype | None = None) -> Tensor:
+    """:func:`constant` of ``build(key)``, made once per ``build``, ``key``, dtype and device: for values that take
+    longer to list and hash than a key that determines them (``build`` a module-level function, so that it is the same
+    object at every call)."""
     dtype = like.dtype if dtype is None else dtype
     if torch.compiler.is_compiling():  # a constant of the compiled graph
-        return torch.tensor(values, dtype=dtype, device=like.device)
-    return _cached_constant(_frozen(values), dtype, like.device)
+        return torch.tensor(build(key), dtype=dtype, device=like.device)
+    return _cached_constant(build, key, dtype, like.device)
+
+
+def _identity(values: tuple) -> tuple:
+    return values
 
 
 def _frozen(values: Sequence) -> tuple:
@@ -38,7 +50,8 @@ def _frozen(values: Sequence) -> tuple:
 
 
 @functools.lru_cache(maxsize=1024)
-def _cached_constant(values: tuple, dtype: torch.dtype, device: torch.device) -> Tensor:
+def _cached_constant(build: Callable[[Hashable], Sequence], key: Hashable, dtype: torch.dtype,
+                     device: torch.device) -> Tensor:
     # Made outside inference mode, so that training may save it for a backward after an inference-mode forward.
     with torch.inference_mode(False):
-        return torch.tensor(values, dtype=dtype, device=device)
+        return torch.tensor(build(key), dtype=dtype, device=device)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .constants import constant
+from .constants import built_constant
 from .custom_backward import is_traced, uses_custom_backward
 from .filterbanks import gaussian_filterbank, linear_filterbank
 
@@ -132,6 +132,19 @@ class PartGroup(NamedTuple):
     gamma: Tensor | float
     temporal_sigma2: Tensor | float | None = None
 
+    def run_of_parts(self, parts: slice, points: Sequence[int]) -> "PartGroup":
+        """The parts ``parts`` on their first ``points = (L, N, M)`` points of this group's grid (a run of equal parts
+        cut from the common grid): every per-part field sliced, a gamma or temporal variance without a parts
+        dimension kept as it is."""
+        length, rows, columns = points
+
+        def of_parts(value: Tensor | float | None, dims: int) -> Tensor | float | None:
+            return value[:, parts] if isinstance(value, Tensor) and value.dim() == dims else value
+
+        return PartGroup(self.mu_x[:, parts, :, :columns], self.mu_y[:, parts, :, :rows],
+                         self.mu_t[:, parts, :length], self.sigma2[:, parts], of_parts(self.gamma, 3),
+                         of_parts(self.temporal_sigma2, 2))
+
 
 class PartFilterbanks(NamedTuple):
     """The filterbanks with which a group of parts reads a clip ``[n, c, T, H, W]`` (Eq. 10): ``temporal [n, P, L, T]``
@@ -172,10 +185,10 @@ def run_filterbanks(common: PartGroup, runs: Sequence[tuple[slice, Sequence[int]
         ValueError: ``gaussian`` mode without ``temporal_sigma2``.
     """
     if is_traced():
-        return [part_filterbanks(_run_group(common, parts, points), size, mode) for parts, points in runs]
+        return [part_filterbanks(common.run_of_parts(parts, points), size, mode) for parts, points in runs]
     T, H, W = size
     n = common.mu_t.shape[0]
-    spans = [(parts.start, parts.stop, tuple(points)) for parts, points in runs]
+    spans = tuple((parts.start, parts.stop, tuple(points)) for parts, points in runs)
     like = common.mu_t
     t_parts, t_points = _packed_points(spans, 0, like)
     mu_t = common.mu_t[:, t_parts, t_points]  # [n, K_t]
@@ -202,26 +215,21 @@ def run_filterbanks(common: PartGroup, runs: Sequence[tuple[slice, Sequence[int]
     return [PartFilterbanks(*banks) for banks in zip(temporal, *spatial)]
 
 
-def _run_group(common: PartGroup, parts: slice, points: Sequence[int]) -> PartGroup:
-    """The run ``parts`` of ``common`` on its first ``points = (L, N, M)`` points (as :func:`run_filterbanks` reads
-    it)."""
-    length, rows, columns = points
-    temporal_sigma2 = common.temporal_sigma2
-    if isinstance(temporal_sigma2, Tensor) and temporal_sigma2.dim() == 2:
-        temporal_sigma2 = temporal_sigma2[:, parts]
-    return PartGroup(common.mu_x[:, parts, :, :columns], common.mu_y[:, parts, :, :rows],
-                     common.mu_t[:, parts, :length], common.sigma2[:, parts], common.gamma, temporal_sigma2)
+def _packed_points(spans: tuple[tuple[int, int, tuple[int, ...]], ...], axis: int, like: Tensor) -> Tensor:
+    """The points of every run along ``axis`` (0: frames, 1: rows, 2: columns), run by run, part by part: ``[2, K]``,
+    each point's part and its index on the part's common grid, a (cached) index tensor on ``like``'s device."""
+    return built_constant(_packed_indices, (spans, axis), like, torch.long)
 
 
-def _packed_points(spans: Sequence[tuple[int, int, tuple[int, ...]]], axis: int, like: Tensor) -> tuple[Tensor, Tensor]:
-    """The points of every run along ``axis`` (0: frames, 1: rows, 2: columns), run by run, part by part: each point's
-    part and its index on the part's common grid, as (cached) index tensors on ``like``'s device."""
+def _packed_indices(spans_and_axis: tuple[tuple[tuple[int, int, tuple[int, ...]], ...], int]) -> list[list[int]]:
+    """:func:`_packed_points`' values: the part and the point index of every point."""
+    spans, axis = spans_and_axis
     parts = [part for start, stop, sizes in spans for part in range(start, stop) for _ in range(sizes[axis])]
     points = [point for start, stop, sizes in spans for _ in range(start, stop) for point in range(sizes[axis])]
-    return constant(parts, like, torch.long), constant(points, like, torch.long)
+    return [parts, points]
 
 
-def _packed_sizes(spans: Sequence[tuple[int, int, tuple[int, ...]]], axis: int) -> list[int]:
+def _packed_sizes(spans: tuple[tuple[int, int, tuple[int, ...]], ...], axis: int) -> list[int]:
     """How many packed points (:func:`_packed_points`) each run has along ``axis``."""
     return [(stop - start) * sizes[axis] for start, stop, sizes in spans]
 

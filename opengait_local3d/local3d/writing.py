@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .constants import constant
+from .constants import built_constant
 from .custom_backward import is_traced, uses_custom_backward
 from .sampling import part_row_blocks
 
@@ -39,18 +39,20 @@ def _normalised_together(banks: Sequence[Tensor]) -> Tensor:
     if len(banks) == 1 or is_traced():
         return packed([_divided_by_coverage(bank) for bank in banks])
     flat = packed(banks)
-    membership = _part_membership(tuple((bank.shape[1], bank.shape[-2]) for bank in banks), flat)  # [K, P]
+    membership = built_constant(_part_membership, tuple((bank.shape[1], bank.shape[-2]) for bank in banks),
+                                flat)  # [K, P]
     with torch.autocast(flat.device.type, enabled=False):
         coverage = torch.matmul(membership.t(), flat).clamp_min(1.0)  # [n, *mid, P, S]
         return flat / torch.matmul(membership, coverage)
 
 
-def _part_membership(parts_and_points: tuple[tuple[int, int], ...], like: Tensor) -> Tensor:
-    """``[sum P_g K_g, sum P_g]``: 1 where a point (group by group, part by part) belongs to a part, else 0."""
+def _part_membership(parts_and_points: tuple[tuple[int, int], ...]) -> list[list[float]]:
+    """``[sum P_g K_g, sum P_g]`` for groups of ``(P_g, K_g)`` parts and points: 1 where a point (group by group, part by
+    part) belongs to a part, else 0."""
     part_of_point = [part for part, points in enumerate(points for count, points in parts_and_points
                                                          for _ in range(count)) for _ in range(points)]
     parts = sum(count for count, _ in parts_and_points)
-    return constant([[float(part == column) for column in range(parts)] for part in part_of_point], like)
+    return [[float(part == column) for column in range(parts)] for part in part_of_point]
 
 
 def write_volume(volumes: Tensor, g_t: Tensor, g_y: Tensor, g_x: Tensor, *, sum_parts: bool = False) -> Tensor:
